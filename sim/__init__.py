@@ -1,0 +1,23 @@
+"""MuJoCo side of wm_planner: the default arm scene, the environment, tasks and data collection."""
+
+from sim.env import ACTION_KIND, ACTION_LAYOUT, ArmEnv, EnvOptions
+from sim.scene import HOME_QPOS, SCENE_PATH, SceneHandles, check_scene_matches, load_scene
+from sim.tasks import OBSERVATION_LAYOUT, TASKS, PushTask, ReachTask, Task, get_task
+
+__all__ = [
+    "ACTION_KIND",
+    "ACTION_LAYOUT",
+    "HOME_QPOS",
+    "OBSERVATION_LAYOUT",
+    "SCENE_PATH",
+    "TASKS",
+    "ArmEnv",
+    "EnvOptions",
+    "PushTask",
+    "ReachTask",
+    "SceneHandles",
+    "Task",
+    "check_scene_matches",
+    "get_task",
+    "load_scene",
+]

@@ -1,0 +1,159 @@
+"""``ArmEnv``: the default simulated arm as a control-period-stepped environment.
+
+An action is a joint position delta per control period. It moves the commanded joint target, which the
+position servos track; within a period the target is ramped linearly, as a trajectory controller would
+interpolate, so the arm sees no step inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from sim.scene import HOME_QPOS, SceneHandles, check_scene_matches, load_scene
+from sim.tasks import OBSERVATION_LAYOUT, Task, get_task
+from wm_planner.config import RobotSpec, default_robot_spec
+from wm_planner.data.layout import Layout
+
+__all__ = ["ACTION_KIND", "ACTION_LAYOUT", "ArmEnv", "EnvOptions"]
+
+ACTION_LAYOUT = Layout.of(("joint_delta", 7, "rad"))
+ACTION_KIND = "joint_position_delta"
+
+
+@dataclass(frozen=True)
+class EnvOptions:
+    """Settings of :class:`ArmEnv` that are not part of the robot spec."""
+
+    episode_steps: int = 150
+    joint_margin: float = 0.05
+    """Commanded targets stay this far (rad) inside the position limits."""
+    init_joint_noise: float = 0.1
+    """Half-width (rad) of the uniform noise added to the home pose at reset."""
+    timestep: float | None = None
+    """Physics timestep override (s); the scene's 2 ms when None."""
+
+
+class ArmEnv:
+    """The simulated arm on a task.
+
+    ``reset(seed) -> obs [O]``; ``step(action [7]) -> (obs, reward, terminated, truncated, info)`` in the
+    gymnasium convention, with ``reward = -error`` and ``terminated`` on success. The observation layout is
+    :data:`sim.tasks.OBSERVATION_LAYOUT`, the action layout :data:`ACTION_LAYOUT`.
+    """
+
+    observation_layout = OBSERVATION_LAYOUT
+    action_layout = ACTION_LAYOUT
+
+    def __init__(
+        self,
+        task: str | Task = "reach",
+        *,
+        robot: RobotSpec | None = None,
+        options: EnvOptions | None = None,
+        model: mujoco.MjModel | None = None,
+    ) -> None:
+        self.task = get_task(task) if isinstance(task, str) else task
+        self.robot = robot or default_robot_spec()
+        self.options = options or EnvOptions()
+        self.model = model if model is not None else load_scene(timestep=self.options.timestep)
+        self.data = mujoco.MjData(self.model)
+        self.handles = SceneHandles.of(self.model, self.robot.joint_names)
+        check_scene_matches(self.model, self.robot, self.handles)
+        substeps = self.robot.control_period / self.model.opt.timestep
+        if abs(substeps - round(substeps)) > 1e-6 or round(substeps) < 1:
+            raise ValueError(
+                f"control_period {self.robot.control_period} s is not a whole number of physics steps "
+                f"of {self.model.opt.timestep} s"
+            )
+        self.substeps = round(substeps)
+        self.max_step = self.robot.max_step()
+        margin = self.options.joint_margin
+        self.target_low = self.robot.lower() + margin
+        self.target_high = self.robot.upper() - margin
+        self.goal = np.zeros(3)
+        self.command = HOME_QPOS.copy()
+        self.steps = 0
+        self._rng = np.random.default_rng()
+
+    @property
+    def dt(self) -> float:
+        return self.robot.control_period
+
+    def reset(self, *, seed: int | None = None) -> np.ndarray:
+        """Home pose plus noise, a cube on the table and a fresh goal; all drawn from ``seed``."""
+        self._rng = np.random.default_rng(seed)
+        h, d = self.handles, self.data
+        mujoco.mj_resetData(self.model, d)
+        noise = self._rng.uniform(-1.0, 1.0, size=7) * self.options.init_joint_noise
+        q0 = np.clip(HOME_QPOS + noise, self.target_low, self.target_high)
+        d.qpos[h.arm_qpos] = q0
+        cube_xy = self.task.cube_start(self._rng)
+        yaw = self._rng.uniform(-np.pi, np.pi)
+        d.qpos[h.cube_qpos : h.cube_qpos + 3] = [cube_xy[0], cube_xy[1], h.cube_half_size]
+        d.qpos[h.cube_qpos + 3 : h.cube_qpos + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
+        self.command = q0.copy()
+        d.ctrl[h.actuators] = q0
+        self.goal = self.task.sample_goal(self._rng, cube_xy)
+        self._show_goal()
+        self.steps = 0
+        mujoco.mj_forward(self.model, d)
+        return self.observe()
+
+    def _show_goal(self) -> None:
+        h = self.handles
+        site = h.reach_target_site if self.task.name == "reach" else h.push_target_site
+        hidden = h.push_target_site if site == h.reach_target_site else h.reach_target_site
+        self.model.site_pos[site] = self.goal if self.task.name == "reach" else [*self.goal[:2], 0.001]
+        self.model.site_pos[hidden] = [0.0, 0.0, -5.0]
+
+    def set_goal(self, goal: np.ndarray) -> None:
+        """Replace the episode's goal ``[3]`` (world frame, m)."""
+        self.goal = np.asarray(goal, dtype=np.float64).reshape(3)
+        self._show_goal()
+
+    def clip_action(self, action: np.ndarray) -> np.ndarray:
+        """The delta that will actually be commanded: within velocity limits and the joint target box."""
+        action = np.asarray(action, dtype=np.float64).reshape(7)
+        if not np.all(np.isfinite(action)):
+            raise ValueError(f"action must be finite, got {action}")
+        delta = np.clip(action, -self.max_step, self.max_step)
+        return np.clip(self.command + delta, self.target_low, self.target_high) - self.command
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        delta = self.clip_action(action)
+        start = self.command
+        self.command = start + delta
+        acts = self.handles.actuators
+        for k in range(1, self.substeps + 1):
+            self.data.ctrl[acts] = start + delta * (k / self.substeps)
+            mujoco.mj_step(self.model, self.data)
+        # mj_step leaves derived quantities (site positions, Jacobians) one substep behind qpos.
+        mujoco.mj_forward(self.model, self.data)
+        self.steps += 1
+        obs = self.observe()
+        error = float(self.task.error(obs, self.goal))
+        success = error <= self.task.success_radius
+        truncated = self.steps >= self.options.episode_steps
+        info = {"error": error, "success": success, "action": delta}
+        return obs, -error, success, truncated, info
+
+    def observe(self) -> np.ndarray:
+        """The observation vector ``[O]`` (see :data:`sim.tasks.OBSERVATION_LAYOUT`)."""
+        h, d = self.handles, self.data
+        cube = d.qpos[h.cube_qpos : h.cube_qpos + 7]
+        return np.concatenate(
+            [d.qpos[h.arm_qpos], d.qvel[h.arm_dof], d.site_xpos[h.ee_site], cube[:3], cube[3:]]
+        )
+
+    def error(self) -> float:
+        return float(self.task.error(self.observe(), self.goal))
+
+    def ee_jacobian(self) -> np.ndarray:
+        """Tool-tip position Jacobian with respect to the arm joints, ``[3, 7]``."""
+        jacp = np.zeros((3, self.model.nv))
+        mujoco.mj_jacSite(self.model, self.data, jacp, None, self.handles.ee_site)
+        return jacp[:, self.handles.arm_dof]

@@ -1,0 +1,148 @@
+"""Exploration for data collection: smooth, limit-respecting joint motion that covers the workspace and
+touches the cube.
+
+Each episode draws one behaviour:
+- ``wander``: the joint target follows coloured (1/f^beta) noise around the start pose;
+- ``scripted``: differential-IK motion of the tool tip toward the task goal (reach) or an
+  approach-then-push of the cube toward its target (push), perturbed by coloured noise of a random scale.
+Every proposed delta is then limited in acceleration and braked before joint limits, so the recorded
+commands are smooth and would be accepted by a real arm's controller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.env import ArmEnv
+from sim.scene import HOME_QPOS
+from sim.tasks import OBSERVATION_LAYOUT
+
+__all__ = ["ExplorationConfig", "Explorer", "coloured_noise"]
+
+_EE = OBSERVATION_LAYOUT.slice("ee_pos")
+_CUBE = OBSERVATION_LAYOUT.slice("cube_pos")
+_Q = OBSERVATION_LAYOUT.slice("joint_pos")
+
+
+def coloured_noise(rng: np.random.Generator, beta: float, steps: int, dims: int) -> np.ndarray:
+    """Gaussian noise with power spectrum ~ 1/f^beta, unit variance per dimension, ``[steps, dims]``.
+
+    beta = 0 is white noise; beta = 2 (as in iCEM) gives smooth, wandering signals.
+    """
+    freqs = np.fft.rfftfreq(steps)
+    scale = np.ones_like(freqs)
+    scale[1:] = freqs[1:] ** (-beta / 2.0)
+    scale[0] = scale[1] if steps > 1 else 1.0
+    spectrum = scale[:, None] * (rng.standard_normal((freqs.size, dims)) + 1j * rng.standard_normal((freqs.size, dims)))
+    signal = np.fft.irfft(spectrum, n=steps, axis=0)
+    return signal / (signal.std(axis=0, keepdims=True) + 1e-12)
+
+
+@dataclass(frozen=True)
+class ExplorationConfig:
+    wander_probability: float = 0.2
+    noise_beta: float = 2.0
+    wander_amplitude: float = 0.5
+    """Std (rad) of the joint-target wander around the start pose."""
+    max_noise_fraction: float = 0.15
+    """Largest noise std in scripted episodes, as a fraction of the per-step velocity limit."""
+    ee_speed: float = 0.4
+    """Top tool-tip speed (m/s) of the scripted motions."""
+    ik_damping: float = 0.05
+    posture_gain: float = 0.05
+    """Pull of the null-space motion toward the home pose, per step."""
+    hover_height: float = 0.08
+    """Height (m) of the tool tip above the table while moving behind the cube."""
+
+
+class Explorer:
+    """Proposes the next action for :class:`ArmEnv`; one instance per episode (see :meth:`start`)."""
+
+    def __init__(self, env: ArmEnv, config: ExplorationConfig | None = None) -> None:
+        self.env = env
+        self.config = config or ExplorationConfig()
+        robot = env.robot
+        self.acc_step = np.asarray(robot.acceleration_limits) * robot.control_period**2
+        self.max_step = env.max_step
+        self.mode = "wander"
+        self.previous = np.zeros(7)
+
+    def start(self, rng: np.random.Generator, obs: np.ndarray) -> str:
+        """Choose this episode's behaviour and draw its noise; returns the behaviour's name."""
+        cfg = self.config
+        steps = self.env.options.episode_steps
+        self.rng = rng
+        self.mode = "wander" if rng.random() < cfg.wander_probability else "scripted"
+        self.noise = coloured_noise(rng, cfg.noise_beta, steps + 1, 7)
+        self.noise_scale = rng.uniform(0.0, cfg.max_noise_fraction) * self.max_step
+        self.wander_centre = obs[_Q].copy()
+        self.phase = "approach"
+        self.previous = np.zeros(7)
+        self.t = 0
+        return self.mode
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        if self.mode == "wander":
+            target = self.wander_centre + self.config.wander_amplitude * self.noise[self.t]
+            proposal = target - self.env.command
+        else:
+            proposal = self._scripted(obs) + self.noise_scale * self.noise[self.t]
+        self.t += 1
+        action = self._limit(proposal)
+        self.previous = action
+        return action
+
+    def _limit(self, proposal: np.ndarray) -> np.ndarray:
+        """Acceleration-, velocity- and braking-limited version of a proposed delta."""
+        a = self.acc_step
+        delta = np.clip(proposal, self.previous - a, self.previous + a)
+        delta = np.clip(delta, -self.max_step, self.max_step)
+        # Largest step from which the joint can still stop before the target box, decelerating at a per step.
+        room_up = np.maximum(self.env.target_high - self.env.command, 0.0)
+        room_down = np.maximum(self.env.command - self.env.target_low, 0.0)
+        brake_up = np.sqrt(a * a / 4.0 + 2.0 * a * room_up) - a / 2.0
+        brake_down = np.sqrt(a * a / 4.0 + 2.0 * a * room_down) - a / 2.0
+        return np.clip(delta, -brake_down, brake_up)
+
+    def _scripted(self, obs: np.ndarray) -> np.ndarray:
+        goal = self.env.goal
+        if self.env.task.name == "reach":
+            return self._move_tip(obs, goal)
+        return self._move_tip(obs, self._push_waypoint(obs, goal))
+
+    def _push_waypoint(self, obs: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        cube, tip = obs[_CUBE], obs[_EE]
+        half = self.env.handles.cube_half_size
+        to_goal = goal[:2] - cube[:2]
+        direction = to_goal / (np.linalg.norm(to_goal) + 1e-9)
+        behind = cube[:2] - direction * (half + 0.035)
+        contact_height = half * 0.6
+        if self.phase == "approach":
+            if np.linalg.norm(tip[:2] - behind) < 0.015:
+                self.phase = "descend"
+            return np.array([*behind, contact_height + cfg.hover_height])
+        if self.phase == "descend":
+            if tip[2] < contact_height + 0.01:
+                self.phase = "push"
+            return np.array([*behind, contact_height])
+        if np.linalg.norm(tip[:2] - behind) > 0.06:
+            # The cube slipped sideways off the tool: lift and approach it again.
+            self.phase = "approach"
+        push_to = cube[:2] - direction * (half + 0.01) + direction * min(0.03, np.linalg.norm(to_goal))
+        return np.array([*push_to, contact_height])
+
+    def _move_tip(self, obs: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Joint delta moving the tool tip toward ``target`` (damped least squares + posture pull)."""
+        cfg = self.config
+        error = target - obs[_EE]
+        reach = cfg.ee_speed * self.env.dt
+        norm = np.linalg.norm(error)
+        dx = error if norm <= reach else error * (reach / norm)
+        jac = self.env.ee_jacobian()
+        jjt = jac @ jac.T + cfg.ik_damping**2 * np.eye(3)
+        pinv = jac.T @ np.linalg.solve(jjt, np.eye(3))
+        null = np.eye(7) - pinv @ jac
+        return pinv @ dx + null @ (cfg.posture_gain * (HOME_QPOS - self.env.command))

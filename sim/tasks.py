@@ -1,0 +1,96 @@
+"""Task definitions: how a goal is sampled, measured and judged. Pure functions of the observation."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from wm_planner.data.layout import Layout
+
+__all__ = ["OBSERVATION_LAYOUT", "TASKS", "PushTask", "ReachTask", "Task", "get_task"]
+
+OBSERVATION_LAYOUT = Layout.of(
+    ("joint_pos", 7, "rad"),
+    ("joint_vel", 7, "rad/s"),
+    ("ee_pos", 3, "m"),
+    ("cube_pos", 3, "m"),
+    ("cube_quat", 4, "wxyz"),
+)
+"""Observation vector of :class:`sim.ArmEnv`: proprioception, tool tip, then cube pose (world frame)."""
+
+_EE = OBSERVATION_LAYOUT.slice("ee_pos")
+_CUBE = OBSERVATION_LAYOUT.slice("cube_pos")
+
+
+@dataclass(frozen=True)
+class Task(ABC):
+    """A goal position in the world frame, the observed position it is compared to and a tolerance."""
+
+    name: str
+    success_radius: float
+    """Success when :meth:`error` is within this distance (m)."""
+
+    @abstractmethod
+    def sample_goal(self, rng: np.random.Generator, cube_xy: np.ndarray) -> np.ndarray:
+        """A goal ``[3]`` in the world frame for a cube starting at ``cube_xy``."""
+
+    @abstractmethod
+    def error(self, obs: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """Distance to goal (m) of ``obs: [..., O]``, shape ``[...]``."""
+
+    def cube_start(self, rng: np.random.Generator) -> np.ndarray:
+        """Cube position ``[x, y]`` on the table at reset."""
+        return np.array([rng.uniform(0.42, 0.58), rng.uniform(-0.15, 0.15)])
+
+
+@dataclass(frozen=True)
+class ReachTask(Task):
+    """Bring the tool tip to a point in the workspace above the table."""
+
+    name: str = "reach"
+    success_radius: float = 0.02
+    low: tuple[float, float, float] = (0.30, -0.30, 0.12)
+    high: tuple[float, float, float] = (0.60, 0.30, 0.50)
+
+    def sample_goal(self, rng: np.random.Generator, cube_xy: np.ndarray) -> np.ndarray:
+        return rng.uniform(self.low, self.high)
+
+    def error(self, obs: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(obs[..., _EE] - goal, axis=-1)
+
+
+@dataclass(frozen=True)
+class PushTask(Task):
+    """Slide the cube across the table to a target; success is judged in the table plane."""
+
+    name: str = "push"
+    success_radius: float = 0.03
+    min_distance: float = 0.08
+    max_distance: float = 0.18
+    table_low: tuple[float, float] = (0.30, -0.30)
+    table_high: tuple[float, float] = (0.70, 0.30)
+
+    def sample_goal(self, rng: np.random.Generator, cube_xy: np.ndarray) -> np.ndarray:
+        low, high = np.array(self.table_low), np.array(self.table_high)
+        for _ in range(100):
+            angle = rng.uniform(-np.pi, np.pi)
+            dist = rng.uniform(self.min_distance, self.max_distance)
+            target = cube_xy + dist * np.array([np.cos(angle), np.sin(angle)])
+            if np.all(target >= low) and np.all(target <= high):
+                return np.array([target[0], target[1], 0.0])
+        raise RuntimeError("could not sample a push target on the table")
+
+    def error(self, obs: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(obs[..., _CUBE][..., :2] - goal[..., :2], axis=-1)
+
+
+TASKS: dict[str, Task] = {"reach": ReachTask(), "push": PushTask()}
+
+
+def get_task(name: str) -> Task:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}") from None

@@ -1,0 +1,152 @@
+"""Typed, strict configuration values and their YAML loading.
+
+Every model forbids unknown keys and is frozen. Loading errors name the file and the dotted path of
+each offending field, so a typo in a robot's YAML is found before the robot moves.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = [
+    "ConfigError",
+    "RobotSpec",
+    "StrictModel",
+    "default_robot_spec",
+    "load_yaml_model",
+    "validate_model",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration file or value is invalid; the message names the file and field."""
+
+
+class StrictModel(BaseModel):
+    """Base for every config value: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RobotSpec(StrictModel):
+    """Joint-space description of the arm the planner commands.
+
+    Limits are per joint and in the order of ``joint_names``: positions in rad, velocities in rad/s,
+    accelerations in rad/s². ``control_period`` is the time between two commands, in seconds.
+    """
+
+    name: str = Field(min_length=1)
+    joint_names: tuple[str, ...] = Field(min_length=1)
+    position_lower: tuple[float, ...]
+    position_upper: tuple[float, ...]
+    velocity_limits: tuple[float, ...]
+    acceleration_limits: tuple[float, ...]
+    effort_limits: tuple[float, ...] | None = None
+    control_period: float = Field(default=0.02, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _check_consistent(self) -> RobotSpec:
+        n = len(self.joint_names)
+        if len(set(self.joint_names)) != n:
+            raise ValueError(f"joint_names has duplicates: {list(self.joint_names)}")
+        per_joint = {
+            "position_lower": self.position_lower,
+            "position_upper": self.position_upper,
+            "velocity_limits": self.velocity_limits,
+            "acceleration_limits": self.acceleration_limits,
+        }
+        if self.effort_limits is not None:
+            per_joint["effort_limits"] = self.effort_limits
+        for field, values in per_joint.items():
+            if len(values) != n:
+                raise ValueError(f"{field} has {len(values)} entries but there are {n} joint_names")
+            if not all(np.isfinite(values)):
+                raise ValueError(f"{field} must be finite, got {list(values)}")
+        for field in ("velocity_limits", "acceleration_limits", "effort_limits"):
+            values = per_joint.get(field)
+            if values is not None and min(values) <= 0.0:
+                raise ValueError(f"{field} must be positive, got {list(values)}")
+        for name, lo, hi in zip(self.joint_names, self.position_lower, self.position_upper):
+            if lo >= hi:
+                raise ValueError(f"joint {name!r}: position_lower {lo} is not below position_upper {hi}")
+        return self
+
+    @property
+    def dof(self) -> int:
+        return len(self.joint_names)
+
+    def lower(self) -> np.ndarray:
+        """Position lower limits, ``[J]``."""
+        return np.asarray(self.position_lower, dtype=np.float64)
+
+    def upper(self) -> np.ndarray:
+        """Position upper limits, ``[J]``."""
+        return np.asarray(self.position_upper, dtype=np.float64)
+
+    def max_step(self) -> np.ndarray:
+        """Largest joint position change allowed in one control period, ``[J]`` (rad)."""
+        return np.asarray(self.velocity_limits, dtype=np.float64) * self.control_period
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "<top level>"
+        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"  field '{where}': {message}")
+    return "\n".join(lines)
+
+
+def validate_model(model: type[M], data: Any, *, source: str) -> M:
+    """Build ``model`` from plain data; a failure raises :class:`ConfigError` naming ``source``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source)) from None
+
+
+def load_yaml_model(path: str | Path, model: type[M], *, key: str | None = None) -> M:
+    """Load ``model`` from a YAML file, optionally from the mapping under ``key``.
+
+    Raises :class:`ConfigError` naming the file for a missing file, a YAML syntax error (with line and
+    column) and every invalid or unknown field.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read configuration: {error.strerror or error}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+    if key is not None:
+        if not isinstance(data, dict) or key not in data:
+            raise ConfigError(f"{path}: missing top-level key '{key}'")
+        data = data[key]
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of fields, got {type(data).__name__}")
+    return validate_model(model, data, source=str(path))
+
+
+def default_robot_spec(*, control_period: float | None = None) -> RobotSpec:
+    """The shipped Franka Panda spec (``wm_planner/configs/panda.yaml``)."""
+    with resources.as_file(resources.files("wm_planner") / "configs" / "panda.yaml") as path:
+        spec = load_yaml_model(path, RobotSpec)
+    if control_period is not None:
+        spec = validate_model(
+            RobotSpec, {**spec.model_dump(), "control_period": control_period}, source="control_period"
+        )
+    return spec
