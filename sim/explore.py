@@ -40,6 +40,15 @@ def coloured_noise(rng: np.random.Generator, beta: float, steps: int, dims: int)
     return signal / (signal.std(axis=0, keepdims=True) + 1e-12)
 
 
+def _stoppable_step(room: np.ndarray, acc_step: np.ndarray) -> np.ndarray:
+    """Largest step after which steps shrinking by ``acc_step`` each stop exactly within ``room``.
+
+    With k further steps, s + (s - a) + ... + (s - k a) = room; k is the most braking steps that fit.
+    """
+    k = np.floor((np.sqrt(1.0 + 8.0 * room / acc_step) - 1.0) / 2.0)
+    return room / (k + 1.0) + acc_step * k / 2.0
+
+
 @dataclass(frozen=True)
 class ExplorationConfig:
     wander_probability: float = 0.2
@@ -99,12 +108,9 @@ class Explorer:
         a = self.acc_step
         delta = np.clip(proposal, self.previous - a, self.previous + a)
         delta = np.clip(delta, -self.max_step, self.max_step)
-        # Largest step from which the joint can still stop before the target box, decelerating at a per step.
         room_up = np.maximum(self.env.target_high - self.env.command, 0.0)
         room_down = np.maximum(self.env.command - self.env.target_low, 0.0)
-        brake_up = np.sqrt(a * a / 4.0 + 2.0 * a * room_up) - a / 2.0
-        brake_down = np.sqrt(a * a / 4.0 + 2.0 * a * room_down) - a / 2.0
-        return np.clip(delta, -brake_down, brake_up)
+        return np.clip(delta, -_stoppable_step(room_down, a), _stoppable_step(room_up, a))
 
     def _scripted(self, obs: np.ndarray) -> np.ndarray:
         goal = self.env.goal
