@@ -38,7 +38,8 @@ class CollectionSummary:
         resumed = f", {self.skipped} already there" if self.skipped else ""
         return (
             f"collected {self.episodes} {task} episodes ({self.transitions} transitions, success in "
-            f"{self.successes}, cube moved in {self.cube_moved}{resumed}) in {self.seconds:.1f} s -> {self.out}"
+            f"{self.successes}, cube moved in {self.cube_moved}{resumed}) "
+            f"in {self.seconds:.1f} s -> {self.out}"
         )
 
 

@@ -62,7 +62,7 @@ class ArmEnv:
         self.model = model if model is not None else load_scene(timestep=self.options.timestep)
         self.data = mujoco.MjData(self.model)
         self.handles = SceneHandles.of(self.model, self.robot.joint_names)
-        check_scene_matches(self.model, self.robot, self.handles)
+        check_scene_matches(self.model, self.robot)
         substeps = self.robot.control_period / self.model.opt.timestep
         if abs(substeps - round(substeps)) > 1e-6 or round(substeps) < 1:
             raise ValueError(

@@ -35,7 +35,9 @@ def coloured_noise(rng: np.random.Generator, beta: float, steps: int, dims: int)
     scale = np.ones_like(freqs)
     scale[1:] = freqs[1:] ** (-beta / 2.0)
     scale[0] = scale[1] if steps > 1 else 1.0
-    spectrum = scale[:, None] * (rng.standard_normal((freqs.size, dims)) + 1j * rng.standard_normal((freqs.size, dims)))
+    spectrum = scale[:, None] * (
+        rng.standard_normal((freqs.size, dims)) + 1j * rng.standard_normal((freqs.size, dims))
+    )
     signal = np.fft.irfft(spectrum, n=steps, axis=0)
     return signal / (signal.std(axis=0, keepdims=True) + 1e-12)
 

@@ -48,7 +48,7 @@ class SceneHandles:
 
         joints = [ident(mujoco.mjtObj.mjOBJ_JOINT, n) for n in joint_names]
         by_joint = {int(model.actuator_trnid[a, 0]): a for a in range(model.nu)}
-        missing = [n for n, j in zip(joint_names, joints) if j not in by_joint]
+        missing = [n for n, j in zip(joint_names, joints, strict=True) if j not in by_joint]
         if missing:
             raise ValueError(f"scene has no actuator driving joints {missing}")
         cube_joint = ident(mujoco.mjtObj.mjOBJ_JOINT, "cube_joint")
@@ -78,10 +78,10 @@ def load_scene(path: str | Path | None = None, *, timestep: float | None = None)
     return model
 
 
-def check_scene_matches(model: mujoco.MjModel, robot: RobotSpec, handles: SceneHandles) -> None:
+def check_scene_matches(model: mujoco.MjModel, robot: RobotSpec) -> None:
     """Raise ``ValueError`` naming each joint whose range in the scene differs from ``robot``'s limits."""
     problems = []
-    for name, qadr, lo, hi in zip(robot.joint_names, handles.arm_qpos, robot.position_lower, robot.position_upper):
+    for name, lo, hi in zip(robot.joint_names, robot.position_lower, robot.position_upper, strict=True):
         joint = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
         scene_lo, scene_hi = model.jnt_range[joint]
         if not (np.isclose(scene_lo, lo, atol=1e-4) and np.isclose(scene_hi, hi, atol=1e-4)):

@@ -72,7 +72,7 @@ class RobotSpec(StrictModel):
             values = per_joint.get(field)
             if values is not None and min(values) <= 0.0:
                 raise ValueError(f"{field} must be positive, got {list(values)}")
-        for name, lo, hi in zip(self.joint_names, self.position_lower, self.position_upper):
+        for name, lo, hi in zip(self.joint_names, self.position_lower, self.position_upper, strict=True):
             if lo >= hi:
                 raise ValueError(f"joint {name!r}: position_lower {lo} is not below position_upper {hi}")
         return self

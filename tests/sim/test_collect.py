@@ -55,7 +55,10 @@ def test_the_arm_moves_and_covers_the_workspace(push_dataset: Path) -> None:
 
 
 def test_the_cube_is_pushed_in_some_episodes(push_dataset: Path) -> None:
-    moved = [np.linalg.norm(ep.observations[-1, CUBE][:2] - ep.observations[0, CUBE][:2]) for ep in episodes(push_dataset)]
+    moved = [
+        np.linalg.norm(ep.observations[-1, CUBE][:2] - ep.observations[0, CUBE][:2])
+        for ep in episodes(push_dataset)
+    ]
     assert sum(m > 0.02 for m in moved) >= 5
     assert any(ep.info["success"] for ep in episodes(push_dataset))
 
@@ -64,16 +67,20 @@ def test_same_seed_same_data_whatever_the_worker_count(tmp_path: Path) -> None:
     one = collect("reach", 3, tmp_path / "one", workers=1, seed=5, episode_steps=30, progress=False)
     two = collect("reach", 3, tmp_path / "two", workers=2, seed=5, episode_steps=30, progress=False)
     assert one.transitions == two.transitions == 90
-    for a, b in zip(episodes(tmp_path / "one"), episodes(tmp_path / "two")):
+    for a, b in zip(episodes(tmp_path / "one"), episodes(tmp_path / "two"), strict=True):
         np.testing.assert_array_equal(a.observations, b.observations)
     other = collect("reach", 1, tmp_path / "other", seed=6, episode_steps=30, progress=False)
     assert other.episodes == 1
-    assert not np.allclose(episodes(tmp_path / "other")[0].observations, episodes(tmp_path / "one")[0].observations)
+    assert not np.allclose(
+        episodes(tmp_path / "other")[0].observations, episodes(tmp_path / "one")[0].observations
+    )
 
 
 def test_cli_collect_then_verify(tmp_path: Path) -> None:
     out = tmp_path / "d"
-    done = run_cli("collect", "--task", "push", "--episodes", "4", "--out", str(out), "--seed", "0", "--steps", "40")
+    done = run_cli(
+        "collect", "--task", "push", "--episodes", "4", "--out", str(out), "--seed", "0", "--steps", "40"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith(f"-> {out}")
     assert "collected 4 push episodes (160 transitions" in done.stdout
@@ -87,8 +94,22 @@ def test_cli_collect_then_verify(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_sigkill_mid_run_loses_only_the_episode_in_flight(tmp_path: Path) -> None:
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "wm_planner.cli", "collect", "--task", "push", "--episodes", "400",
-           "--out", str(out), "--workers", "2", "--seed", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "wm_planner.cli",
+        "collect",
+        "--task",
+        "push",
+        "--episodes",
+        "400",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--seed",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -112,7 +133,19 @@ def test_sigkill_mid_run_loses_only_the_episode_in_flight(tmp_path: Path) -> Non
     assert json.loads(verified.stdout)["corrupt"] == [str(p) for p in ds.partial_paths()]
     assert verified.returncode == (1 if ds.partial_paths() else 0)
 
-    resumed = run_cli("collect", "--task", "push", "--episodes", "12", "--out", str(out), "--seed", "1",
-                      "--resume", "--workers", "1")
+    resumed = run_cli(
+        "collect",
+        "--task",
+        "push",
+        "--episodes",
+        "12",
+        "--out",
+        str(out),
+        "--seed",
+        "1",
+        "--resume",
+        "--workers",
+        "1",
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert verify_dataset(out).corrupt == ()

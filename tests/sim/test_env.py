@@ -17,7 +17,7 @@ def test_observation_layout_and_shapes(reach_env: ArmEnv) -> None:
     assert OBSERVATION_LAYOUT.names == ("joint_pos", "joint_vel", "ee_pos", "cube_pos", "cube_quat")
     assert obs.shape == (OBSERVATION_LAYOUT.size,) == (24,)
     assert ACTION_LAYOUT.size == 7
-    obs, reward, terminated, truncated, info = reach_env.step(np.zeros(7))
+    obs, reward, _, _, info = reach_env.step(np.zeros(7))
     assert obs.shape == (24,) and info["action"].shape == (7,)
     assert reward == pytest.approx(-info["error"])
     np.testing.assert_allclose(np.linalg.norm(obs[20:24]), 1.0, atol=1e-6)

@@ -2,7 +2,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from sim import HOME_QPOS, SCENE_PATH, SceneHandles, check_scene_matches, load_scene
+from sim import HOME_QPOS, SCENE_PATH, check_scene_matches, load_scene
 from wm_planner.config import default_robot_spec
 
 
@@ -25,18 +25,19 @@ def test_every_element_is_named() -> None:
     }
     for kind, (count, obj) in kinds.items():
         # Body 0 is MuJoCo's implicit world body.
-        unnamed = [i for i in range(1 if kind == "body" else 0, count) if not mujoco.mj_id2name(model, obj, i)]
+        unnamed = [
+            i for i in range(1 if kind == "body" else 0, count) if not mujoco.mj_id2name(model, obj, i)
+        ]
         assert not unnamed, f"unnamed {kind}s: {unnamed}"
 
 
 def test_joint_ranges_match_the_robot_spec() -> None:
     model = load_scene()
     spec = default_robot_spec()
-    handles = SceneHandles.of(model, spec.joint_names)
-    check_scene_matches(model, spec, handles)
+    check_scene_matches(model, spec)
     wrong = spec.model_copy(update={"position_upper": (9.0, *spec.position_upper[1:])})
     with pytest.raises(ValueError, match="joint1: scene range"):
-        check_scene_matches(model, wrong, handles)
+        check_scene_matches(model, wrong)
 
 
 def test_links_have_realistic_masses_and_inertias() -> None:

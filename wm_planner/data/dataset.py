@@ -106,8 +106,10 @@ class DatasetWriter:
             if not resume:
                 raise DatasetError(f"{self.root}: already holds a dataset; pass resume to continue it")
             found = read_manifest(self.root)
-            if found.model_dump(exclude={"source"}) != manifest.model_dump(exclude={"source"}):
-                raise DatasetError(f"{self.root}: existing manifest differs from this run; use a new directory")
+            if found != manifest:
+                raise DatasetError(
+                    f"{self.root}: existing manifest differs from this run; use a new directory"
+                )
             for partial in self.episode_dir.glob("*" + PARTIAL_SUFFIX):
                 partial.unlink()
         else:
@@ -204,7 +206,9 @@ class EpisodeDataset:
         for _, episode in self.iter_episodes(corrupt=corrupt):
             episodes += 1
             transitions += episode.num_transitions
-        corrupt.extend(CorruptEpisodeError(p, "partial file left by an interrupted writer") for p in self.partial_paths())
+        corrupt.extend(
+            CorruptEpisodeError(p, "partial file left by an interrupted writer") for p in self.partial_paths()
+        )
         return DatasetReport(episodes=episodes, transitions=transitions, corrupt=tuple(corrupt))
 
 

@@ -7,7 +7,14 @@ import pytest
 from tests.conftest import run_cli
 from tests.wm_planner.data.test_episode import make_episode
 from wm_planner.config import default_robot_spec
-from wm_planner.data import DatasetError, DatasetManifest, DatasetWriter, EpisodeDataset, Layout, verify_dataset
+from wm_planner.data import (
+    DatasetError,
+    DatasetManifest,
+    DatasetWriter,
+    EpisodeDataset,
+    Layout,
+    verify_dataset,
+)
 
 
 def manifest(task: str = "reach") -> DatasetManifest:
@@ -55,7 +62,7 @@ def test_reader_names_corrupt_file_and_reads_the_rest(tmp_path: Path) -> None:
     read = [p for p, _ in EpisodeDataset(tmp_path).iter_episodes(corrupt=corrupt)]
     assert len(read) == 5 and bad not in read
     assert [c.path for c in corrupt] == [bad]
-    with pytest.raises(ValueError, match="episode_000002.npz: corrupt"):
+    with pytest.raises(ValueError, match=r"episode_000002\.npz: corrupt"):
         list(EpisodeDataset(tmp_path).iter_episodes())
 
 
