@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 __all__ = [
     "ConfigError",
+    "ModelConfig",
     "RobotSpec",
+    "TrainConfig",
     "StrictModel",
     "default_robot_spec",
     "load_yaml_model",
@@ -92,6 +94,30 @@ class RobotSpec(StrictModel):
     def max_step(self) -> np.ndarray:
         """Largest joint position change allowed in one control period, ``[J]`` (rad)."""
         return np.asarray(self.velocity_limits, dtype=np.float64) * self.control_period
+
+
+class ModelConfig(StrictModel):
+    """Shape of the latent world model: encoder, dynamics heads and decoder are MLPs."""
+
+    latent_size: int = Field(default=96, gt=0)
+    hidden_size: int = Field(default=256, gt=0)
+    layers: int = Field(default=2, ge=1, description="hidden layers per MLP")
+    ensemble: int = Field(default=1, ge=1, description="dynamics heads; >1 gives a disagreement penalty")
+
+
+class TrainConfig(StrictModel):
+    """Optimisation of the world model."""
+
+    steps: int = Field(default=6000, gt=0)
+    batch_size: int = Field(default=256, gt=0)
+    horizon: int = Field(default=24, gt=0, description="steps of each training window (multi-step loss)")
+    learning_rate: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=1e-5, ge=0)
+    latent_weight: float = Field(default=0.5, ge=0, description="weight of latent consistency")
+    val_fraction: float = Field(default=0.1, ge=0, lt=1)
+    eval_every: int = Field(default=500, gt=0)
+    checkpoint_every: int = Field(default=1000, gt=0)
+    seed: int = 0
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -1,0 +1,6 @@
+"""The world model in PyTorch: network, training and ONNX export. Imports torch; not on the robot's path."""
+
+from wm_planner.model.network import WorldModel
+from wm_planner.model.train import TrainResult, load_checkpoint, train
+
+__all__ = ["TrainResult", "WorldModel", "load_checkpoint", "train"]

@@ -1,0 +1,263 @@
+"""Training of the world model: multi-step loss, validation, checkpoints, resume, DistributedDataParallel.
+
+Launched plainly it trains in one process; under ``torchrun`` (``WORLD_SIZE`` > 1) every process trains
+on its own share of each batch and gradients are averaged by DistributedDataParallel (gloo on CPU, nccl
+on CUDA). Rank 0 alone evaluates, reports progress and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from wm_planner.config import ModelConfig, TrainConfig
+from wm_planner.data import DatasetManifest
+from wm_planner.model.network import WorldModel
+from wm_planner.model.windows import EpisodeArrays, dataset_hash, load_split
+
+__all__ = ["CHECKPOINT_NAME", "TrainResult", "load_checkpoint", "train"]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+EE_FIELD = "ee_pos"
+
+
+class MultiStepObjective(nn.Module):
+    """Loss of one batch of windows: decoded-feature error at every step plus latent consistency.
+
+    ``forward(obs [B, H+1, O], actions [B, H, A]) -> (loss, feature_loss, latent_loss)``; a module so that
+    DistributedDataParallel can hook its backward pass.
+    """
+
+    def __init__(self, model: WorldModel, latent_weight: float) -> None:
+        super().__init__()
+        self.model = model
+        self.latent_weight = latent_weight
+
+    def forward(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        model = self.model
+        target = model.normalize_obs(obs)
+        z = model.encode(obs[:, 0])
+        feature_loss = (model.decode_normalized(z) - target[:, 0]).pow(2).mean()
+        with torch.no_grad():
+            z_targets = model.encode(obs[:, 1:])
+        latent_loss = torch.zeros((), device=obs.device)
+        horizon = actions.shape[1]
+        for k in range(horizon):
+            heads = model.step_heads(z, actions[:, k])
+            feature_loss = feature_loss + (model.decode_normalized(heads) - target[:, k + 1]).pow(2).mean()
+            latent_loss = latent_loss + (heads - z_targets[:, k]).pow(2).mean()
+            z = heads.mean(dim=0)
+        feature_loss = feature_loss / (horizon + 1)
+        latent_loss = latent_loss / horizon
+        return feature_loss + self.latent_weight * latent_loss, feature_loss, latent_loss
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run: Path
+    steps: int
+    final_loss: float
+    val_ee_error_m: float | None
+    """Median end-effector error (m) after ``horizon`` open-loop steps on validation windows."""
+    seconds: float
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def _pick_device(device: str | None, rank: int) -> torch.device:
+    if device is None or device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and dist.is_initialized():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
+    return torch.device(device)
+
+
+def _fit_normalization(model: WorldModel, data: EpisodeArrays) -> None:
+    obs, act = torch.from_numpy(data.observations), torch.from_numpy(data.actions)
+    model.set_normalization(obs.mean(0), obs.std(0), act.mean(0), act.std(0))
+
+
+@torch.no_grad()
+def validation_error(model: WorldModel, data: EpisodeArrays, manifest: DatasetManifest, *, windows: int = 512) -> float:
+    """Median end-effector error (m) after ``data.horizon`` open-loop steps, on evenly spaced windows."""
+    picks = data.starts[np.linspace(0, data.starts.size - 1, min(windows, data.starts.size)).astype(int)]
+    obs, act = data.gather(picks)
+    device = next(model.parameters()).device
+    features, _ = model.imagine(torch.from_numpy(obs[:, 0]).to(device), torch.from_numpy(act).to(device))
+    ee = manifest.observation_layout.slice(EE_FIELD)
+    error = (features[:, -1, ee].cpu().numpy() - obs[:, -1, ee]).astype(np.float64)
+    return float(np.median(np.linalg.norm(error, axis=-1)))
+
+
+def _lr_factor(step: int, total: int) -> float:
+    warmup = min(200, total // 10 + 1)
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+def train(
+    data: list[Path],
+    run: Path,
+    *,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a world model on the datasets ``data`` and write checkpoints into ``run``.
+
+    ``resume=True`` continues from ``run/checkpoint.pt``; the result is the same as an uninterrupted run.
+    A KeyboardInterrupt writes a checkpoint at the current step before re-raising.
+    """
+    rank, world = _distributed()
+    run = Path(run)
+    cfg = train_config or TrainConfig()
+    mcfg = model_config or ModelConfig()
+    checkpoint = run / CHECKPOINT_NAME
+    state: dict[str, Any] | None = None
+    if checkpoint.exists():
+        if not resume:
+            raise FileExistsError(f"{run}: already holds a training run; pass --resume to continue it")
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        cfg = TrainConfig.model_validate({**state["train_config"], "steps": cfg.steps})
+        mcfg = ModelConfig.model_validate(state["model_config"])
+    elif resume:
+        raise FileNotFoundError(f"{run}: no {CHECKPOINT_NAME} to resume from")
+    data = [Path(d) for d in data]
+    digest = dataset_hash(data)
+    if state is not None and state["data_hash"] != digest:
+        raise ValueError(f"{run}: the datasets differ from the ones this run was trained on (hash mismatch)")
+
+    manifest, train_data, val_data = load_split(data, horizon=cfg.horizon, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    torch.manual_seed(cfg.seed)
+    dev = _pick_device(device, rank)
+    model = WorldModel(manifest.observation_layout.size, manifest.action_layout.size, mcfg)
+    _fit_normalization(model, train_data)
+    model.to(dev)
+    objective: nn.Module = MultiStepObjective(model, cfg.latent_weight)
+    if world > 1:
+        objective = nn.parallel.DistributedDataParallel(objective)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng([cfg.seed, rank])
+    step = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if rank < len(state["rng"]):
+            rng.bit_generator.state = state["rng"][rank]
+        step = state["step"]
+
+    def save() -> None:
+        # Under DDP every rank reaches the same step, so all join the gather of sampler states together.
+        rng_states: list[Any] = [rng.bit_generator.state]
+        if world > 1:
+            rng_states = [None] * world
+            dist.all_gather_object(rng_states, rng.bit_generator.state)
+        if rank == 0:
+            _save_checkpoint(checkpoint, model, optimizer, step, rng_states, mcfg, cfg, manifest, digest, data)
+
+    run.mkdir(parents=True, exist_ok=True)
+    metrics_path = run / "metrics.jsonl"
+    per_rank = max(1, cfg.batch_size // world)
+    start = time.perf_counter()
+    loss_value, val_error = float("nan"), None
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress or rank != 0)
+    try:
+        while step < cfg.steps:
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.learning_rate * _lr_factor(step, cfg.steps)
+            obs, act = train_data.sample(rng, per_rank)
+            loss, feature_loss, latent_loss = objective(torch.from_numpy(obs).to(dev), torch.from_numpy(act).to(dev))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            loss_value = loss.item()
+            bar.update(1)
+            if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
+                record = {"step": step, "loss": loss_value, "feature_loss": float(feature_loss),
+                          "latent_loss": float(latent_loss)}
+                if val_data is not None:
+                    val_error = validation_error(model, val_data, manifest)
+                    record[f"val_ee_error_{cfg.horizon}step_m"] = val_error
+                    bar.set_postfix(loss=f"{loss_value:.4f}", val_ee_cm=f"{100 * val_error:.2f}")
+                with open(metrics_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(record) + "\n")
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save()
+    except KeyboardInterrupt:
+        if world == 1:
+            save()
+        raise
+    finally:
+        bar.close()
+    return TrainResult(run, step, loss_value, val_error, time.perf_counter() - start)
+
+
+def _save_checkpoint(
+    path: Path,
+    model: WorldModel,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    rng_states: list[Any],
+    mcfg: ModelConfig,
+    cfg: TrainConfig,
+    manifest: DatasetManifest,
+    digest: str,
+    data: list[Path],
+) -> None:
+    state = {
+        "format": "wm_planner.checkpoint/1",
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "rng": rng_states,
+        "model_config": mcfg.model_dump(mode="json"),
+        "train_config": cfg.model_dump(mode="json"),
+        "manifest": manifest.model_dump(mode="json"),
+        "data_hash": digest,
+        "data": [str(d) for d in data],
+    }
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    summary = {k: state[k] for k in ("step", "model_config", "train_config", "data_hash", "data")}
+    (path.parent / "config.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def load_checkpoint(run: Path, *, device: str = "cpu") -> tuple[WorldModel, dict[str, Any]]:
+    """The trained model (eval mode) and the checkpoint's metadata from a run directory or file."""
+    path = Path(run)
+    path = path / CHECKPOINT_NAME if path.is_dir() else path
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no checkpoint (train first with wm-planner train)") from None
+    except Exception as error:  # torch raises assorted types for damaged archives
+        raise ValueError(f"{path}: unreadable checkpoint: {error}") from None
+    manifest = DatasetManifest.model_validate(state["manifest"])
+    model = WorldModel(
+        manifest.observation_layout.size, manifest.action_layout.size, ModelConfig.model_validate(state["model_config"])
+    )
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, {**state, "manifest": manifest}
