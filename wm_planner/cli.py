@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 
-from wm_planner.config import ConfigError
+from wm_planner.config import ConfigError, ModelConfig, RuntimeConfig, TrainConfig
 from wm_planner.data import DatasetError, verify_dataset
+from wm_planner.runtime import BundleError
 
 __all__ = ["build_parser", "main"]
 
@@ -39,6 +42,102 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     verify.set_defaults(func=_cmd_data_verify)
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from wm_planner.model import train  # torch is needed for training only
+
+    overrides = {
+        k: v
+        for k, v in {"steps": args.steps, "seed": args.seed, "batch_size": args.batch_size}.items()
+        if v is not None
+    }
+    result = train(
+        args.data,
+        Path(args.out),
+        model_config=ModelConfig(ensemble=args.ensemble),
+        train_config=TrainConfig(**overrides),
+        resume=args.resume,
+        device=args.device,
+    )
+    val = (
+        "" if result.val_ee_error_m is None else f", validation EE error {100 * result.val_ee_error_m:.2f} cm"
+    )
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(
+            f"trained {result.steps} steps in {result.seconds:.0f} s "
+            f"(loss {result.final_loss:.4f}{val}) -> {args.out}"
+        )
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from wm_planner.model.export import export_bundle
+
+    result = export_bundle(
+        args.run,
+        args.out,
+        samples=args.samples,
+        horizon=args.horizon,
+        tolerance=args.tolerance,
+        overwrite=args.force,
+    )
+    print(
+        f"exported N={args.samples} H={args.horizon} bundle (parity {result.metadata.parity.worst:.2g} "
+        f"<= {args.tolerance:g}) -> {result.bundle}"
+    )
+    return 0
+
+
+def _cmd_model_eval(args: argparse.Namespace) -> int:
+    from wm_planner.model_eval import evaluate_prediction
+
+    report = evaluate_prediction(
+        args.model, args.data, runtime=RuntimeConfig(providers=tuple(args.providers))
+    )
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    k = max(report["k"], key=int)
+    ee = report["k"][k]["ee_pos_m"]
+    print(
+        f"{k}-step EE error median {100 * ee['median']:.2f} cm, p90 {100 * ee['p90']:.2f} cm over "
+        f"{report['windows']} windows of {report['episodes']} held-out episodes -> {out}"
+    )
+    return 0
+
+
+def _register_model(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train the world model on episode datasets (torchrun for several GPUs)")
+    p.add_argument("--data", action="append", required=True, help="dataset directory (repeat for several)")
+    p.add_argument("--out", required=True, help="run directory for checkpoints and metrics")
+    p.add_argument("--steps", type=int, default=None, help=f"optimiser steps (default {TrainConfig().steps})")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--ensemble", type=int, default=ModelConfig().ensemble, help="dynamics heads")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("export", help="export a trained run to an ONNX bundle (checks torch/ONNX parity)")
+    p.add_argument("--run", required=True, help="training run directory")
+    p.add_argument("--out", required=True, help="bundle directory to write")
+    p.add_argument("--samples", type=int, default=256, help="candidate sequences N scored per call")
+    p.add_argument("--horizon", type=int, default=16, help="planning horizon H in control steps")
+    p.add_argument("--tolerance", type=float, default=1e-4, help="largest relative torch/ONNX difference")
+    p.add_argument("--force", action="store_true", help="replace an existing bundle")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "model-eval", help="k-step open-loop prediction error of a bundle on held-out episodes"
+    )
+    p.add_argument("--model", required=True, help="ONNX bundle directory")
+    p.add_argument("--data", required=True, help="dataset directory")
+    p.add_argument("--json", required=True, help="where to write the JSON report")
+    p.add_argument(
+        "--providers", nargs="+", default=list(RuntimeConfig().providers), help="execution providers in order"
+    )
+    p.set_defaults(func=_cmd_model_eval)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wm-planner",
@@ -46,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _register_data(sub)
+    _register_model(sub)
     for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
         try:
             register = ep.load()
@@ -74,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, DatasetError) as error:
+    except (ConfigError, DatasetError, BundleError, FileExistsError, FileNotFoundError, ValueError) as error:
         print(f"wm-planner {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

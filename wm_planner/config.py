@@ -18,8 +18,9 @@ __all__ = [
     "ConfigError",
     "ModelConfig",
     "RobotSpec",
-    "TrainConfig",
+    "RuntimeConfig",
     "StrictModel",
+    "TrainConfig",
     "default_robot_spec",
     "load_yaml_model",
     "validate_model",
@@ -118,6 +119,18 @@ class TrainConfig(StrictModel):
     eval_every: int = Field(default=500, gt=0)
     checkpoint_every: int = Field(default=1000, gt=0)
     seed: int = 0
+
+
+DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+class RuntimeConfig(StrictModel):
+    """How the ONNX bundle is run: execution providers in order of preference, device and threads."""
+
+    providers: tuple[str, ...] = Field(default=DEFAULT_PROVIDERS, min_length=1)
+    device_id: int = Field(default=0, ge=0)
+    intra_op_threads: int = Field(default=0, ge=0, description="0 lets ONNX Runtime choose")
+    trt_cache_dir: str | None = Field(default=None, description="TensorRT engine cache directory")
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -7,6 +7,8 @@ from wm_planner.data.dataset import (
     DatasetReport,
     DatasetWriter,
     EpisodeDataset,
+    combined_hash,
+    dataset_hash,
     verify_dataset,
 )
 from wm_planner.data.episode import CorruptEpisodeError, Episode, read_episode, write_episode
@@ -23,6 +25,8 @@ __all__ = [
     "EpisodeDataset",
     "Layout",
     "LayoutField",
+    "combined_hash",
+    "dataset_hash",
     "read_episode",
     "verify_dataset",
     "write_episode",

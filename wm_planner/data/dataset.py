@@ -7,6 +7,7 @@ independent files, so parallel writers never share a file and a crash loses at m
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -29,6 +30,8 @@ __all__ = [
     "DatasetReport",
     "DatasetWriter",
     "EpisodeDataset",
+    "combined_hash",
+    "dataset_hash",
     "verify_dataset",
 ]
 
@@ -215,3 +218,18 @@ class EpisodeDataset:
 def verify_dataset(root: str | Path) -> DatasetReport:
     """Read every episode of the dataset at ``root``; see :class:`DatasetReport`."""
     return EpisodeDataset(root).report()
+
+
+def dataset_hash(root: Path) -> str:
+    """SHA-256 over a dataset's manifest and episode files."""
+    ds = EpisodeDataset(root)
+    digest = hashlib.sha256(ds.manifest.model_dump_json().encode())
+    for path in ds.episode_paths():
+        digest.update(path.name.encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def combined_hash(hashes: list[str]) -> str:
+    """One hash for several datasets, independent of their order."""
+    return hashlib.sha256("".join(sorted(hashes)).encode()).hexdigest()

@@ -42,11 +42,15 @@ class WorldModel(nn.Module):
         self.register_buffer("action_mean", torch.zeros(action_size))
         self.register_buffer("action_std", torch.ones(action_size))
         self.encoder = mlp(obs_size, hidden, latent, layers)
-        self.heads = nn.ModuleList(mlp(latent + action_size, hidden, latent, layers) for _ in range(config.ensemble))
+        self.heads = nn.ModuleList(
+            mlp(latent + action_size, hidden, latent, layers) for _ in range(config.ensemble)
+        )
         self.decoder = mlp(latent, hidden, obs_size, layers)
         self.latent_norm = nn.LayerNorm(latent, elementwise_affine=False)
 
-    def set_normalization(self, obs_mean: Tensor, obs_std: Tensor, action_mean: Tensor, action_std: Tensor) -> None:
+    def set_normalization(
+        self, obs_mean: Tensor, obs_std: Tensor, action_mean: Tensor, action_std: Tensor
+    ) -> None:
         """Store data statistics; stds are floored so constant inputs do not blow up."""
         self.obs_mean.copy_(obs_mean)
         self.obs_std.copy_(obs_std.clamp_min(1e-3))

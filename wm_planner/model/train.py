@@ -22,9 +22,9 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from wm_planner.config import ModelConfig, TrainConfig
-from wm_planner.data import DatasetManifest
+from wm_planner.data import DatasetManifest, combined_hash, dataset_hash
 from wm_planner.model.network import WorldModel
-from wm_planner.model.windows import EpisodeArrays, dataset_hash, load_split
+from wm_planner.model.windows import EpisodeArrays, load_split
 
 __all__ = ["CHECKPOINT_NAME", "TrainResult", "load_checkpoint", "train"]
 
@@ -94,7 +94,9 @@ def _fit_normalization(model: WorldModel, data: EpisodeArrays) -> None:
 
 
 @torch.no_grad()
-def validation_error(model: WorldModel, data: EpisodeArrays, manifest: DatasetManifest, *, windows: int = 512) -> float:
+def validation_error(
+    model: WorldModel, data: EpisodeArrays, manifest: DatasetManifest, *, windows: int = 512
+) -> float:
     """Median end-effector error (m) after ``data.horizon`` open-loop steps, on evenly spaced windows."""
     picks = data.starts[np.linspace(0, data.starts.size - 1, min(windows, data.starts.size)).astype(int)]
     obs, act = data.gather(picks)
@@ -142,11 +144,14 @@ def train(
     elif resume:
         raise FileNotFoundError(f"{run}: no {CHECKPOINT_NAME} to resume from")
     data = [Path(d) for d in data]
-    digest = dataset_hash(data)
+    data_hashes = [(str(d), dataset_hash(d)) for d in data]
+    digest = combined_hash([h for _, h in data_hashes])
     if state is not None and state["data_hash"] != digest:
         raise ValueError(f"{run}: the datasets differ from the ones this run was trained on (hash mismatch)")
 
-    manifest, train_data, val_data = load_split(data, horizon=cfg.horizon, val_fraction=cfg.val_fraction, seed=cfg.seed)
+    manifest, train_data, val_data = load_split(
+        data, horizon=cfg.horizon, val_fraction=cfg.val_fraction, seed=cfg.seed
+    )
     torch.manual_seed(cfg.seed)
     dev = _pick_device(device, rank)
     model = WorldModel(manifest.observation_layout.size, manifest.action_layout.size, mcfg)
@@ -172,7 +177,9 @@ def train(
             rng_states = [None] * world
             dist.all_gather_object(rng_states, rng.bit_generator.state)
         if rank == 0:
-            _save_checkpoint(checkpoint, model, optimizer, step, rng_states, mcfg, cfg, manifest, digest, data)
+            _save_checkpoint(
+                checkpoint, model, optimizer, step, rng_states, mcfg, cfg, manifest, digest, data_hashes
+            )
 
     run.mkdir(parents=True, exist_ok=True)
     metrics_path = run / "metrics.jsonl"
@@ -185,7 +192,9 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = cfg.learning_rate * _lr_factor(step, cfg.steps)
             obs, act = train_data.sample(rng, per_rank)
-            loss, feature_loss, latent_loss = objective(torch.from_numpy(obs).to(dev), torch.from_numpy(act).to(dev))
+            loss, feature_loss, latent_loss = objective(
+                torch.from_numpy(obs).to(dev), torch.from_numpy(act).to(dev)
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -194,8 +203,12 @@ def train(
             loss_value = loss.item()
             bar.update(1)
             if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
-                record = {"step": step, "loss": loss_value, "feature_loss": float(feature_loss),
-                          "latent_loss": float(latent_loss)}
+                record = {
+                    "step": step,
+                    "loss": loss_value,
+                    "feature_loss": feature_loss.item(),
+                    "latent_loss": latent_loss.item(),
+                }
                 if val_data is not None:
                     val_error = validation_error(model, val_data, manifest)
                     record[f"val_ee_error_{cfg.horizon}step_m"] = val_error
@@ -223,7 +236,7 @@ def _save_checkpoint(
     cfg: TrainConfig,
     manifest: DatasetManifest,
     digest: str,
-    data: list[Path],
+    data_hashes: list[tuple[str, str]],
 ) -> None:
     state = {
         "format": "wm_planner.checkpoint/1",
@@ -235,12 +248,12 @@ def _save_checkpoint(
         "train_config": cfg.model_dump(mode="json"),
         "manifest": manifest.model_dump(mode="json"),
         "data_hash": digest,
-        "data": [str(d) for d in data],
+        "data_hashes": data_hashes,
     }
     tmp = path.with_name(path.name + ".partial")
     torch.save(state, tmp)
     os.replace(tmp, path)
-    summary = {k: state[k] for k in ("step", "model_config", "train_config", "data_hash", "data")}
+    summary = {k: state[k] for k in ("step", "model_config", "train_config", "data_hash", "data_hashes")}
     (path.parent / "config.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
@@ -256,7 +269,9 @@ def load_checkpoint(run: Path, *, device: str = "cpu") -> tuple[WorldModel, dict
         raise ValueError(f"{path}: unreadable checkpoint: {error}") from None
     manifest = DatasetManifest.model_validate(state["manifest"])
     model = WorldModel(
-        manifest.observation_layout.size, manifest.action_layout.size, ModelConfig.model_validate(state["model_config"])
+        manifest.observation_layout.size,
+        manifest.action_layout.size,
+        ModelConfig.model_validate(state["model_config"]),
     )
     model.load_state_dict(state["model"])
     model.eval()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import numpy as np
 
 from wm_planner.data import DatasetManifest, EpisodeDataset
 
-__all__ = ["EpisodeArrays", "dataset_hash", "load_split"]
+__all__ = ["EpisodeArrays", "load_split"]
 
 
 @dataclass(frozen=True)
@@ -56,18 +55,6 @@ class EpisodeArrays:
         return self.gather(self.starts[rng.integers(0, self.starts.size, size=batch)])
 
 
-def dataset_hash(roots: list[Path]) -> str:
-    """SHA-256 over the manifests and episode files of the given datasets (order-independent)."""
-    digest = hashlib.sha256()
-    for root in sorted(Path(r).resolve() for r in roots):
-        ds = EpisodeDataset(root)
-        digest.update(ds.manifest.model_dump_json().encode())
-        for path in ds.episode_paths():
-            digest.update(path.name.encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
 def load_split(
     roots: list[Path], *, horizon: int, val_fraction: float, seed: int
 ) -> tuple[DatasetManifest, EpisodeArrays, EpisodeArrays | None]:
@@ -95,4 +82,6 @@ def load_split(
 def _check_compatible(first: DatasetManifest, other: DatasetManifest, root: Path) -> None:
     for field in ("observation_layout", "action_layout", "action_kind", "robot"):
         if getattr(first, field) != getattr(other, field):
-            raise ValueError(f"{root}: {field} differs from the first dataset's; they cannot be trained together")
+            raise ValueError(
+                f"{root}: {field} differs from the first dataset's; they cannot be trained together"
+            )

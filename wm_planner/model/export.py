@@ -1,0 +1,253 @@
+"""Export of a trained run to an ONNX bundle, refused unless ONNX Runtime reproduces torch.
+
+See :mod:`wm_planner.runtime.bundle` for the graphs and their signatures.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from torch import Tensor, nn
+
+import wm_planner
+from wm_planner.model.network import WorldModel
+from wm_planner.model.train import load_checkpoint
+from wm_planner.runtime.bundle import (
+    GRAPH_FILES,
+    METADATA_NAME,
+    BundleMetadata,
+    Normalization,
+    Parity,
+    TrainingData,
+    file_sha256,
+)
+
+__all__ = ["ExportError", "ExportResult", "export_bundle"]
+
+OPSET = 17
+
+
+class ExportError(ValueError):
+    """The exported graphs do not reproduce the torch model within tolerance; nothing was written."""
+
+
+class EncoderGraph(nn.Module):
+    def __init__(self, model: WorldModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, obs: Tensor) -> Tensor:
+        return self.model.encode(obs)
+
+
+class DynamicsGraph(nn.Module):
+    def __init__(self, model: WorldModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: Tensor, action: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        z_next, disagreement = self.model.step(z, action)
+        return z_next, self.model.decode(z_next), disagreement
+
+
+class RolloutGraph(nn.Module):
+    """``obs0 [O], actions [N, H, A], goal [F], weights [F], uncertainty_weight []``
+    ``-> cost [N], features [N, H, F]``."""
+
+    def __init__(self, model: WorldModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, obs0: Tensor, actions: Tensor, goal: Tensor, weights: Tensor, uncertainty_weight: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        start = obs0.unsqueeze(0).expand(actions.shape[0], -1)
+        features, disagreement = self.model.imagine(start, actions)
+        cost = ((features - goal).pow(2) * weights).sum(dim=(1, 2)) + uncertainty_weight * disagreement.sum(
+            dim=1
+        )
+        return cost, features
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    bundle: Path
+    metadata: BundleMetadata
+
+
+def _to_onnx(
+    module: nn.Module, args: tuple[Tensor, ...], inputs: list[str], outputs: list[str], dynamic: dict
+) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated in favour of the dynamo one, which needs onnxscript; both
+        # produce the same plain graphs for these static MLP rollouts.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            module,
+            args,
+            buffer,
+            dynamo=False,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=dynamic or None,
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+    return buffer.getvalue()
+
+
+def _relative_error(onnx_out: np.ndarray, torch_out: Tensor) -> float:
+    reference = torch_out.detach().numpy().astype(np.float64)
+    scale = max(float(np.abs(reference).max()), 1e-12)
+    return float(np.abs(onnx_out.astype(np.float64) - reference).max() / scale)
+
+
+def _random_inputs(
+    model: WorldModel, samples: int, horizon: int, max_step: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    obs_mean, obs_std = model.obs_mean.numpy(), model.obs_std.numpy()
+    batch = 64
+    features = obs_mean.size
+    return {
+        "obs_batch": (obs_mean + obs_std * rng.standard_normal((batch, features))).astype(np.float32),
+        "action_batch": rng.uniform(-max_step, max_step, (batch, max_step.size)).astype(np.float32),
+        "obs0": (obs_mean + obs_std * rng.standard_normal(features)).astype(np.float32),
+        "actions": rng.uniform(-max_step, max_step, (samples, horizon, max_step.size)).astype(np.float32),
+        "goal": (obs_mean + obs_std * rng.standard_normal(features)).astype(np.float32),
+        "weights": rng.uniform(0.0, 1.0, features).astype(np.float32),
+        "uncertainty_weight": np.array(0.5, dtype=np.float32),
+    }
+
+
+def export_bundle(
+    run: str | Path,
+    out: str | Path,
+    *,
+    samples: int = 256,
+    horizon: int = 16,
+    tolerance: float = 1e-4,
+    overwrite: bool = False,
+    seed: int = 0,
+) -> ExportResult:
+    """Export the model in ``run`` to the bundle directory ``out``; see :mod:`wm_planner.runtime.bundle`.
+
+    The bundle is assembled in a temporary directory and moved into place only after every graph matches
+    torch within ``tolerance`` (max |onnx - torch| / max |torch|), so a failed export leaves nothing behind.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out}: already exists; pass --force to replace it")
+    model, state = load_checkpoint(Path(run))
+    manifest = state["manifest"]
+    model = model.float().eval()
+    torch.manual_seed(seed)
+    x = _random_inputs(model, samples, horizon, manifest.robot.max_step(), np.random.default_rng(seed))
+    t = {k: torch.from_numpy(v) for k, v in x.items()}
+    graphs = {
+        "encoder.onnx": _to_onnx(
+            EncoderGraph(model), (t["obs_batch"],), ["obs"], ["z"], {"obs": {0: "batch"}, "z": {0: "batch"}}
+        ),
+        "dynamics.onnx": _to_onnx(
+            DynamicsGraph(model),
+            (model.encode(t["obs_batch"]).detach(), t["action_batch"]),
+            ["z", "action"],
+            ["z_next", "features", "disagreement"],
+            {name: {0: "batch"} for name in ("z", "action", "z_next", "features", "disagreement")},
+        ),
+        "rollout.onnx": _to_onnx(
+            RolloutGraph(model),
+            (t["obs0"], t["actions"], t["goal"], t["weights"], t["uncertainty_weight"]),
+            ["obs0", "actions", "goal", "weights", "uncertainty_weight"],
+            ["cost", "features"],
+            {},
+        ),
+    }
+    parity = _measure_parity(model, graphs, t, tolerance)
+    if parity.worst > tolerance:
+        raise ExportError(
+            f"ONNX Runtime differs from torch by {parity.worst:.3g} (relative), "
+            f"above the tolerance {tolerance:g}: "
+            f"{parity.model_dump()}; no bundle written"
+        )
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name, blob in graphs.items():
+        (staging / name).write_bytes(blob)
+    metadata = _metadata(model, state, samples, horizon, parity, staging)
+    (staging / METADATA_NAME).write_text(json.dumps(metadata.model_dump(mode="json"), indent=2) + "\n")
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    return ExportResult(out, metadata)
+
+
+def _measure_parity(
+    model: WorldModel, graphs: dict[str, bytes], t: dict[str, Tensor], tolerance: float
+) -> Parity:
+    def session(name: str) -> ort.InferenceSession:
+        return ort.InferenceSession(graphs[name], providers=["CPUExecutionProvider"])
+
+    with torch.no_grad():
+        z_ref = model.encode(t["obs_batch"])
+        z_onnx = session("encoder.onnx").run(None, {"obs": t["obs_batch"].numpy()})[0]
+        dyn_ref = DynamicsGraph(model)(z_ref, t["action_batch"])
+        dyn_onnx = session("dynamics.onnx").run(
+            None, {"z": z_ref.numpy(), "action": t["action_batch"].numpy()}
+        )
+        names = ["obs0", "actions", "goal", "weights", "uncertainty_weight"]
+        roll_ref = RolloutGraph(model)(*(t[n] for n in names))
+        roll_onnx = session("rollout.onnx").run(None, {n: t[n].numpy() for n in names})
+    return Parity(
+        encoder=_relative_error(z_onnx, z_ref),
+        dynamics=max(_relative_error(a, b) for a, b in zip(dyn_onnx[:2], dyn_ref[:2], strict=True)),
+        rollout_cost=_relative_error(roll_onnx[0], roll_ref[0]),
+        rollout_features=_relative_error(roll_onnx[1], roll_ref[1]),
+        tolerance=tolerance,
+    )
+
+
+def _metadata(
+    model: WorldModel, state: dict[str, Any], samples: int, horizon: int, parity: Parity, staging: Path
+) -> BundleMetadata:
+    manifest = state["manifest"]
+    train_config = state["train_config"]
+    return BundleMetadata(
+        observation_layout=manifest.observation_layout,
+        action_layout=manifest.action_layout,
+        feature_layout=manifest.observation_layout,
+        action_kind=manifest.action_kind,
+        robot=manifest.robot,
+        samples=samples,
+        horizon=horizon,
+        latent_size=model.config.latent_size,
+        ensemble=model.config.ensemble,
+        normalization=Normalization(
+            obs_mean=tuple(model.obs_mean.tolist()),
+            obs_std=tuple(model.obs_std.tolist()),
+            action_mean=tuple(model.action_mean.tolist()),
+            action_std=tuple(model.action_std.tolist()),
+        ),
+        training_data=tuple(TrainingData(path=p, sha256=h) for p, h in state.get("data_hashes", [])),
+        data_hash=state["data_hash"],
+        val_fraction=train_config["val_fraction"],
+        split_seed=train_config["seed"],
+        parity=parity,
+        files={name: file_sha256(staging / name) for name in GRAPH_FILES},
+        opset=OPSET,
+        producer={
+            "wm_planner": wm_planner.__version__,
+            "torch": torch.__version__,
+            "onnxruntime": ort.__version__,
+        },
+    )
