@@ -27,3 +27,45 @@ def push_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("data") / "push"
     collect("push", 20, out, workers=2, seed=0, progress=False)
     return out
+
+
+TINY_TRAINING = """
+model: {latent_size: 16, hidden_size: 32, layers: 1}
+train: {steps: 150, batch_size: 32, horizon: 8, eval_every: 25, checkpoint_every: 50, val_fraction: 0.2}
+"""
+
+
+@pytest.fixture(scope="session")
+def reach_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 short reach episodes, enough to fit a tiny model."""
+    from sim.collect import collect
+
+    out = tmp_path_factory.mktemp("data") / "reach"
+    collect("reach", 12, out, workers=1, seed=3, episode_steps=40, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cfg") / "tiny.yaml"
+    path.write_text(TINY_TRAINING)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, reach_dataset: Path, tiny_config: Path) -> Path:
+    """A tiny model trained through the CLI."""
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    done = run_cli("train", "--data", str(reach_dataset), "--out", str(run), "--config", str(tiny_config))
+    assert done.returncode == 0, done.stderr
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_run: Path) -> Path:
+    bundle = tmp_path_factory.mktemp("bundles") / "tiny"
+    done = run_cli(
+        "export", "--run", str(tiny_run), "--out", str(bundle), "--samples", "32", "--horizon", "6"
+    )
+    assert done.returncode == 0, done.stderr
+    return bundle

@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from wm_planner.config import ConfigError, ModelConfig, RuntimeConfig, TrainConfig
+from wm_planner.config import (
+    ConfigError,
+    ModelConfig,
+    RuntimeConfig,
+    TrainConfig,
+    TrainingFile,
+    load_yaml_model,
+    validate_model,
+)
 from wm_planner.data import DatasetError, verify_dataset
 from wm_planner.runtime import BundleError
 
@@ -45,16 +53,17 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     from wm_planner.model import train  # torch is needed for training only
 
-    overrides = {
-        k: v
-        for k, v in {"steps": args.steps, "seed": args.seed, "batch_size": args.batch_size}.items()
-        if v is not None
-    }
+    setup = load_yaml_model(args.config, TrainingFile) if args.config else TrainingFile()
+    flags = {"steps": args.steps, "seed": args.seed, "batch_size": args.batch_size}
+    train_config = {**setup.train.model_dump(), **{k: v for k, v in flags.items() if v is not None}}
+    model_config = setup.model.model_dump()
+    if args.ensemble is not None:
+        model_config["ensemble"] = args.ensemble
     result = train(
         args.data,
         Path(args.out),
-        model_config=ModelConfig(ensemble=args.ensemble),
-        train_config=TrainConfig(**overrides),
+        model_config=validate_model(ModelConfig, model_config, source="--ensemble"),
+        train_config=validate_model(TrainConfig, train_config, source="command line"),
         resume=args.resume,
         device=args.device,
     )
@@ -112,7 +121,10 @@ def _register_model(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help=f"optimiser steps (default {TrainConfig().steps})")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--ensemble", type=int, default=ModelConfig().ensemble, help="dynamics heads")
+    p.add_argument("--config", help="YAML with optional 'model:' and 'train:' sections (see TrainingFile)")
+    p.add_argument(
+        "--ensemble", type=int, default=None, help=f"dynamics heads (default {ModelConfig().ensemble})"
+    )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.set_defaults(func=_cmd_train)

@@ -21,6 +21,7 @@ __all__ = [
     "RuntimeConfig",
     "StrictModel",
     "TrainConfig",
+    "TrainingFile",
     "default_robot_spec",
     "load_yaml_model",
     "validate_model",
@@ -119,6 +120,13 @@ class TrainConfig(StrictModel):
     eval_every: int = Field(default=500, gt=0)
     checkpoint_every: int = Field(default=1000, gt=0)
     seed: int = 0
+
+
+class TrainingFile(StrictModel):
+    """A training YAML: ``model:`` and ``train:`` sections, each optional."""
+
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
 
 
 DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")

@@ -7,10 +7,14 @@ on CUDA). Rank 0 alone evaluates, reports progress and writes checkpoints.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +111,21 @@ def validation_error(
     return float(np.median(np.linalg.norm(error, axis=-1)))
 
 
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[Callable[[], bool]]:
+    """Turn Ctrl-C into a flag checked between optimiser steps, so the checkpoint written on interrupt
+    holds a whole step (weights, optimiser and sampler state agree) and resuming matches a straight run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    caught = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.set())
+    try:
+        yield caught.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _lr_factor(step: int, total: int) -> float:
     warmup = min(200, total // 10 + 1)
     if step < warmup:
@@ -127,7 +146,7 @@ def train(
     """Train a world model on the datasets ``data`` and write checkpoints into ``run``.
 
     ``resume=True`` continues from ``run/checkpoint.pt``; the result is the same as an uninterrupted run.
-    A KeyboardInterrupt writes a checkpoint at the current step before re-raising.
+    Ctrl-C (SIGINT) finishes the current step, writes a checkpoint and raises KeyboardInterrupt.
     """
     rank, world = _distributed()
     run = Path(run)
@@ -187,7 +206,7 @@ def train(
     start = time.perf_counter()
     loss_value, val_error = float("nan"), None
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress or rank != 0)
-    try:
+    with _deferred_interrupt() as interrupted:
         while step < cfg.steps:
             for group in optimizer.param_groups:
                 group["lr"] = cfg.learning_rate * _lr_factor(step, cfg.steps)
@@ -217,12 +236,11 @@ def train(
                     f.write(json.dumps(record) + "\n")
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 save()
-    except KeyboardInterrupt:
-        if world == 1:
-            save()
-        raise
-    finally:
-        bar.close()
+            elif interrupted() and world == 1:
+                save()
+                bar.close()
+                raise KeyboardInterrupt
+    bar.close()
     return TrainResult(run, step, loss_value, val_error, time.perf_counter() - start)
 
 
