@@ -110,7 +110,7 @@ class ModelConfig(StrictModel):
 class TrainConfig(StrictModel):
     """Optimisation of the world model."""
 
-    steps: int = Field(default=6000, gt=0)
+    steps: int = Field(default=3000, gt=0)
     batch_size: int = Field(default=256, gt=0)
     horizon: int = Field(default=24, gt=0, description="steps of each training window (multi-step loss)")
     learning_rate: float = Field(default=1e-3, gt=0)
