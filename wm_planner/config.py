@@ -6,6 +6,7 @@ each offending field, so a typo in a robot's YAML is found before the robot move
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ __all__ = [
     "TrainConfig",
     "TrainingFile",
     "default_robot_spec",
+    "load_versioned_json",
     "load_yaml_model",
     "validate_model",
 ]
@@ -186,6 +188,27 @@ def load_yaml_model(path: str | Path, model: type[M], *, key: str | None = None)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of fields, got {type(data).__name__}")
     return validate_model(model, data, source=str(path))
+
+
+def load_versioned_json(path: Path, model: type[M], *, schema_version: int, error: type[ValueError]) -> M:
+    """Load ``model`` from a JSON file whose ``schema_version`` must equal ``schema_version``.
+
+    A missing file raises FileNotFoundError (callers know what it means); anything else that is wrong
+    raises ``error`` with a message naming the file and, for invalid values, the field.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as problem:
+        raise error(f"{path}: unreadable: {problem}") from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != schema_version:
+        raise error(f"{path}: schema_version {version!r} is not supported (expected {schema_version})")
+    try:
+        return validate_model(model, data, source=str(path))
+    except ConfigError as problem:
+        raise error(str(problem)) from None
 
 
 def default_robot_spec(*, control_period: float | None = None) -> RobotSpec:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from wm_planner.config import ConfigError, RobotSpec, StrictModel, validate_model
+from wm_planner.config import RobotSpec, StrictModel, load_versioned_json
 from wm_planner.data.episode import PARTIAL_SUFFIX, CorruptEpisodeError, Episode, read_episode, write_episode
 from wm_planner.data.layout import Layout
 
@@ -79,18 +79,9 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 def read_manifest(root: str | Path) -> DatasetManifest:
     path = Path(root) / MANIFEST_NAME
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return load_versioned_json(path, DatasetManifest, schema_version=SCHEMA_VERSION, error=DatasetError)
     except FileNotFoundError:
         raise DatasetError(f"{root}: not a dataset (no {MANIFEST_NAME})") from None
-    except (OSError, ValueError) as error:
-        raise DatasetError(f"{path}: unreadable manifest: {error}") from None
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
-        raise DatasetError(f"{path}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})")
-    try:
-        return validate_model(DatasetManifest, data, source=str(path))
-    except ConfigError as error:
-        raise DatasetError(str(error)) from None
 
 
 class DatasetWriter:

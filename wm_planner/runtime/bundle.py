@@ -12,12 +12,11 @@ sum_h disagreement[n, h]``: goals and weights are inputs, so a new goal needs no
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 from pydantic import Field
 
-from wm_planner.config import ConfigError, RobotSpec, StrictModel, validate_model
+from wm_planner.config import RobotSpec, StrictModel, load_versioned_json
 from wm_planner.data.layout import Layout
 
 __all__ = [
@@ -108,20 +107,11 @@ def read_bundle_metadata(bundle: str | Path, *, check_files: bool = True) -> Bun
         )
     path = root / METADATA_NAME
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        meta = load_versioned_json(
+            path, BundleMetadata, schema_version=BUNDLE_SCHEMA_VERSION, error=BundleError
+        )
     except FileNotFoundError:
         raise BundleError(f"{path}: missing; {root} is not a complete model bundle") from None
-    except (OSError, ValueError) as error:
-        raise BundleError(f"{path}: unreadable metadata: {error}") from None
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != BUNDLE_SCHEMA_VERSION:
-        raise BundleError(
-            f"{path}: schema_version {version!r} is not supported (expected {BUNDLE_SCHEMA_VERSION})"
-        )
-    try:
-        meta = validate_model(BundleMetadata, data, source=str(path))
-    except ConfigError as error:
-        raise BundleError(str(error)) from None
     if check_files:
         for name in GRAPH_FILES:
             graph = root / name
