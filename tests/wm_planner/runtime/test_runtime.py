@@ -205,3 +205,22 @@ def test_model_eval_cli_reports_k_step_errors(tiny_bundle: Path, reach_dataset: 
     assert report["episodes"] == 2  # 20% of 12 episodes
     assert report["k"]["30"]["ee_pos_m"]["median"] >= report["k"]["1"]["ee_pos_m"]["median"]
     assert done.stdout.strip().endswith(f"-> {out}")
+
+
+def test_ensemble_disagreement_reaches_the_planner_cost(tmp_path: Path, reach_dataset: Path) -> None:
+    from wm_planner.config import ModelConfig, TrainConfig
+    from wm_planner.model import train
+
+    config = TrainConfig(steps=5, batch_size=8, horizon=4, eval_every=5, checkpoint_every=5)
+    model_config = ModelConfig(latent_size=8, hidden_size=16, layers=1, ensemble=3)
+    train([reach_dataset], tmp_path / "run", model_config=model_config, train_config=config, progress=False)
+    export_bundle(tmp_path / "run", tmp_path / "bundle", samples=4, horizon=3)
+    model = OnnxWorldModel(tmp_path / "bundle")
+    assert model.meta.ensemble == 3
+    x = random_plan_inputs(model)
+    z = model.encode(np.repeat(x["obs0"][None], 4, axis=0))
+    _, _, disagreement = model.step(z, x["actions"][:, 0])
+    assert np.all(disagreement > 0)
+    plain, _ = model.rollout(x["obs0"], x["actions"], x["goal"], x["weights"])
+    penalised, _ = model.rollout(x["obs0"], x["actions"], x["goal"], x["weights"], uncertainty_weight=10.0)
+    assert np.all(penalised > plain)
