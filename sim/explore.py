@@ -84,7 +84,6 @@ class Explorer:
         """Choose this episode's behaviour and draw its noise; returns the behaviour's name."""
         cfg = self.config
         steps = self.env.options.episode_steps
-        self.rng = rng
         self.mode = "wander" if rng.random() < cfg.wander_probability else "scripted"
         self.noise = coloured_noise(rng, cfg.noise_beta, steps + 1, 7)
         self.noise_scale = rng.uniform(0.0, cfg.max_noise_fraction) * self.max_step
