@@ -18,28 +18,13 @@ import numpy as np
 from sim.env import ArmEnv
 from sim.scene import HOME_QPOS
 from sim.tasks import OBSERVATION_LAYOUT
+from wm_planner.planning.noise import coloured_noise
 
-__all__ = ["ExplorationConfig", "Explorer", "coloured_noise"]
+__all__ = ["ExplorationConfig", "Explorer"]
 
 _EE = OBSERVATION_LAYOUT.slice("ee_pos")
 _CUBE = OBSERVATION_LAYOUT.slice("cube_pos")
 _Q = OBSERVATION_LAYOUT.slice("joint_pos")
-
-
-def coloured_noise(rng: np.random.Generator, beta: float, steps: int, dims: int) -> np.ndarray:
-    """Gaussian noise with power spectrum ~ 1/f^beta, unit variance per dimension, ``[steps, dims]``.
-
-    beta = 0 is white noise; beta = 2 (as in iCEM) gives smooth, wandering signals.
-    """
-    freqs = np.fft.rfftfreq(steps)
-    scale = np.ones_like(freqs)
-    scale[1:] = freqs[1:] ** (-beta / 2.0)
-    scale[0] = scale[1] if steps > 1 else 1.0
-    spectrum = scale[:, None] * (
-        rng.standard_normal((freqs.size, dims)) + 1j * rng.standard_normal((freqs.size, dims))
-    )
-    signal = np.fft.irfft(spectrum, n=steps, axis=0)
-    return signal / (signal.std(axis=0, keepdims=True) + 1e-12)
 
 
 def _stoppable_step(room: np.ndarray, acc_step: np.ndarray) -> np.ndarray:
@@ -85,7 +70,7 @@ class Explorer:
         cfg = self.config
         steps = self.env.options.episode_steps
         self.mode = "wander" if rng.random() < cfg.wander_probability else "scripted"
-        self.noise = coloured_noise(rng, cfg.noise_beta, steps + 1, 7)
+        self.noise = coloured_noise(rng, cfg.noise_beta, (steps + 1, 7))
         self.noise_scale = rng.uniform(0.0, cfg.max_noise_fraction) * self.max_step
         self.wander_centre = obs[_Q].copy()
         self.phase = "approach"

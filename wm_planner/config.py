@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import yaml
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 __all__ = [
     "ConfigError",
     "ModelConfig",
+    "PlannerConfig",
     "RobotSpec",
     "RuntimeConfig",
     "StrictModel",
@@ -101,11 +102,18 @@ class RobotSpec(StrictModel):
 
 
 class ModelConfig(StrictModel):
-    """Shape of the latent world model: encoder, dynamics heads and decoder are MLPs."""
+    """Shape of the latent world model.
 
-    latent_size: int = Field(default=96, gt=0)
-    hidden_size: int = Field(default=256, gt=0)
-    layers: int = Field(default=2, ge=1, description="hidden layers per MLP")
+    The encoder runs once per plan and the decoder once on all imagined steps together, so they can be
+    wide; the dynamics run N x H times in sequence and dominate planning time, so they are kept small.
+    """
+
+    latent_size: int = Field(default=48, gt=0)
+    hidden_size: int = Field(default=96, gt=0, description="width of the dynamics MLP")
+    layers: int = Field(default=2, ge=1, description="hidden layers of the dynamics MLP")
+    encoder_hidden: int = Field(default=256, gt=0)
+    decoder_hidden: int = Field(default=192, gt=0)
+    coder_layers: int = Field(default=2, ge=1, description="hidden layers of the encoder and decoder")
     ensemble: int = Field(default=1, ge=1, description="dynamics heads; >1 gives a disagreement penalty")
 
 
@@ -141,6 +149,41 @@ class RuntimeConfig(StrictModel):
     device_id: int = Field(default=0, ge=0)
     intra_op_threads: int = Field(default=0, ge=0, description="0 lets ONNX Runtime choose")
     trt_cache_dir: str | None = Field(default=None, description="TensorRT engine cache directory")
+
+
+class PlannerConfig(StrictModel):
+    """Sampling-based MPC over the world model (MPPI or CEM).
+
+    Noise is in units of the action bound: ``noise_std = 0.5`` samples with a standard deviation of half
+    of each action dimension's half-range.
+    """
+
+    algorithm: Literal["mppi", "cem"] = "mppi"
+    samples: int = Field(default=256, ge=4, description="candidate action sequences per iteration (N)")
+    horizon: int = Field(default=16, ge=1, description="control periods imagined ahead (H)")
+    iterations: int = Field(default=3, ge=1, description="sample-and-refit rounds per plan")
+    temperature: float = Field(
+        default=0.05, gt=0, description="MPPI softmax temperature, relative to the cost spread of a round"
+    )
+    elites: int = Field(default=32, ge=2, description="CEM: best samples the distribution is refitted to")
+    momentum: float = Field(default=0.1, ge=0, lt=1, description="CEM: weight of the old mean and std")
+    noise_std: float = Field(default=0.5, gt=0, description="initial sampling std, fraction of the bound")
+    min_noise_std: float = Field(default=0.05, ge=0, description="floor of the sampling std, same unit")
+    noise_beta: float = Field(
+        default=0.0, ge=0, description="colour of the sampling noise over time: 0 white, 2 as in iCEM"
+    )
+    warm_start: bool = Field(default=True, description="start from the previous plan shifted by one step")
+    deadline_ms: float | None = Field(
+        default=None, gt=0, description="stop iterating when the next round would end after this"
+    )
+
+    @model_validator(mode="after")
+    def _check_elites(self) -> PlannerConfig:
+        if self.elites > self.samples:
+            raise ValueError(f"elites ({self.elites}) cannot exceed samples ({self.samples})")
+        if self.min_noise_std > self.noise_std:
+            raise ValueError(f"min_noise_std ({self.min_noise_std}) exceeds noise_std ({self.noise_std})")
+        return self
 
 
 M = TypeVar("M", bound=BaseModel)

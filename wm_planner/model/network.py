@@ -4,6 +4,11 @@ Observations and actions are normalised inside the model with statistics fitted 
 callers (and the exported ONNX graphs) work in physical units. The latent is layer-normalised after every
 step, which keeps long imagined rollouts bounded. The decoder predicts the observation vector: the
 features that costs are written against are the observation's named blocks.
+
+Planning cost is N x H sequential dynamics steps, so the dynamics head is a small residual MLP whose
+first layer is split into a latent part and an action part: :meth:`WorldModel.imagine` projects all
+N x H actions in one matrix product before the loop, and decodes all imagined latents in one batch after
+it, leaving only the unavoidable sequential work inside.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from torch import Tensor, nn
 
 from wm_planner.config import ModelConfig
 
-__all__ = ["WorldModel", "mlp"]
+__all__ = ["DynamicsHead", "WorldModel", "mlp"]
 
 
 def mlp(inputs: int, hidden: int, outputs: int, layers: int) -> nn.Sequential:
+    """Linear, LayerNorm, SiLU blocks, then a linear output."""
     blocks: list[nn.Module] = []
     width = inputs
     for _ in range(layers):
@@ -24,6 +30,24 @@ def mlp(inputs: int, hidden: int, outputs: int, layers: int) -> nn.Sequential:
         width = hidden
     blocks.append(nn.Linear(width, outputs))
     return nn.Sequential(*blocks)
+
+
+class DynamicsHead(nn.Module):
+    """``z' = norm(z + body(W_z z + W_a a + b))`` with ``body`` SiLU, (Linear, SiLU)*, Linear."""
+
+    def __init__(self, latent: int, action: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.latent_in = nn.Linear(latent, hidden)
+        self.action_in = nn.Linear(action, hidden, bias=False)
+        body: list[nn.Module] = [nn.SiLU()]
+        for _ in range(layers - 1):
+            body += [nn.Linear(hidden, hidden), nn.SiLU()]
+        body.append(nn.Linear(hidden, latent))
+        self.body = nn.Sequential(*body)
+
+    def advance(self, z: Tensor, projected_action: Tensor) -> Tensor:
+        """Residual update ``[..., L]`` (before the latent norm) from an :attr:`action_in` projection."""
+        return z + self.body(self.latent_in(z) + projected_action)
 
 
 class WorldModel(nn.Module):
@@ -36,16 +60,17 @@ class WorldModel(nn.Module):
         super().__init__()
         self.config = config
         self.obs_size, self.action_size = obs_size, action_size
-        latent, hidden, layers = config.latent_size, config.hidden_size, config.layers
+        latent = config.latent_size
         self.register_buffer("obs_mean", torch.zeros(obs_size))
         self.register_buffer("obs_std", torch.ones(obs_size))
         self.register_buffer("action_mean", torch.zeros(action_size))
         self.register_buffer("action_std", torch.ones(action_size))
-        self.encoder = mlp(obs_size, hidden, latent, layers)
+        self.encoder = mlp(obs_size, config.encoder_hidden, latent, config.coder_layers)
         self.heads = nn.ModuleList(
-            mlp(latent + action_size, hidden, latent, layers) for _ in range(config.ensemble)
+            DynamicsHead(latent, action_size, config.hidden_size, config.layers)
+            for _ in range(config.ensemble)
         )
-        self.decoder = mlp(latent, hidden, obs_size, layers)
+        self.decoder = mlp(latent, config.decoder_hidden, obs_size, config.coder_layers)
         self.latent_norm = nn.LayerNorm(latent, elementwise_affine=False)
 
     def set_normalization(
@@ -60,21 +85,26 @@ class WorldModel(nn.Module):
     def normalize_obs(self, obs: Tensor) -> Tensor:
         return (obs - self.obs_mean) / self.obs_std
 
+    def normalize_action(self, action: Tensor) -> Tensor:
+        return (action - self.action_mean) / self.action_std
+
     def encode(self, obs: Tensor) -> Tensor:
         return self.latent_norm(self.encoder(self.normalize_obs(obs)))
 
     def step_heads(self, z: Tensor, action: Tensor) -> Tensor:
         """Next latent from every head, ``[E, ..., L]``."""
-        x = torch.cat([z, (action - self.action_mean) / self.action_std], dim=-1)
-        return torch.stack([self.latent_norm(z + head(x)) for head in self.heads])
+        a = self.normalize_action(action)
+        return torch.stack([self.latent_norm(head.advance(z, head.action_in(a))) for head in self.heads])
+
+    def _combine(self, nexts: Tensor) -> tuple[Tensor, Tensor]:
+        mean = nexts.mean(dim=0)
+        if nexts.shape[0] == 1:
+            return mean, torch.zeros_like(mean[..., 0])
+        return mean, nexts.var(dim=0, unbiased=False).mean(dim=-1)
 
     def step(self, z: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
         """Ensemble-mean next latent ``[..., L]`` and head disagreement ``[...]`` (0 for one head)."""
-        nexts = self.step_heads(z, action)
-        mean = nexts.mean(dim=0)
-        if len(self.heads) == 1:
-            return mean, torch.zeros_like(mean[..., 0])
-        return mean, nexts.var(dim=0, unbiased=False).mean(dim=-1)
+        return self._combine(self.step_heads(z, action))
 
     def decode_normalized(self, z: Tensor) -> Tensor:
         return self.decoder(z)
@@ -86,9 +116,17 @@ class WorldModel(nn.Module):
         """Open-loop rollout: features ``[N, H, O]`` and disagreement ``[N, H]`` for
         ``obs0: [N, O]`` and ``actions: [N, H, A]``."""
         z = self.encode(obs0)
-        features, disagreement = [], []
+        a = self.normalize_action(actions)
+        projected = [head.action_in(a) for head in self.heads]
+        latents, disagreement = [], []
         for h in range(actions.shape[1]):
-            z, d = self.step(z, actions[:, h])
-            features.append(self.decode(z))
+            nexts = torch.stack(
+                [
+                    self.latent_norm(head.advance(z, p[:, h]))
+                    for head, p in zip(self.heads, projected, strict=True)
+                ]
+            )
+            z, d = self._combine(nexts)
+            latents.append(z)
             disagreement.append(d)
-        return torch.stack(features, dim=1), torch.stack(disagreement, dim=1)
+        return self.decode(torch.stack(latents, dim=1)), torch.stack(disagreement, dim=1)

@@ -1,0 +1,40 @@
+"""Sampling-based MPC (MPPI, CEM) over any rollout callable, and task costs on imagined features."""
+
+import numpy as np
+
+from wm_planner.config import PlannerConfig
+from wm_planner.planning.cem import CEM
+from wm_planner.planning.costs import PushCost, ReachCost, task_cost
+from wm_planner.planning.mppi import MPPI, mppi_weights
+from wm_planner.planning.noise import coloured_noise
+from wm_planner.planning.planner import CostFn, Imagined, Plan, RolloutFn, SamplingPlanner
+
+__all__ = [
+    "CEM",
+    "MPPI",
+    "CostFn",
+    "Imagined",
+    "Plan",
+    "PlannerConfig",
+    "PushCost",
+    "ReachCost",
+    "RolloutFn",
+    "SamplingPlanner",
+    "coloured_noise",
+    "make_planner",
+    "mppi_weights",
+    "task_cost",
+]
+
+
+def make_planner(
+    config: PlannerConfig,
+    *,
+    action_low: np.ndarray,
+    action_high: np.ndarray,
+    hold_action: np.ndarray | None = None,
+    seed: int = 0,
+) -> SamplingPlanner:
+    """The planner named by ``config.algorithm``."""
+    kind = {"mppi": MPPI, "cem": CEM}[config.algorithm]
+    return kind(config, action_low=action_low, action_high=action_high, hold_action=hold_action, seed=seed)

@@ -1,0 +1,98 @@
+"""Task costs on imagined features: ``cost(features [N, H, F], actions [N, H, A]) -> [N]``.
+
+Costs read features by name through the bundle's feature layout, fixed at construction, and hold the
+goal given at run time, so a new goal needs neither retraining nor re-export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from wm_planner.data.layout import Layout
+
+__all__ = ["PushCost", "ReachCost", "task_cost"]
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sqrt(((a - b) ** 2).sum(axis=-1) + 1e-12)
+
+
+def _horizon_weights(horizon: int, terminal_weight: float) -> np.ndarray:
+    weights = np.ones(horizon)
+    weights[-1] += terminal_weight
+    return weights
+
+
+@dataclass(frozen=True)
+class ReachCost:
+    """Tool-tip distance to ``goal [3]`` at every imagined step (more at the last), plus a little joint
+    speed so the arm settles on the goal instead of sweeping through it."""
+
+    layout: Layout
+    goal: np.ndarray
+    terminal_weight: float = 4.0
+    speed_weight: float = 0.002
+    _ee: slice = field(init=False, repr=False)
+    _qd: slice = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_ee", self.layout.slice("ee_pos"))
+        object.__setattr__(self, "_qd", self.layout.slice("joint_vel"))
+        object.__setattr__(self, "goal", np.asarray(self.goal, dtype=np.float64).reshape(3))
+
+    def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        per_step = _distance(features[..., self._ee], self.goal)
+        per_step = per_step + self.speed_weight * (features[..., self._qd] ** 2).sum(axis=-1)
+        return per_step @ _horizon_weights(features.shape[1], self.terminal_weight)
+
+
+@dataclass(frozen=True)
+class PushCost:
+    """Cube distance to ``goal`` (its first two entries, the table-plane target), plus the tool tip's
+    distance to the pushing point behind the cube, as seen from the target.
+
+    The pushing point rises with the tip's horizontal distance from it (up to ``hover``), so the tool
+    comes down behind the cube instead of through it. Tips below the table are penalised as well.
+    """
+
+    layout: Layout
+    goal: np.ndarray
+    cube_weight: float = 1.0
+    tool_weight: float = 0.5
+    terminal_weight: float = 4.0
+    standoff: float = 0.05
+    """Horizontal distance (m) from cube centre to tool tip when pushing: half the cube plus the tip."""
+    push_height: float = 0.015
+    hover: float = 0.08
+    table_weight: float = 10.0
+    _ee: slice = field(init=False, repr=False)
+    _cube: slice = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_ee", self.layout.slice("ee_pos"))
+        object.__setattr__(self, "_cube", self.layout.slice("cube_pos"))
+        object.__setattr__(self, "goal", np.asarray(self.goal, dtype=np.float64).reshape(-1)[:2])
+
+    def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        cube_xy = features[..., self._cube][..., :2]
+        ee = features[..., self._ee]
+        to_goal = self.goal - cube_xy
+        cube_error = np.sqrt((to_goal**2).sum(axis=-1) + 1e-12)
+        behind = cube_xy - self.standoff * to_goal / cube_error[..., None]
+        off = _distance(ee[..., :2], behind)
+        height = self.push_height + np.minimum(off, self.hover)
+        tool_error = np.sqrt(off**2 + (ee[..., 2] - height) ** 2)
+        below = np.maximum(0.0, -ee[..., 2])
+        per_step = self.cube_weight * cube_error + self.tool_weight * tool_error + self.table_weight * below
+        return per_step @ _horizon_weights(features.shape[1], self.terminal_weight)
+
+
+def task_cost(task: str, layout: Layout, goal: np.ndarray) -> ReachCost | PushCost:
+    """The default cost of a built-in task (``reach`` or ``push``) toward ``goal``."""
+    if task == "reach":
+        return ReachCost(layout, goal)
+    if task == "push":
+        return PushCost(layout, goal)
+    raise ValueError(f"unknown task {task!r}; expected 'reach' or 'push'")
