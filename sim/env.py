@@ -18,7 +18,7 @@ from sim.tasks import OBSERVATION_LAYOUT, Task, get_task
 from wm_planner.config import RobotSpec, default_robot_spec
 from wm_planner.data.layout import Layout
 
-__all__ = ["ACTION_KIND", "ACTION_LAYOUT", "ArmEnv", "EnvOptions"]
+__all__ = ["ACTION_KIND", "ACTION_LAYOUT", "ArmEnv", "EnvOptions", "SimState"]
 
 ACTION_LAYOUT = Layout.of(("joint_delta", 7, "rad"))
 ACTION_KIND = "joint_position_delta"
@@ -35,6 +35,20 @@ class EnvOptions:
     """Half-width (rad) of the uniform noise added to the home pose at reset."""
     timestep: float | None = None
     """Physics timestep override (s); the scene's 2 ms when None."""
+
+
+@dataclass(frozen=True)
+class SimState:
+    """Everything that decides what the arm does next: the full physics state, the solver warm start,
+    the controls and the commanded joint target."""
+
+    physics: np.ndarray
+    warmstart: np.ndarray
+    ctrl: np.ndarray
+    command: np.ndarray
+
+
+_FULL_STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
 
 
 class ArmEnv:
@@ -140,6 +154,11 @@ class ArmEnv:
         truncated = self.steps >= self.options.episode_steps
         info = {"error": error, "success": success, "action": delta}
         return obs, -error, success, truncated, info
+
+    def get_state(self) -> SimState:
+        physics = np.empty(mujoco.mj_stateSize(self.model, _FULL_STATE))
+        mujoco.mj_getState(self.model, self.data, physics, _FULL_STATE)
+        return SimState(physics, self.data.qacc_warmstart.copy(), self.data.ctrl.copy(), self.command.copy())
 
     def observe(self) -> np.ndarray:
         """The observation vector ``[O]`` (see :data:`sim.tasks.OBSERVATION_LAYOUT`)."""

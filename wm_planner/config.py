@@ -112,8 +112,9 @@ class ModelConfig(StrictModel):
     hidden_size: int = Field(default=96, gt=0, description="width of the dynamics MLP")
     layers: int = Field(default=2, ge=1, description="hidden layers of the dynamics MLP")
     encoder_hidden: int = Field(default=256, gt=0)
-    decoder_hidden: int = Field(default=192, gt=0)
-    coder_layers: int = Field(default=2, ge=1, description="hidden layers of the encoder and decoder")
+    encoder_layers: int = Field(default=2, ge=1)
+    decoder_hidden: int = Field(default=128, gt=0)
+    decoder_layers: int = Field(default=1, ge=1)
     ensemble: int = Field(default=1, ge=1, description="dynamics heads; >1 gives a disagreement penalty")
 
 
@@ -148,6 +149,13 @@ class RuntimeConfig(StrictModel):
     providers: tuple[str, ...] = Field(default=DEFAULT_PROVIDERS, min_length=1)
     device_id: int = Field(default=0, ge=0)
     intra_op_threads: int = Field(default=0, ge=0, description="0 lets ONNX Runtime choose")
+    cpu_shards: int = Field(
+        default=0,
+        ge=0,
+        description="on the CPU, split the N rollout samples over this many single-threaded sessions run "
+        "in parallel (small graphs are bound by per-operator overhead, which one session cannot spread "
+        "over cores); 0 = one per core, at most 4",
+    )
     trt_cache_dir: str | None = Field(default=None, description="TensorRT engine cache directory")
 
 

@@ -24,14 +24,17 @@ from wm_planner.model.train import load_checkpoint
 from wm_planner.runtime.bundle import (
     GRAPH_FILES,
     METADATA_NAME,
+    TORCH_WEIGHTS,
+    BundleError,
     BundleMetadata,
     Normalization,
     Parity,
     TrainingData,
     file_sha256,
+    read_bundle_metadata,
 )
 
-__all__ = ["ExportError", "ExportResult", "export_bundle"]
+__all__ = ["ExportError", "ExportResult", "export_bundle", "load_bundle_model"]
 
 OPSET = 17
 
@@ -169,7 +172,8 @@ def export_bundle(
             (t["obs0"], t["actions"], t["goal"], t["weights"], t["uncertainty_weight"]),
             ["obs0", "actions", "goal", "weights", "uncertainty_weight"],
             ["cost", "features"],
-            {},
+            # A symbolic sample axis lets the CPU runtime split the samples over cores; H stays static.
+            {"actions": {0: "samples"}, "cost": {0: "samples"}, "features": {0: "samples"}},
         ),
     }
     parity = _measure_parity(model, graphs, t, tolerance)
@@ -184,6 +188,7 @@ def export_bundle(
     staging.mkdir(parents=True)
     for name, blob in graphs.items():
         (staging / name).write_bytes(blob)
+    torch.save(model.state_dict(), staging / TORCH_WEIGHTS)
     metadata = _metadata(model, state, samples, horizon, parity, staging)
     (staging / METADATA_NAME).write_text(json.dumps(metadata.model_dump(mode="json"), indent=2) + "\n")
     if out.exists():
@@ -232,6 +237,7 @@ def _metadata(
         horizon=horizon,
         latent_size=model.config.latent_size,
         ensemble=model.config.ensemble,
+        model=model.config,
         normalization=Normalization(
             obs_mean=tuple(model.obs_mean.tolist()),
             obs_std=tuple(model.obs_std.tolist()),
@@ -243,7 +249,7 @@ def _metadata(
         val_fraction=train_config["val_fraction"],
         split_seed=train_config["seed"],
         parity=parity,
-        files={name: file_sha256(staging / name) for name in GRAPH_FILES},
+        files={name: file_sha256(staging / name) for name in (*GRAPH_FILES, TORCH_WEIGHTS)},
         opset=OPSET,
         producer={
             "wm_planner": wm_planner.__version__,
@@ -251,3 +257,15 @@ def _metadata(
             "onnxruntime": ort.__version__,
         },
     )
+
+
+def load_bundle_model(bundle: str | Path) -> WorldModel:
+    """The torch model a bundle was exported from, rebuilt from its weights (checksum verified)."""
+    root = Path(bundle)
+    meta = read_bundle_metadata(root)
+    weights = root / TORCH_WEIGHTS
+    if not weights.is_file() or file_sha256(weights) != meta.files.get(TORCH_WEIGHTS):
+        raise BundleError(f"{weights}: missing or its checksum differs from {METADATA_NAME}")
+    model = WorldModel(meta.observation_layout.size, meta.action_layout.size, meta.model)
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    return model.float().eval()

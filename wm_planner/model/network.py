@@ -5,10 +5,12 @@ callers (and the exported ONNX graphs) work in physical units. The latent is lay
 step, which keeps long imagined rollouts bounded. The decoder predicts the observation vector: the
 features that costs are written against are the observation's named blocks.
 
-Planning cost is N x H sequential dynamics steps, so the dynamics head is a small residual MLP whose
+Planning cost is N x H sequential dynamics steps, so the dynamics head is a small residual ReLU MLP whose
 first layer is split into a latent part and an action part: :meth:`WorldModel.imagine` projects all
 N x H actions in one matrix product before the loop, and decodes all imagined latents in one batch after
-it, leaving only the unavoidable sequential work inside.
+it. Inside the loop a step is four operators once ONNX Runtime has fused them (Gemm with the projected
+action as its addend, Gemm+ReLU, Gemm, Add+LayerNorm): small models are bound by per-operator overhead,
+so the operator count is what sets planning speed.
 """
 
 from __future__ import annotations
@@ -33,21 +35,25 @@ def mlp(inputs: int, hidden: int, outputs: int, layers: int) -> nn.Sequential:
 
 
 class DynamicsHead(nn.Module):
-    """``z' = norm(z + body(W_z z + W_a a + b))`` with ``body`` SiLU, (Linear, SiLU)*, Linear."""
+    """``z' = norm(z + body(W_z z + W_a a + b))`` with ``body`` ReLU, (Linear, ReLU)*, Linear."""
 
     def __init__(self, latent: int, action: int, hidden: int, layers: int) -> None:
         super().__init__()
         self.latent_in = nn.Linear(latent, hidden)
         self.action_in = nn.Linear(action, hidden, bias=False)
-        body: list[nn.Module] = [nn.SiLU()]
+        body: list[nn.Module] = [nn.ReLU()]
         for _ in range(layers - 1):
-            body += [nn.Linear(hidden, hidden), nn.SiLU()]
+            body += [nn.Linear(hidden, hidden), nn.ReLU()]
         body.append(nn.Linear(hidden, latent))
         self.body = nn.Sequential(*body)
 
-    def advance(self, z: Tensor, projected_action: Tensor) -> Tensor:
-        """Residual update ``[..., L]`` (before the latent norm) from an :attr:`action_in` projection."""
-        return z + self.body(self.latent_in(z) + projected_action)
+    def project(self, action: Tensor) -> Tensor:
+        """The action's (and the bias's) share of the first layer, ``[..., hidden]``."""
+        return self.action_in(action) + self.latent_in.bias
+
+    def advance(self, z: Tensor, projected: Tensor) -> Tensor:
+        """Residual update ``[B, L]`` (before the latent norm) from ``z [B, L]`` and a :meth:`project`."""
+        return z + self.body(torch.addmm(projected, z, self.latent_in.weight.t()))
 
 
 class WorldModel(nn.Module):
@@ -65,12 +71,12 @@ class WorldModel(nn.Module):
         self.register_buffer("obs_std", torch.ones(obs_size))
         self.register_buffer("action_mean", torch.zeros(action_size))
         self.register_buffer("action_std", torch.ones(action_size))
-        self.encoder = mlp(obs_size, config.encoder_hidden, latent, config.coder_layers)
+        self.encoder = mlp(obs_size, config.encoder_hidden, latent, config.encoder_layers)
         self.heads = nn.ModuleList(
             DynamicsHead(latent, action_size, config.hidden_size, config.layers)
             for _ in range(config.ensemble)
         )
-        self.decoder = mlp(latent, config.decoder_hidden, obs_size, config.coder_layers)
+        self.decoder = mlp(latent, config.decoder_hidden, obs_size, config.decoder_layers)
         self.latent_norm = nn.LayerNorm(latent, elementwise_affine=False)
 
     def set_normalization(
@@ -92,19 +98,24 @@ class WorldModel(nn.Module):
         return self.latent_norm(self.encoder(self.normalize_obs(obs)))
 
     def step_heads(self, z: Tensor, action: Tensor) -> Tensor:
-        """Next latent from every head, ``[E, ..., L]``."""
+        """Next latent from every head, ``[E, B, L]`` for ``z: [B, L]``, ``action: [B, A]``."""
         a = self.normalize_action(action)
-        return torch.stack([self.latent_norm(head.advance(z, head.action_in(a))) for head in self.heads])
+        return torch.stack([self.latent_norm(head.advance(z, head.project(a))) for head in self.heads])
 
-    def _combine(self, nexts: Tensor) -> tuple[Tensor, Tensor]:
-        mean = nexts.mean(dim=0)
-        if nexts.shape[0] == 1:
-            return mean, torch.zeros_like(mean[..., 0])
-        return mean, nexts.var(dim=0, unbiased=False).mean(dim=-1)
+    def _advance_all(self, z: Tensor, projected: list[Tensor]) -> tuple[Tensor, Tensor]:
+        """Ensemble-mean next latent and disagreement; a single head skips the ensemble arithmetic."""
+        if len(self.heads) == 1:
+            z_next = self.latent_norm(self.heads[0].advance(z, projected[0]))
+            return z_next, torch.zeros_like(z_next[..., 0])
+        nexts = torch.stack(
+            [self.latent_norm(head.advance(z, p)) for head, p in zip(self.heads, projected, strict=True)]
+        )
+        return nexts.mean(dim=0), nexts.var(dim=0, unbiased=False).mean(dim=-1)
 
     def step(self, z: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
-        """Ensemble-mean next latent ``[..., L]`` and head disagreement ``[...]`` (0 for one head)."""
-        return self._combine(self.step_heads(z, action))
+        """Ensemble-mean next latent ``[B, L]`` and head disagreement ``[B]`` (0 for one head)."""
+        a = self.normalize_action(action)
+        return self._advance_all(z, [head.project(a) for head in self.heads])
 
     def decode_normalized(self, z: Tensor) -> Tensor:
         return self.decoder(z)
@@ -117,16 +128,10 @@ class WorldModel(nn.Module):
         ``obs0: [N, O]`` and ``actions: [N, H, A]``."""
         z = self.encode(obs0)
         a = self.normalize_action(actions)
-        projected = [head.action_in(a) for head in self.heads]
+        projected = [head.project(a) for head in self.heads]
         latents, disagreement = [], []
         for h in range(actions.shape[1]):
-            nexts = torch.stack(
-                [
-                    self.latent_norm(head.advance(z, p[:, h]))
-                    for head, p in zip(self.heads, projected, strict=True)
-                ]
-            )
-            z, d = self._combine(nexts)
+            z, d = self._advance_all(z, [p[:, h] for p in projected])
             latents.append(z)
             disagreement.append(d)
         return self.decode(torch.stack(latents, dim=1)), torch.stack(disagreement, dim=1)

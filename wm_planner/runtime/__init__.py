@@ -8,6 +8,7 @@ from wm_planner.runtime.bundle import (
     check_compatible,
     read_bundle_metadata,
 )
+from wm_planner.runtime.rollout import OnnxRollout
 from wm_planner.runtime.session import OnnxWorldModel, select_providers
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "GRAPH_FILES",
     "BundleError",
     "BundleMetadata",
+    "OnnxRollout",
     "OnnxWorldModel",
     "check_compatible",
     "read_bundle_metadata",

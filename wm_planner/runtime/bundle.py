@@ -3,7 +3,8 @@
 - ``encoder.onnx``: ``obs [B, O] -> z [B, L]``
 - ``dynamics.onnx``: ``z [B, L], action [B, A] -> z_next [B, L], features [B, F], disagreement [B]``
 - ``rollout.onnx``: ``obs0 [O], actions [N, H, A], goal [F], weights [F], uncertainty_weight [] ->
-  cost [N], features [N, H, F]`` with static N and H, one call per planner iteration.
+  cost [N], features [N, H, F]`` with a static H and a symbolic N (``metadata.samples`` is the N it
+  was exported and checked at), one call per planner iteration.
 
 The cost is ``sum_h sum_f weights[f] * (features[n, h, f] - goal[f])**2 + uncertainty_weight *
 sum_h disagreement[n, h]``: goals and weights are inputs, so a new goal needs no re-export.
@@ -16,12 +17,13 @@ from pathlib import Path
 
 from pydantic import Field
 
-from wm_planner.config import RobotSpec, StrictModel, load_versioned_json
+from wm_planner.config import ModelConfig, RobotSpec, StrictModel, load_versioned_json
 from wm_planner.data.layout import Layout
 
 __all__ = [
     "BUNDLE_SCHEMA_VERSION",
     "GRAPH_FILES",
+    "TORCH_WEIGHTS",
     "BundleError",
     "BundleMetadata",
     "Normalization",
@@ -31,9 +33,12 @@ __all__ = [
     "read_bundle_metadata",
 ]
 
-BUNDLE_SCHEMA_VERSION = 1
+BUNDLE_SCHEMA_VERSION = 2
 METADATA_NAME = "metadata.json"
 GRAPH_FILES = ("encoder.onnx", "dynamics.onnx", "rollout.onnx")
+TORCH_WEIGHTS = "torch_weights.pt"
+"""The torch state dict the graphs were exported from: provenance, and the same dynamics for torch
+baselines; the robot never reads it."""
 
 
 class BundleError(ValueError):
@@ -77,13 +82,14 @@ class BundleMetadata(StrictModel):
     horizon: int = Field(gt=0)
     latent_size: int = Field(gt=0)
     ensemble: int = Field(ge=1)
+    model: ModelConfig
     normalization: Normalization
     training_data: tuple[TrainingData, ...]
     data_hash: str
     val_fraction: float
     split_seed: int
     parity: Parity
-    files: dict[str, str] = Field(description="sha256 of each graph file")
+    files: dict[str, str] = Field(description="sha256 of each graph file and of the torch weights")
     opset: int
     producer: dict[str, str] = Field(default_factory=dict)
 

@@ -9,7 +9,9 @@ iteration is a single device call with no per-step host round trips.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,11 +54,14 @@ def _provider_options(name: str, config: RuntimeConfig) -> dict[str, str]:
 class _Graph:
     """One ONNX graph with its run strategy fixed at construction (plain run or IO binding)."""
 
-    def __init__(self, path: Path, providers: list[str], config: RuntimeConfig) -> None:
+    def __init__(
+        self, path: Path, providers: list[str], config: RuntimeConfig, *, threads: int | None = None
+    ) -> None:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if config.intra_op_threads:
-            options.intra_op_num_threads = config.intra_op_threads
+        threads = threads or config.intra_op_threads
+        if threads:
+            options.intra_op_num_threads = threads
         options.log_severity_level = 3
         self.session = self._open(path, options, providers, config)
         self.providers = self.session.get_providers()
@@ -101,6 +106,36 @@ class _Graph:
         return binding.copy_outputs_to_cpu()
 
 
+class _ShardedGraph:
+    """A graph run as ``len(graphs)`` sessions in parallel threads, each on a slice of the batch axis
+    of every input named in ``batched``; outputs are concatenated back. ONNX Runtime releases the GIL
+    while it runs, so the shards really run on separate cores."""
+
+    def __init__(self, graphs: list[_Graph], batched: tuple[str, ...]) -> None:
+        self.graphs = graphs
+        self.batched = batched
+        self.providers = graphs[0].providers
+        self.pool = ThreadPoolExecutor(len(graphs), thread_name_prefix="wm-rollout")
+
+    def __call__(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        parts = {name: np.array_split(feeds[name], len(self.graphs)) for name in self.batched}
+        shard_feeds = [
+            {**feeds, **{name: parts[name][i] for name in self.batched}} for i in range(len(self.graphs))
+        ]
+        results = list(self.pool.map(_Graph.__call__, self.graphs, shard_feeds))
+        return [np.concatenate(outputs) for outputs in zip(*results, strict=True)]
+
+
+def _rollout_graph(path: Path, providers: list[str], config: RuntimeConfig) -> _Graph | _ShardedGraph:
+    """The rollout graph, sharded over the samples on the CPU when its sample axis is symbolic."""
+    single = _Graph(path, providers, config)
+    samples_axis = single.session.get_inputs()[1].shape[0]
+    shards = config.cpu_shards or min(os.cpu_count() or 1, 4)
+    if single.on_gpu or isinstance(samples_axis, int) or shards == 1:
+        return single
+    return _ShardedGraph([_Graph(path, providers, config, threads=1) for _ in range(shards)], ("actions",))
+
+
 class OnnxWorldModel:
     """A loaded bundle. Shapes: obs ``[B, O]``, z ``[B, L]``, actions ``[N, H, A]``, features ``[..., F]``.
 
@@ -128,7 +163,7 @@ class OnnxWorldModel:
         providers = select_providers(config.providers, ort.get_available_providers())
         self._encoder = _Graph(self.path / "encoder.onnx", providers, config)
         self._dynamics = _Graph(self.path / "dynamics.onnx", providers, config)
-        self._rollout = _Graph(self.path / "rollout.onnx", providers, config)
+        self._rollout = _rollout_graph(self.path / "rollout.onnx", providers, config)
         self.providers: list[str] = self._rollout.providers
         if self.providers[0] != providers[0]:
             log.warning("running the world model on %s, not %s", self.providers[0], providers[0])

@@ -224,3 +224,25 @@ def test_ensemble_disagreement_reaches_the_planner_cost(tmp_path: Path, reach_da
     plain, _ = model.rollout(x["obs0"], x["actions"], x["goal"], x["weights"])
     penalised, _ = model.rollout(x["obs0"], x["actions"], x["goal"], x["weights"], uncertainty_weight=10.0)
     assert np.all(penalised > plain)
+
+
+def test_sharded_rollout_equals_one_session(tiny_bundle: Path) -> None:
+    from wm_planner.config import RuntimeConfig
+
+    one = OnnxWorldModel(tiny_bundle, runtime=RuntimeConfig(cpu_shards=1))
+    three = OnnxWorldModel(tiny_bundle, runtime=RuntimeConfig(cpu_shards=3))
+    x = random_plan_inputs(one)
+    for a, b in zip(one.rollout(**x), three.rollout(**x), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_onnx_and_torch_rollout_backends_agree(tiny_bundle: Path) -> None:
+    from wm_planner.model import TorchRollout, load_bundle_model
+    from wm_planner.runtime import OnnxRollout
+
+    model = OnnxWorldModel(tiny_bundle)
+    x = random_plan_inputs(model)
+    onnx = OnnxRollout(model).bind(x["obs0"])(x["actions"])
+    torch_side = TorchRollout(load_bundle_model(tiny_bundle)).bind(x["obs0"])(x["actions"])
+    np.testing.assert_allclose(onnx.features, torch_side.features, rtol=1e-4, atol=1e-4)
+    assert onnx.penalty is None and torch_side.penalty is None

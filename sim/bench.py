@@ -1,0 +1,196 @@
+"""``wm-planner bench``: planning throughput of this planner on the ONNX bundle against pytorch_mppi on
+the same dynamics in torch and against true-physics rollouts with ``mujoco.rollout``, in one run.
+
+All three plan the reach task from the same state at the same samples N, horizon H and iterations per
+plan. Imagined transitions per second = N * H * iterations / plan latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from sim.env import ArmEnv
+from sim.tasks import OBSERVATION_LAYOUT
+from wm_planner.config import PlannerConfig, RuntimeConfig
+from wm_planner.planning import ReachCost, make_planner
+
+__all__ = ["BENCHMARKS", "run_bench"]
+
+BENCHMARKS = ("ours", "pytorch_mppi", "mujoco_rollout")
+
+
+def _timed(plan: Callable[[], Any], repeats: int, warmup: int, label: str, progress: bool) -> np.ndarray:
+    for _ in range(warmup):
+        plan()
+    latencies = np.empty(repeats)
+    for i in tqdm(range(repeats), desc=f"bench {label}", unit="plan", disable=not progress, leave=False):
+        start = time.perf_counter()
+        plan()
+        latencies[i] = time.perf_counter() - start
+    return latencies
+
+
+def _stats(latencies: np.ndarray, transitions_per_plan: int) -> dict[str, float]:
+    ms = 1000.0 * latencies
+    return {
+        "plans": int(latencies.size),
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "mean_ms": float(ms.mean()),
+        "transitions_per_s": float(transitions_per_plan / latencies.mean()),
+    }
+
+
+def _pytorch_mppi_planner(
+    bundle: Path, env: ArmEnv, config: PlannerConfig, goal: np.ndarray
+) -> Callable[[], Any]:
+    """pytorch_mppi.MPPI over the bundle's torch weights: latent state, model step as dynamics, the reach
+    cost on decoded features as running cost, the same noise and bounds."""
+    import torch
+    from pytorch_mppi import MPPI
+
+    from wm_planner.model import load_bundle_model
+
+    model = load_bundle_model(bundle)
+    ee, qd = OBSERVATION_LAYOUT.slice("ee_pos"), OBSERVATION_LAYOUT.slice("joint_vel")
+    target = torch.as_tensor(goal, dtype=torch.float32)
+    speed_weight = ReachCost(OBSERVATION_LAYOUT, goal).speed_weight
+
+    def dynamics(z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return model.step(z, action)[0]
+
+    def running_cost(z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        features = model.decode(z)
+        distance = (features[:, ee] - target).pow(2).sum(-1).sqrt()
+        return distance + speed_weight * features[:, qd].pow(2).sum(-1)
+
+    bound = torch.as_tensor(env.max_step, dtype=torch.float32)
+    sigma = torch.diag((config.noise_std * bound) ** 2)
+    mppi = MPPI(
+        dynamics,
+        running_cost,
+        model.config.latent_size,
+        sigma,
+        num_samples=config.samples,
+        horizon=config.horizon,
+        lambda_=1.0,
+        u_min=-bound,
+        u_max=bound,
+    )
+    obs = torch.as_tensor(env.observe(), dtype=torch.float32)
+
+    @torch.no_grad()
+    def plan() -> torch.Tensor:
+        z = model.encode(obs)
+        action = mppi.command(z)
+        for _ in range(config.iterations - 1):
+            action = mppi.command(z, shift_nominal_trajectory=False)
+        return action
+
+    return plan
+
+
+def run_bench(
+    bundle: str | Path,
+    *,
+    planner: PlannerConfig | None = None,
+    repeats: int = 300,
+    physics_repeats: int = 10,
+    runtime: RuntimeConfig | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Measure the three planners; returns the JSON-ready result."""
+    from sim.oracle import MujocoOracle
+    from wm_planner.runtime import OnnxRollout, OnnxWorldModel
+
+    bundle = Path(bundle)
+    env = ArmEnv("reach")
+    env.reset(seed=seed)
+    model = OnnxWorldModel(bundle, robot=env.robot, observation_layout=OBSERVATION_LAYOUT, runtime=runtime)
+    config = (planner or PlannerConfig()).model_copy(
+        update={"samples": model.samples, "horizon": model.horizon}
+    )
+    transitions = config.samples * config.horizon * config.iterations
+    cost = ReachCost(OBSERVATION_LAYOUT, env.goal)
+
+    def ours_with(bind: Callable[[], Any]) -> Callable[[], Any]:
+        sampler = make_planner(config, action_low=-env.max_step, action_high=env.max_step, seed=seed)
+        return lambda: sampler.plan(bind(), cost)
+
+    onnx = OnnxRollout(model)
+    oracle = MujocoOracle(env)
+    results = {
+        "ours": _timed(ours_with(lambda: onnx.bind(env.observe())), repeats, 20, "ours (onnx)", progress),
+        "pytorch_mppi": _timed(
+            _pytorch_mppi_planner(bundle, env, config, env.goal), repeats, 20, "pytorch_mppi", progress
+        ),
+        "mujoco_rollout": _timed(
+            ours_with(lambda: oracle.bind(env.get_state())), physics_repeats, 1, "mujoco.rollout", progress
+        ),
+    }
+    stats = {name: _stats(latencies, transitions) for name, latencies in results.items()}
+    ours = stats["ours"]["transitions_per_s"]
+    return {
+        "settings": {
+            "samples": config.samples,
+            "horizon": config.horizon,
+            "iterations": config.iterations,
+            "algorithm": config.algorithm,
+            "bundle": str(bundle),
+            "providers": model.providers,
+            "cpu_count": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(),
+        },
+        **stats,
+        "ratio_vs_pytorch_mppi": ours / stats["pytorch_mppi"]["transitions_per_s"],
+        "ratio_vs_mujoco_rollout": ours / stats["mujoco_rollout"]["transitions_per_s"],
+    }
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from wm_planner.config import load_yaml_model
+
+    planner = load_yaml_model(args.config, PlannerConfig) if args.config else PlannerConfig()
+    if args.iterations:
+        planner = planner.model_copy(update={"iterations": args.iterations})
+    result = run_bench(
+        args.model,
+        planner=planner,
+        repeats=args.repeats,
+        physics_repeats=args.physics_repeats,
+        runtime=RuntimeConfig(providers=tuple(args.providers)),
+    )
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    s = result["settings"]
+    print(
+        f"N={s['samples']} H={s['horizon']} x{s['iterations']}: ours p50 {result['ours']['p50_ms']:.2f} ms / "
+        f"p99 {result['ours']['p99_ms']:.2f} ms, {result['ratio_vs_pytorch_mppi']:.2f}x pytorch_mppi, "
+        f"{result['ratio_vs_mujoco_rollout']:.0f}x mujoco.rollout -> {out}"
+    )
+    return 0
+
+
+def register_cli(sub: argparse._SubParsersAction) -> None:
+    """Add ``bench`` to the ``wm-planner`` command line."""
+    p = sub.add_parser("bench", help="plan latency and throughput vs pytorch_mppi and mujoco.rollout")
+    p.add_argument("--model", required=True, help="ONNX bundle directory")
+    p.add_argument("--json", required=True, help="where to write the results")
+    p.add_argument("--config", help="PlannerConfig YAML (samples and horizon come from the bundle)")
+    p.add_argument("--iterations", type=int, help="override the planner's iterations per plan")
+    p.add_argument("--repeats", type=int, default=300, help="timed plans for ours and pytorch_mppi")
+    p.add_argument("--physics-repeats", type=int, default=10, help="timed plans with mujoco.rollout")
+    p.add_argument("--providers", nargs="+", default=list(RuntimeConfig().providers))
+    p.set_defaults(func=_cmd_bench)

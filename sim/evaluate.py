@@ -1,0 +1,284 @@
+"""Closed-loop evaluation of the planner on the simulated arm (``wm-planner eval``).
+
+Each episode resets the arm with a seed derived from ``(seed, episode)``, so the learned model and the
+oracle face the same start poses and goals. The planner replans every control period from the current
+observation (learned model) or the current physics state (oracle) and the first planned action is
+applied, until the task succeeds or the episode ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from sim.env import ArmEnv, EnvOptions
+from sim.tasks import OBSERVATION_LAYOUT
+from wm_planner.config import PlannerConfig, RuntimeConfig
+from wm_planner.planning import Plan, RolloutFn, make_planner, task_cost
+
+__all__ = ["EpisodeResult", "EvalReport", "evaluate", "register_cli", "write_report"]
+
+DEFAULT_EVAL_STEPS = {"reach": 150, "push": 300}
+_EE = OBSERVATION_LAYOUT.slice("ee_pos")
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    seed: int
+    success: bool
+    final_error_m: float
+    steps: int
+    time_to_success_s: float | None
+    errors_m: list[float] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    task: str
+    backend: str
+    planner: PlannerConfig
+    episodes: list[EpisodeResult]
+    latencies_s: np.ndarray = field(repr=False)
+    deadline_misses: int
+    providers: list[str]
+    control_period: float
+    success_radius: float
+
+    @property
+    def success_rate(self) -> float:
+        return float(np.mean([e.success for e in self.episodes]))
+
+    def to_json(self) -> dict[str, Any]:
+        times = [e.time_to_success_s for e in self.episodes if e.time_to_success_s is not None]
+        latency_ms = 1000.0 * self.latencies_s
+        return {
+            "task": self.task,
+            "backend": self.backend,
+            "episodes": len(self.episodes),
+            "success_rate": self.success_rate,
+            "final_error_m": float(np.median([e.final_error_m for e in self.episodes])),
+            "time_to_success_s": float(np.median(times)) if times else None,
+            "plan_latency_ms": {
+                "p50": float(np.percentile(latency_ms, 50)),
+                "p99": float(np.percentile(latency_ms, 99)),
+                "max": float(latency_ms.max()),
+            },
+            "deadline_misses": self.deadline_misses,
+            "providers": self.providers,
+            "planner": self.planner.model_dump(),
+            "per_episode": [{k: v for k, v in asdict(e).items() if k != "errors_m"} for e in self.episodes],
+        }
+
+    def summary(self) -> str:
+        m = self.to_json()
+        tts = "n/a" if m["time_to_success_s"] is None else f"{m['time_to_success_s']:.2f} s"
+        return (
+            f"{self.task} ({self.backend}, {self.planner.algorithm}): success {m['success_rate']:.0%} of "
+            f"{m['episodes']}, median final error {100 * m['final_error_m']:.1f} cm, time to success {tts}, "
+            f"plan latency p50 {m['plan_latency_ms']['p50']:.1f} ms"
+            f" / p99 {m['plan_latency_ms']['p99']:.1f} ms"
+        )
+
+
+class _Backend:
+    """How a rollout is bound to the environment's current state, settled once."""
+
+    def __init__(self, env: ArmEnv, bundle: Path | None, runtime: RuntimeConfig | None, oracle: bool) -> None:
+        self.samples: int | None = None
+        self.horizon: int | None = None
+        if bundle is not None:
+            from wm_planner.runtime import OnnxRollout, OnnxWorldModel
+
+            model = OnnxWorldModel(
+                bundle, robot=env.robot, observation_layout=OBSERVATION_LAYOUT, runtime=runtime
+            )
+            self.samples, self.horizon = model.samples, model.horizon
+            rollout = OnnxRollout(model)
+            self.name, self.providers = "onnx", model.providers
+            self.bind: Callable[[], RolloutFn] = lambda: rollout.bind(env.observe())
+        if oracle:
+            from sim.oracle import MujocoOracle
+
+            physics = MujocoOracle(env)
+            self.name, self.providers = "oracle", ["mujoco.rollout"]
+            self.bind = lambda: physics.bind(env.get_state())
+
+
+def _episode_seed(seed: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed, index, 7]).generate_state(1)[0])
+
+
+def evaluate(
+    task: str,
+    *,
+    bundle: str | Path | None,
+    episodes: int,
+    oracle: bool = False,
+    planner: PlannerConfig | None = None,
+    seed: int = 0,
+    steps: int | None = None,
+    runtime: RuntimeConfig | None = None,
+    video: Path | None = None,
+    progress: bool = True,
+) -> EvalReport:
+    """Run ``episodes`` closed-loop episodes planning in the bundle's model, or with ``oracle`` in the
+    true physics.
+
+    With a bundle, the planner's samples and horizon are the bundle's (also for the oracle, so the two
+    are compared at equal settings). ``video``: write the first episode there as MP4, with the best
+    imagined tool path drawn at every step.
+    """
+    if bundle is None and not oracle:
+        raise ValueError("evaluate needs a bundle, or oracle=True")
+    env = ArmEnv(task, options=EnvOptions(episode_steps=steps or DEFAULT_EVAL_STEPS[task]))
+    backend = _Backend(env, Path(bundle) if bundle is not None else None, runtime, oracle)
+    config = planner or PlannerConfig()
+    if backend.samples is not None:
+        config = config.model_copy(update={"samples": backend.samples, "horizon": backend.horizon})
+    sampler = make_planner(config, action_low=-env.max_step, action_high=env.max_step, seed=seed)
+    results, latencies, misses = [], [], 0
+    bar = tqdm(range(episodes), desc=f"eval {task} ({backend.name})", unit="ep", disable=not progress)
+    for i in bar:
+        recorder = _start_video(env) if video is not None and i == 0 else None
+        result, plans = _run_episode(env, sampler, backend, _episode_seed(seed, i), recorder)
+        if recorder is not None:
+            recorder.save(video)
+            recorder.close()
+        results.append(result)
+        latencies += [p.latency_s for p in plans]
+        misses += sum(p.deadline_missed for p in plans)
+        bar.set_postfix(success=f"{np.mean([r.success for r in results]):.0%}")
+    return EvalReport(
+        task=task,
+        backend=backend.name,
+        planner=config,
+        episodes=results,
+        latencies_s=np.array(latencies),
+        deadline_misses=misses,
+        providers=list(backend.providers),
+        control_period=env.dt,
+        success_radius=env.task.success_radius,
+    )
+
+
+def _start_video(env: ArmEnv) -> Any:
+    from sim.render import EpisodeVideo
+
+    return EpisodeVideo(env.model, fps=1.0 / env.dt)
+
+
+def _run_episode(
+    env: ArmEnv, planner: Any, backend: _Backend, seed: int, video: Any
+) -> tuple[EpisodeResult, list[Plan]]:
+    env.reset(seed=seed)
+    planner.reset(seed=seed)
+    cost = task_cost(env.task.name, OBSERVATION_LAYOUT, env.goal)
+    errors, plans, success = [env.error()], [], False
+    while True:
+        plan = planner.plan(backend.bind(), cost)
+        plans.append(plan)
+        if video is not None:
+            video.add(env.data, plan.features[:, _EE])
+        _, _, success, truncated, info = env.step(plan.first)
+        errors.append(info["error"])
+        if success or truncated:
+            break
+    if video is not None:
+        video.add(env.data)
+    return (
+        EpisodeResult(
+            seed=seed,
+            success=bool(success),
+            final_error_m=float(errors[-1]),
+            steps=env.steps,
+            time_to_success_s=env.steps * env.dt if success else None,
+            errors_m=[float(e) for e in errors],
+        ),
+        plans,
+    )
+
+
+def write_report(report: EvalReport, json_path: str | Path) -> dict[str, Path]:
+    """Write the metrics JSON and, beside it, ``<stem>_error.png`` (error over time per episode)."""
+    json_path = Path(json_path)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    plot = json_path.with_name(json_path.stem + "_error.png")
+    _plot_errors(report, plot)
+    return {"json": json_path, "plot": plot}
+
+
+def _plot_errors(report: EvalReport, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for e in report.episodes:
+        t = np.arange(len(e.errors_m)) * report.control_period
+        ax.plot(t, 100 * np.array(e.errors_m), color="tab:green" if e.success else "tab:red", alpha=0.4, lw=1)
+    ax.axhline(100 * report.success_radius, color="k", ls="--", lw=1, label="success radius")
+    ax.legend(loc="upper right")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("distance to goal (cm)")
+    ax.set_yscale("log")
+    ax.set_title(
+        f"{report.task}, {report.backend} {report.planner.algorithm}: "
+        f"{report.success_rate:.0%} of {len(report.episodes)} succeed (green)"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from wm_planner.config import load_yaml_model
+
+    if args.model is None and not args.oracle:
+        raise ValueError("--model is required unless --oracle is given")
+    planner = load_yaml_model(args.config, PlannerConfig) if args.config else PlannerConfig()
+    if args.planner:
+        planner = planner.model_copy(update={"algorithm": args.planner})
+    json_path = Path(args.json)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    video = None if args.no_video else json_path.with_name(json_path.stem + "_episode.mp4")
+    report = evaluate(
+        args.task,
+        bundle=args.model,
+        episodes=args.episodes,
+        oracle=args.oracle,
+        planner=planner,
+        seed=args.seed,
+        steps=args.steps,
+        runtime=RuntimeConfig(providers=tuple(args.providers)),
+        video=video,
+    )
+    paths = write_report(report, json_path)
+    where = ", ".join(str(p) for p in [paths["json"], paths["plot"], video] if p is not None)
+    print(f"{report.summary()} -> {where}")
+    return 0
+
+
+def register_cli(sub: argparse._SubParsersAction) -> None:
+    """Add ``eval`` to the ``wm-planner`` command line."""
+    p = sub.add_parser("eval", help="closed-loop planning on the simulated arm: success rate, error, latency")
+    p.add_argument("--model", help="ONNX bundle directory (with --oracle: only sets samples and horizon)")
+    p.add_argument("--task", choices=sorted(DEFAULT_EVAL_STEPS), required=True)
+    p.add_argument("--episodes", type=int, default=50)
+    p.add_argument("--planner", choices=["mppi", "cem"], help="override the algorithm of --config")
+    p.add_argument("--config", help="PlannerConfig YAML")
+    p.add_argument("--oracle", action="store_true", help="plan with the true physics (mujoco.rollout)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, help="control steps per episode (default: 150 reach, 300 push)")
+    p.add_argument("--json", required=True, help="metrics file; the plot and video are written beside it")
+    p.add_argument("--no-video", action="store_true", help="skip the MP4 of the first episode")
+    p.add_argument("--providers", nargs="+", default=list(RuntimeConfig().providers))
+    p.set_defaults(func=_cmd_eval)
