@@ -92,7 +92,6 @@ class SamplingPlanner(ABC):
         self.initial_std = config.noise_std * half_range
         self.min_std = config.min_noise_std * half_range
         self.shape = (config.samples, config.horizon, self.low.size)
-        self.seed = seed
         self.reset(seed=seed)
 
     @property
