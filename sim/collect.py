@@ -1,4 +1,5 @@
-"""Parallel collection of exploration episodes into a dataset (``wm-planner collect``)."""
+"""Parallel collection of episodes into a dataset (``wm-planner collect``): exploration, or the planner
+acting on a trained bundle (``policy``) to gather the states it actually visits."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from tqdm import tqdm
 
 from sim.env import ACTION_KIND, ACTION_LAYOUT, ArmEnv, EnvOptions
 from sim.explore import ExplorationConfig, Explorer
+from sim.planner_policy import PlannerPolicy
 from sim.tasks import OBSERVATION_LAYOUT, TASKS
-from wm_planner.config import RobotSpec, default_robot_spec
+from wm_planner.config import RobotSpec, RuntimeConfig, default_robot_spec
 from wm_planner.data import DatasetManifest, DatasetWriter, Episode
 
 __all__ = ["DEFAULT_EPISODE_STEPS", "CollectionSummary", "collect", "register_cli", "run_episode"]
@@ -49,6 +51,8 @@ class _Job:
     options: EnvOptions
     exploration: ExplorationConfig
     seed: int
+    policy: Path | None
+    runtime: RuntimeConfig
 
 
 def episode_seed(seed: int, index: int) -> np.random.SeedSequence:
@@ -56,8 +60,8 @@ def episode_seed(seed: int, index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, index])
 
 
-def run_episode(env: ArmEnv, explorer: Explorer, seed_seq: np.random.SeedSequence) -> Episode:
-    """Run one exploration episode and record it."""
+def run_episode(env: ArmEnv, explorer: Explorer | PlannerPolicy, seed_seq: np.random.SeedSequence) -> Episode:
+    """Run one episode with ``explorer`` choosing the actions, and record it."""
     env_seed, explore_seed = seed_seq.generate_state(2)
     obs = env.reset(seed=int(env_seed))
     behaviour = explorer.start(np.random.default_rng(explore_seed), obs)
@@ -90,7 +94,12 @@ def run_episode(env: ArmEnv, explorer: Explorer, seed_seq: np.random.SeedSequenc
 def _collect_one(job: _Job, index: int) -> tuple[int, int, bool, bool]:
     manifest = job.writer.manifest
     env = ArmEnv(manifest.task, robot=manifest.robot, options=job.options)
-    episode = run_episode(env, Explorer(env, job.exploration), episode_seed(job.seed, index))
+    actor = (
+        Explorer(env, job.exploration)
+        if job.policy is None
+        else PlannerPolicy(env, job.policy, runtime=job.runtime)
+    )
+    episode = run_episode(env, actor, episode_seed(job.seed, index))
     job.writer.write(index, episode)
     return index, episode.num_transitions, episode.info["success"], episode.info["cube_displacement"] > 0.01
 
@@ -109,10 +118,12 @@ def collect(
     episode_steps: int | None = None,
     robot: RobotSpec | None = None,
     exploration: ExplorationConfig | None = None,
+    policy: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
 ) -> CollectionSummary:
-    """Collect ``episodes`` exploration episodes of ``task`` into the dataset directory ``out``.
+    """Collect ``episodes`` episodes of ``task`` into the dataset directory ``out``: exploration, or with
+    ``policy`` (an ONNX bundle) the planner acting on that model.
 
     Episode ``i`` depends only on ``(seed, i)``, so any worker count gives the same dataset, and
     ``resume=True`` completes an interrupted run by writing only the missing episodes.
@@ -138,13 +149,22 @@ def collect(
             "seed": seed,
             "episode_steps": options.episode_steps,
             "exploration": asdict(exploration),
+            "policy": None if policy is None else str(policy),
             "mujoco": mujoco.__version__,
         },
     )
     out = Path(out)
     writer = DatasetWriter(out, manifest, resume=resume)
     todo = [i for i in range(episodes) if not writer.has(i)]
-    job = _Job(writer=writer, options=options, exploration=exploration, seed=seed)
+    job = _Job(
+        writer=writer,
+        options=options,
+        exploration=exploration,
+        seed=seed,
+        policy=None if policy is None else Path(policy),
+        # Parallel workers already fill the cores; each plans on one thread.
+        runtime=RuntimeConfig(cpu_shards=1, intra_op_threads=1) if workers > 1 else RuntimeConfig(),
+    )
     start = time.perf_counter()
     transitions = successes = moved = 0
     bar = tqdm(total=len(todo), desc=f"collect {task}", unit="ep", disable=not progress)
@@ -186,6 +206,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         seed=args.seed,
         episode_steps=args.steps,
         robot=default_robot_spec(control_period=args.control_period),
+        policy=args.policy,
         resume=args.resume,
     )
     print(summary.line(args.task))
@@ -194,7 +215,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 
 def register_cli(sub: argparse._SubParsersAction) -> None:
     """Add ``collect`` to the ``wm-planner`` command line."""
-    p = sub.add_parser("collect", help="collect exploration episodes on the simulated arm")
+    p = sub.add_parser("collect", help="collect episodes on the simulated arm (exploration or planner)")
     p.add_argument("--task", choices=sorted(TASKS), required=True)
     p.add_argument("--episodes", type=int, required=True, help="number of episodes")
     p.add_argument("--out", required=True, help="dataset directory to create")
@@ -202,5 +223,10 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="control steps per episode (default: per task)")
     p.add_argument("--control-period", type=float, default=None, help="seconds per action (default 0.02)")
+    p.add_argument(
+        "--policy",
+        default=None,
+        help="ONNX bundle: act with the planner on this model instead of exploring (on-policy data)",
+    )
     p.add_argument("--resume", action="store_true", help="complete an interrupted collection in --out")
     p.set_defaults(func=_cmd_collect)

@@ -78,7 +78,7 @@ def run_demo(out: Path, settings: DemoSettings) -> dict:
     summary = {
         "seconds": time.perf_counter() - start,
         "train_seconds": trained.seconds,
-        "validation_ee_error_m": trained.val_ee_error_m,
+        "validation_ee_error_m": trained.val_error,
         "prediction": prediction,
         "success_rate": {task: r["success_rate"] for task, r in results.items()},
         "plan_latency_ms": {task: r["plan_latency_ms"] for task, r in results.items()},

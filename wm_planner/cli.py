@@ -52,6 +52,7 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from wm_planner.model import train  # torch is needed for training only
+    from wm_planner.model.train import EE_FIELD
 
     setup = load_yaml_model(args.config, TrainingFile) if args.config else TrainingFile()
     flags = {"steps": args.steps, "seed": args.seed, "batch_size": args.batch_size}
@@ -67,9 +68,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         device=args.device,
     )
-    val = (
-        "" if result.val_ee_error_m is None else f", validation EE error {100 * result.val_ee_error_m:.2f} cm"
-    )
+    if result.val_error is None:
+        val = ""
+    elif result.val_field == EE_FIELD:
+        val = f", validation EE error {100 * result.val_error:.2f} cm"
+    else:
+        val = f", validation {result.val_field} error {result.val_error:.4g}"
     if int(os.environ.get("RANK", "0")) == 0:
         print(
             f"trained {result.steps} steps in {result.seconds:.0f} s "

@@ -72,11 +72,11 @@ def evaluate_prediction(
         if starts.size == 0:
             continue
         windows += starts.size
-        z = model.encode(episode.observations[starts])
+        z, offset = model.encode(episode.observations[starts])
         for k in range(1, horizon + 1):
             z, features, _ = model.step(z, episode.actions[starts + k - 1])
             if k in collected:
-                for name, err in _errors(features, episode.observations[starts + k], layout).items():
+                for name, err in _errors(features + offset, episode.observations[starts + k], layout).items():
                     collected[k].setdefault(name, []).append(err)
     if windows == 0:
         raise ValueError(f"{data}: no held-out episode is longer than {horizon} steps")

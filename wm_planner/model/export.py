@@ -48,8 +48,8 @@ class EncoderGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, obs: Tensor) -> Tensor:
-        return self.model.encode(obs)
+    def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        return self.model.anchor(obs)
 
 
 class DynamicsGraph(nn.Module):
@@ -73,8 +73,7 @@ class RolloutGraph(nn.Module):
     def forward(
         self, obs0: Tensor, actions: Tensor, goal: Tensor, weights: Tensor, uncertainty_weight: Tensor
     ) -> tuple[Tensor, Tensor]:
-        start = obs0.unsqueeze(0).expand(actions.shape[0], -1)
-        features, disagreement = self.model.imagine(start, actions)
+        features, disagreement = self.model.imagine(obs0.unsqueeze(0), actions)
         cost = ((features - goal).pow(2) * weights).sum(dim=(1, 2)) + uncertainty_weight * disagreement.sum(
             dim=1
         )
@@ -158,7 +157,11 @@ def export_bundle(
     t = {k: torch.from_numpy(v) for k, v in x.items()}
     graphs = {
         "encoder.onnx": _to_onnx(
-            EncoderGraph(model), (t["obs_batch"],), ["obs"], ["z"], {"obs": {0: "batch"}, "z": {0: "batch"}}
+                        EncoderGraph(model),
+            (t["obs_batch"],),
+            ["obs"],
+            ["z", "offset"],
+            {name: {0: "batch"} for name in ("obs", "z", "offset")},
         ),
         "dynamics.onnx": _to_onnx(
             DynamicsGraph(model),
@@ -204,8 +207,8 @@ def _measure_parity(
         return ort.InferenceSession(graphs[name], providers=["CPUExecutionProvider"])
 
     with torch.no_grad():
-        z_ref = model.encode(t["obs_batch"])
-        z_onnx = session("encoder.onnx").run(None, {"obs": t["obs_batch"].numpy()})[0]
+        z_ref, offset_ref = model.anchor(t["obs_batch"])
+        z_onnx, offset_onnx = session("encoder.onnx").run(None, {"obs": t["obs_batch"].numpy()})
         dyn_ref = DynamicsGraph(model)(z_ref, t["action_batch"])
         dyn_onnx = session("dynamics.onnx").run(
             None, {"z": z_ref.numpy(), "action": t["action_batch"].numpy()}
@@ -214,7 +217,7 @@ def _measure_parity(
         roll_ref = RolloutGraph(model)(*(t[n] for n in names))
         roll_onnx = session("rollout.onnx").run(None, {n: t[n].numpy() for n in names})
     return Parity(
-        encoder=_relative_error(z_onnx, z_ref),
+        encoder=max(_relative_error(z_onnx, z_ref), _relative_error(offset_onnx, offset_ref)),
         dynamics=max(_relative_error(a, b) for a, b in zip(dyn_onnx[:2], dyn_ref[:2], strict=True)),
         rollout_cost=_relative_error(roll_onnx[0], roll_ref[0]),
         rollout_features=_relative_error(roll_onnx[1], roll_ref[1]),

@@ -97,6 +97,12 @@ class WorldModel(nn.Module):
     def encode(self, obs: Tensor) -> Tensor:
         return self.latent_norm(self.encoder(self.normalize_obs(obs)))
 
+    def anchor(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """Latent ``[B, L]`` of ``obs: [B, O]`` and the offset ``obs - decode(z)`` ``[B, O]`` that anchors
+        every feature imagined from it (see :meth:`imagine`)."""
+        z = self.encode(obs)
+        return z, obs - self.decode(z)
+
     def step_heads(self, z: Tensor, action: Tensor) -> Tensor:
         """Next latent from every head, ``[E, B, L]`` for ``z: [B, L]``, ``action: [B, A]``."""
         a = self.normalize_action(action)
@@ -125,8 +131,14 @@ class WorldModel(nn.Module):
 
     def imagine(self, obs0: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         """Open-loop rollout: features ``[N, H, O]`` and disagreement ``[N, H]`` for
-        ``obs0: [N, O]`` and ``actions: [N, H, A]``."""
-        z = self.encode(obs0)
+        ``obs0: [N, O]`` (or ``[1, O]``, one start shared by all N) and ``actions: [N, H, A]``.
+
+        Features are anchored to the start: ``decode(z_k) + (obs0 - decode(z_0))``, so the decoder's
+        error at the current state (a bias of about a centimetre at the end effector) does not move
+        every imagined future; the model is trained on exactly this prediction.
+        """
+        z, offset = self.anchor(obs0)
+        z = z.expand(actions.shape[0], -1)
         a = self.normalize_action(actions)
         projected = [head.project(a) for head in self.heads]
         latents, disagreement = [], []
@@ -134,4 +146,4 @@ class WorldModel(nn.Module):
             z, d = self._advance_all(z, [p[:, h] for p in projected])
             latents.append(z)
             disagreement.append(d)
-        return self.decode(torch.stack(latents, dim=1)), torch.stack(disagreement, dim=1)
+        return self.decode(torch.stack(latents, dim=1)) + offset.unsqueeze(1), torch.stack(disagreement, dim=1)

@@ -31,7 +31,7 @@ class TorchRollout:
         @torch.no_grad()
         def rollout(actions: np.ndarray) -> Imagined:
             a = torch.as_tensor(np.asarray(actions, dtype=np.float32), device=self.device)
-            features, disagreement = self.model.imagine(start.expand(a.shape[0], -1), a)
+            features, disagreement = self.model.imagine(start.unsqueeze(0), a)
             penalty = (
                 (self.uncertainty_weight * disagreement.sum(dim=1)).cpu().numpy() if self._penalised else None
             )

@@ -30,14 +30,15 @@ from wm_planner.data import DatasetManifest, combined_hash, dataset_hash
 from wm_planner.model.network import WorldModel
 from wm_planner.model.windows import EpisodeArrays, load_split
 
-__all__ = ["CHECKPOINT_NAME", "TrainResult", "load_checkpoint", "train"]
+__all__ = ["CHECKPOINT_NAME", "TrainResult", "load_checkpoint", "train", "validation_field"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 EE_FIELD = "ee_pos"
 
 
 class MultiStepObjective(nn.Module):
-    """Loss of one batch of windows: decoded-feature error at every step plus latent consistency.
+    """Loss of one batch of windows: decoded-feature error at the start and at every imagined step
+    (anchored to the start, as :meth:`WorldModel.imagine` predicts), plus latent consistency.
 
     ``forward(obs [B, H+1, O], actions [B, H, A]) -> (loss, feature_loss, latent_loss)``; a module so that
     DistributedDataParallel can hook its backward pass.
@@ -52,14 +53,16 @@ class MultiStepObjective(nn.Module):
         model = self.model
         target = model.normalize_obs(obs)
         z = model.encode(obs[:, 0])
-        feature_loss = (model.decode_normalized(z) - target[:, 0]).pow(2).mean()
+        start_error = model.decode_normalized(z) - target[:, 0]
+        feature_loss = start_error.pow(2).mean()
         with torch.no_grad():
             z_targets = model.encode(obs[:, 1:])
         latent_loss = torch.zeros((), device=obs.device)
         horizon = actions.shape[1]
         for k in range(horizon):
             heads = model.step_heads(z, actions[:, k])
-            feature_loss = feature_loss + (model.decode_normalized(heads) - target[:, k + 1]).pow(2).mean()
+            predicted = model.decode_normalized(heads) - start_error  # anchored, as WorldModel.imagine
+            feature_loss = feature_loss + (predicted - target[:, k + 1]).pow(2).mean()
             latent_loss = latent_loss + (heads - z_targets[:, k]).pow(2).mean()
             z = heads.mean(dim=0)
         feature_loss = feature_loss / (horizon + 1)
@@ -72,8 +75,10 @@ class TrainResult:
     run: Path
     steps: int
     final_loss: float
-    val_ee_error_m: float | None
-    """Median end-effector error (m) after ``horizon`` open-loop steps on validation windows."""
+    val_error: float | None
+    """Median Euclidean error of ``val_field`` after ``horizon`` open-loop steps on validation windows."""
+    val_field: str
+    """``ee_pos`` (m) when the observation has the tool tip, else ``obs``: the whole observation."""
     seconds: float
 
 
@@ -97,17 +102,27 @@ def _fit_normalization(model: WorldModel, data: EpisodeArrays) -> None:
     model.set_normalization(obs.mean(0), obs.std(0), act.mean(0), act.std(0))
 
 
+def validation_field(manifest: DatasetManifest) -> tuple[str, slice]:
+    """The observation block validation error is measured on: the tool tip when there is one (the
+    quantity arm tasks are judged by), else the whole observation (any gymnasium environment)."""
+    layout = manifest.observation_layout
+    if EE_FIELD in layout.names:
+        return EE_FIELD, layout.slice(EE_FIELD)
+    return "obs", slice(0, layout.size)
+
+
 @torch.no_grad()
 def validation_error(
     model: WorldModel, data: EpisodeArrays, manifest: DatasetManifest, *, windows: int = 512
 ) -> float:
-    """Median end-effector error (m) after ``data.horizon`` open-loop steps, on evenly spaced windows."""
+    """Median Euclidean error of the :func:`validation_field` after ``data.horizon`` open-loop steps, on
+    evenly spaced validation windows."""
     picks = data.starts[np.linspace(0, data.starts.size - 1, min(windows, data.starts.size)).astype(int)]
     obs, act = data.gather(picks)
     device = next(model.parameters()).device
     features, _ = model.imagine(torch.from_numpy(obs[:, 0]).to(device), torch.from_numpy(act).to(device))
-    ee = manifest.observation_layout.slice(EE_FIELD)
-    error = (features[:, -1, ee].cpu().numpy() - obs[:, -1, ee]).astype(np.float64)
+    _, block = validation_field(manifest)
+    error = (features[:, -1, block].cpu().numpy() - obs[:, -1, block]).astype(np.float64)
     return float(np.median(np.linalg.norm(error, axis=-1)))
 
 
@@ -202,6 +217,7 @@ def train(
 
     run.mkdir(parents=True, exist_ok=True)
     metrics_path = run / "metrics.jsonl"
+    field, _ = validation_field(manifest)
     per_rank = max(1, cfg.batch_size // world)
     start = time.perf_counter()
     loss_value, val_error = float("nan"), None
@@ -230,8 +246,8 @@ def train(
                 }
                 if val_data is not None:
                     val_error = validation_error(model, val_data, manifest)
-                    record[f"val_ee_error_{cfg.horizon}step_m"] = val_error
-                    bar.set_postfix(loss=f"{loss_value:.4f}", val_ee_cm=f"{100 * val_error:.2f}")
+                    record[f"val_{field}_error_{cfg.horizon}step"] = val_error
+                    bar.set_postfix(loss=f"{loss_value:.4f}", **{f"val_{field}": f"{val_error:.4f}"})
                 with open(metrics_path, "a", encoding="utf-8") as f:
                     f.write(json.dumps(record) + "\n")
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
@@ -241,7 +257,7 @@ def train(
                 bar.close()
                 raise KeyboardInterrupt
     bar.close()
-    return TrainResult(run, step, loss_value, val_error, time.perf_counter() - start)
+    return TrainResult(run, step, loss_value, val_error, field, time.perf_counter() - start)
 
 
 def _save_checkpoint(

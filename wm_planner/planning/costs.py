@@ -1,7 +1,8 @@
 """Task costs on imagined features: ``cost(features [N, H, F], actions [N, H, A]) -> [N]``.
 
 Costs read features by name through the bundle's feature layout, fixed at construction, and hold the
-goal given at run time, so a new goal needs neither retraining nor re-export.
+goal given at run time, so a new goal needs neither retraining nor re-export. They compute in float32,
+the precision of the features, because they run on every imagined step of every candidate.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ __all__ = ["PushCost", "ReachCost", "task_cost"]
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.sqrt(((a - b) ** 2).sum(axis=-1) + 1e-12)
+    return np.sqrt(((a - b) ** 2).sum(axis=-1) + np.float32(1e-12))
 
 
 def _horizon_weights(horizon: int, terminal_weight: float) -> np.ndarray:
-    weights = np.ones(horizon)
+    weights = np.ones(horizon, dtype=np.float32)
     weights[-1] += terminal_weight
     return weights
 
@@ -40,7 +41,7 @@ class ReachCost:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_ee", self.layout.slice("ee_pos"))
         object.__setattr__(self, "_qd", self.layout.slice("joint_vel"))
-        object.__setattr__(self, "goal", np.asarray(self.goal, dtype=np.float64).reshape(3))
+        object.__setattr__(self, "goal", np.asarray(self.goal, dtype=np.float32).reshape(3))
 
     def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
         per_step = _distance(features[..., self._ee], self.goal)
@@ -73,7 +74,7 @@ class PushCost:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_ee", self.layout.slice("ee_pos"))
         object.__setattr__(self, "_cube", self.layout.slice("cube_pos"))
-        object.__setattr__(self, "goal", np.asarray(self.goal, dtype=np.float64).reshape(-1)[:2])
+        object.__setattr__(self, "goal", np.asarray(self.goal, dtype=np.float32).reshape(-1)[:2])
 
     def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
         cube_xy = features[..., self._cube][..., :2]

@@ -31,7 +31,7 @@ class MPPI(SamplingPlanner):
     def refit(
         self, actions: np.ndarray, costs: np.ndarray, mean: np.ndarray, std: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        weights = mppi_weights(costs, self.config.temperature)
+        weights = mppi_weights(costs, self.config.temperature).astype(np.float32)
         new_mean = np.tensordot(weights, actions, axes=1)
         spread = np.sqrt(np.tensordot(weights, (actions - new_mean) ** 2, axes=1))
         return new_mean, np.maximum(spread, self.min_std)

@@ -12,9 +12,10 @@ def coloured_noise(rng: np.random.Generator, beta: float, size: tuple[int, ...])
 
     beta = 0 is white noise; beta = 2 (as in iCEM) gives smooth, wandering signals. Each series over
     ``T`` is scaled to unit standard deviation, so beta changes the shape of the noise, not its size.
+    float32, the precision actions are imagined in.
     """
     if beta == 0.0:
-        return rng.standard_normal(size)
+        return rng.standard_normal(size, dtype=np.float32)
     *lead, steps, dims = size
     freqs = np.fft.rfftfreq(steps)
     scale = np.ones_like(freqs)
@@ -23,4 +24,4 @@ def coloured_noise(rng: np.random.Generator, beta: float, size: tuple[int, ...])
     shape = (*lead, freqs.size, dims)
     spectrum = scale[:, None] * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
     signal = np.fft.irfft(spectrum, n=steps, axis=-2)
-    return signal / (signal.std(axis=-2, keepdims=True) + 1e-12)
+    return (signal / (signal.std(axis=-2, keepdims=True) + 1e-12)).astype(np.float32)

@@ -80,13 +80,15 @@ class SamplingPlanner(ABC):
         seed: int = 0,
     ) -> None:
         self.config = config
-        self.low = np.asarray(action_low, dtype=np.float64)
-        self.high = np.asarray(action_high, dtype=np.float64)
+        # float32 throughout: candidates go to the model in float32, and sampling and refitting them in
+        # float64 would cost a third of a round's time outside the model.
+        self.low = np.asarray(action_low, dtype=np.float32)
+        self.high = np.asarray(action_high, dtype=np.float32)
         if self.low.shape != self.high.shape or self.low.ndim != 1:
             raise ValueError(f"action bounds must be [A] and [A], got {self.low.shape} and {self.high.shape}")
         if not np.all(self.low < self.high):
             raise ValueError(f"action_low must be below action_high everywhere: {self.low} vs {self.high}")
-        hold = np.zeros_like(self.low) if hold_action is None else np.asarray(hold_action, np.float64)
+        hold = np.zeros_like(self.low) if hold_action is None else np.asarray(hold_action, np.float32)
         self.hold = np.clip(hold, self.low, self.high)
         half_range = (self.high - self.low) / 2.0
         self.initial_std = config.noise_std * half_range
@@ -164,7 +166,7 @@ class SamplingPlanner(ABC):
 
     @staticmethod
     def _score(imagined: Imagined, actions: np.ndarray, cost: CostFn) -> np.ndarray:
-        costs = np.asarray(cost(imagined.features, actions), dtype=np.float64)
+        costs = np.asarray(cost(imagined.features, actions), dtype=np.float32)
         if imagined.penalty is not None:
             costs = costs + imagined.penalty
         return np.where(np.isfinite(costs), costs, np.inf)

@@ -1,7 +1,8 @@
 """The ONNX bundle on disk: three graphs plus ``metadata.json``, and the checks made before loading it.
 
-- ``encoder.onnx``: ``obs [B, O] -> z [B, L]``
+- ``encoder.onnx``: ``obs [B, O] -> z [B, L], offset [B, F]``
 - ``dynamics.onnx``: ``z [B, L], action [B, A] -> z_next [B, L], features [B, F], disagreement [B]``
+  (features decoded from ``z_next``; add the start's ``offset`` to anchor them as the rollout does)
 - ``rollout.onnx``: ``obs0 [O], actions [N, H, A], goal [F], weights [F], uncertainty_weight [] ->
   cost [N], features [N, H, F]`` with a static H and a symbolic N (``metadata.samples`` is the N it
   was exported and checked at), one call per planner iteration.
@@ -33,7 +34,7 @@ __all__ = [
     "read_bundle_metadata",
 ]
 
-BUNDLE_SCHEMA_VERSION = 2
+BUNDLE_SCHEMA_VERSION = 3
 METADATA_NAME = "metadata.json"
 GRAPH_FILES = ("encoder.onnx", "dynamics.onnx", "rollout.onnx")
 TORCH_WEIGHTS = "torch_weights.pt"

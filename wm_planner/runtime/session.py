@@ -176,9 +176,12 @@ class OnnxWorldModel:
     def horizon(self) -> int:
         return self.meta.horizon
 
-    def encode(self, obs: np.ndarray) -> np.ndarray:
+    def encode(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Latent ``[B, L]`` of ``obs [B, O]`` and its anchor offset ``[B, F]``: add the offset to every
+        feature :meth:`step` decodes from that latent to get the rollout's (anchored) features."""
         obs = np.ascontiguousarray(obs, dtype=np.float32)
-        return self._encoder({"obs": obs.reshape(-1, obs.shape[-1])})[0]
+        z, offset = self._encoder({"obs": obs.reshape(-1, obs.shape[-1])})
+        return z, offset
 
     def step(self, z: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Next latent ``[B, L]``, its decoded features ``[B, F]`` and head disagreement ``[B]``."""

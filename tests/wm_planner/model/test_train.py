@@ -28,7 +28,7 @@ def test_loss_falls_and_validation_is_reported(tiny_run: Path) -> None:
     records = metrics(tiny_run)
     assert [r["step"] for r in records] == [25, 50, 75, 100, 125, 150]
     assert records[-1]["loss"] < 0.5 * records[0]["loss"]
-    assert records[-1]["val_ee_error_8step_m"] < records[0]["val_ee_error_8step_m"]
+    assert records[-1]["val_ee_pos_error_8step"] < records[0]["val_ee_pos_error_8step"]
     config = json.loads((tiny_run / "config.json").read_text())
     assert config["step"] == 150 and config["model_config"]["latent_size"] == 16
 

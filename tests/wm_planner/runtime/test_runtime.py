@@ -57,10 +57,10 @@ def test_rollout_matches_stepwise_dynamics(tiny_bundle: Path) -> None:
     model = OnnxWorldModel(tiny_bundle)
     x = random_plan_inputs(model)
     cost, features = model.rollout(x["obs0"], x["actions"], x["goal"], np.ones(24, np.float32))
-    z = model.encode(np.repeat(x["obs0"][None], model.samples, axis=0))
+    z, offset = model.encode(np.repeat(x["obs0"][None], model.samples, axis=0))
     for h in range(model.horizon):
         z, step_features, disagreement = model.step(z, x["actions"][:, h])
-        np.testing.assert_allclose(step_features, features[:, h], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(step_features + offset, features[:, h], rtol=1e-4, atol=1e-4)
         assert np.all(disagreement == 0.0)  # one dynamics head
     np.testing.assert_allclose(cost, ((features - x["goal"]) ** 2).sum(axis=(1, 2)), rtol=1e-4)
 
@@ -218,7 +218,7 @@ def test_ensemble_disagreement_reaches_the_planner_cost(tmp_path: Path, reach_da
     model = OnnxWorldModel(tmp_path / "bundle")
     assert model.meta.ensemble == 3
     x = random_plan_inputs(model)
-    z = model.encode(np.repeat(x["obs0"][None], 4, axis=0))
+    z, _ = model.encode(np.repeat(x["obs0"][None], 4, axis=0))
     _, _, disagreement = model.step(z, x["actions"][:, 0])
     assert np.all(disagreement > 0)
     plain, _ = model.rollout(x["obs0"], x["actions"], x["goal"], x["weights"])
