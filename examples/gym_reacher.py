@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(
         f"{ENV_ID}: fingertip {100 * result['start_distance_m']:.1f} cm from the target at the start, "
         f"{100 * result['final_distance_m']:.1f} cm at the end (mean of {len(episodes)}), return "
-        f"{result['mean_return']:.1f}, plan p50 {result['plan_latency_ms_p50']:.1f} ms -> {args.out / 'result.json'}"
+        f"{result['mean_return']:.1f}, plan p50 {result['plan_latency_ms_p50']:.1f} ms "
+        f"-> {args.out / 'result.json'}"
     )
     return result
 

@@ -181,7 +181,9 @@ def plan_gym(
     return results
 
 
-def _planned_episode(env: Any, sampler: Any, rollout: Any, cost: CostFn, seed: int, steps: int | None) -> GymEpisode:
+def _planned_episode(
+    env: Any, sampler: Any, rollout: Any, cost: CostFn, seed: int, steps: int | None
+) -> GymEpisode:
     obs, _ = env.reset(seed=seed)
     sampler.reset(seed=seed)
     observations, latencies, total = [obs], [], 0.0

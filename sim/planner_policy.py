@@ -39,7 +39,9 @@ class PlannerPolicy:
     ) -> None:
         from wm_planner.runtime import OnnxRollout, OnnxWorldModel
 
-        model = OnnxWorldModel(bundle, robot=env.robot, observation_layout=OBSERVATION_LAYOUT, runtime=runtime)
+        model = OnnxWorldModel(
+            bundle, robot=env.robot, observation_layout=OBSERVATION_LAYOUT, runtime=runtime
+        )
         config = (planner or PlannerConfig()).model_copy(
             update={"samples": model.samples, "horizon": model.horizon}
         )

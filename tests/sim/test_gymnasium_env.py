@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("gymnasium")
 
-from sim.gymnasium_env import collect_gym, make_env  # noqa: E402
-from wm_planner.data import EpisodeDataset  # noqa: E402
+from sim.gymnasium_env import collect_gym, make_env
+from wm_planner.data import EpisodeDataset
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "gym_reacher.py"
 

@@ -157,7 +157,7 @@ def export_bundle(
     t = {k: torch.from_numpy(v) for k, v in x.items()}
     graphs = {
         "encoder.onnx": _to_onnx(
-                        EncoderGraph(model),
+            EncoderGraph(model),
             (t["obs_batch"],),
             ["obs"],
             ["z", "offset"],

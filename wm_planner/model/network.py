@@ -146,4 +146,6 @@ class WorldModel(nn.Module):
             z, d = self._advance_all(z, [p[:, h] for p in projected])
             latents.append(z)
             disagreement.append(d)
-        return self.decode(torch.stack(latents, dim=1)) + offset.unsqueeze(1), torch.stack(disagreement, dim=1)
+        return self.decode(torch.stack(latents, dim=1)) + offset.unsqueeze(1), torch.stack(
+            disagreement, dim=1
+        )
