@@ -43,7 +43,7 @@ def test_discrete_action_space_is_refused() -> None:
 @pytest.mark.slow
 def test_reacher_example_plans_the_fingertip_onto_the_target(tmp_path: Path) -> None:
     result = _example().main(
-        ["--out", str(tmp_path), "--episodes", "80", "--train-steps", "800", "--eval-episodes", "4"]
+        ["--out", str(tmp_path), "--episodes", "150", "--train-steps", "2000", "--eval-episodes", "4"]
     )
     assert result == json.loads((tmp_path / "result.json").read_text())
     assert result["final_distance_m"] < 0.3 * result["start_distance_m"]
