@@ -19,21 +19,13 @@ from sim.env import ArmEnv
 from sim.scene import HOME_QPOS
 from sim.tasks import OBSERVATION_LAYOUT
 from wm_planner.planning.noise import coloured_noise
+from wm_planner.safety import stoppable_step
 
 __all__ = ["ExplorationConfig", "Explorer"]
 
 _EE = OBSERVATION_LAYOUT.slice("ee_pos")
 _CUBE = OBSERVATION_LAYOUT.slice("cube_pos")
 _Q = OBSERVATION_LAYOUT.slice("joint_pos")
-
-
-def _stoppable_step(room: np.ndarray, acc_step: np.ndarray) -> np.ndarray:
-    """Largest step after which steps shrinking by ``acc_step`` each stop exactly within ``room``.
-
-    With k further steps, s + (s - a) + ... + (s - k a) = room; k is the most braking steps that fit.
-    """
-    k = np.floor((np.sqrt(1.0 + 8.0 * room / acc_step) - 1.0) / 2.0)
-    return room / (k + 1.0) + acc_step * k / 2.0
 
 
 @dataclass(frozen=True)
@@ -96,7 +88,7 @@ class Explorer:
         delta = np.clip(delta, -self.max_step, self.max_step)
         room_up = np.maximum(self.env.target_high - self.env.command, 0.0)
         room_down = np.maximum(self.env.command - self.env.target_low, 0.0)
-        return np.clip(delta, -_stoppable_step(room_down, a), _stoppable_step(room_up, a))
+        return np.clip(delta, -stoppable_step(room_down, a), stoppable_step(room_up, a))
 
     def _scripted(self, obs: np.ndarray) -> np.ndarray:
         goal = self.env.goal

@@ -159,6 +159,20 @@ class RuntimeConfig(StrictModel):
     trt_cache_dir: str | None = Field(default=None, description="TensorRT engine cache directory")
 
 
+class SafetyConfig(StrictModel):
+    """Limits the command filter enforces on every command, whatever the planner proposed.
+
+    Scales apply to the robot's own limits (:class:`RobotSpec`); the margin keeps commands off the hard
+    joint stops.
+    """
+
+    position_margin: float = Field(default=0.02, ge=0.0, description="rad kept clear of each joint limit")
+    speed_scale: float = Field(default=1.0, gt=0.0, le=1.0, description="fraction of the velocity limits")
+    acceleration_scale: float = Field(
+        default=1.0, gt=0.0, le=1.0, description="fraction of the acceleration limits"
+    )
+
+
 class PlannerConfig(StrictModel):
     """Sampling-based MPC over the world model (MPPI or CEM).
 
