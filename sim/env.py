@@ -155,6 +155,16 @@ class ArmEnv:
         info = {"error": error, "success": success, "action": delta}
         return obs, -error, success, truncated, info
 
+    def physics_step(self, target: np.ndarray) -> None:
+        """One physics step with the position servos aimed at ``target [J]``, clipped into the joint
+        target box (how a ROS driver runs the arm, setpoint by setpoint)."""
+        target = np.asarray(target, dtype=np.float64).reshape(7)
+        if not np.all(np.isfinite(target)):
+            raise ValueError(f"joint target must be finite, got {target}")
+        self.command = np.clip(target, self.target_low, self.target_high)
+        self.data.ctrl[self.handles.actuators] = self.command
+        mujoco.mj_step(self.model, self.data)
+
     def get_state(self) -> SimState:
         physics = np.empty(mujoco.mj_stateSize(self.model, _FULL_STATE))
         mujoco.mj_getState(self.model, self.data, physics, _FULL_STATE)

@@ -171,6 +171,17 @@ class SafetyConfig(StrictModel):
     acceleration_scale: float = Field(
         default=1.0, gt=0.0, le=1.0, description="fraction of the acceleration limits"
     )
+    state_timeout_periods: float = Field(
+        default=1.5, gt=0.0, description="control periods without a fresh joint state before holding"
+    )
+    max_tracking_error: float = Field(
+        default=0.15,
+        gt=0.0,
+        description="rad between the last command and the measured position before commands restart there",
+    )
+    max_plan_reuse: int = Field(
+        default=5, ge=0, description="control periods a late or invalid plan may be replaced by the last good one"
+    )
 
 
 class PlannerConfig(StrictModel):

@@ -13,7 +13,7 @@ import numpy as np
 
 from wm_planner.data.layout import Layout
 
-__all__ = ["PushCost", "ReachCost", "task_cost"]
+__all__ = ["JointCost", "PushCost", "ReachCost", "task_cost"]
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -87,6 +87,32 @@ class PushCost:
         tool_error = np.sqrt(off**2 + (ee[..., 2] - height) ** 2)
         below = np.maximum(0.0, -ee[..., 2])
         per_step = self.cube_weight * cube_error + self.tool_weight * tool_error + self.table_weight * below
+        return per_step @ _horizon_weights(features.shape[1], self.terminal_weight)
+
+
+@dataclass(frozen=True)
+class JointCost:
+    """Joint-space distance (rad) of the imagined joint positions to ``goal [J]`` at every step (more at
+    the last), plus a little joint speed, as :class:`ReachCost` does in task space."""
+
+    layout: Layout
+    goal: np.ndarray
+    terminal_weight: float = 4.0
+    speed_weight: float = 0.002
+    _q: slice = field(init=False, repr=False)
+    _qd: slice = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_q", self.layout.slice("joint_pos"))
+        object.__setattr__(self, "_qd", self.layout.slice("joint_vel"))
+        goal = np.asarray(self.goal, dtype=np.float32).reshape(-1)
+        if goal.size != self._q.stop - self._q.start:
+            raise ValueError(f"joint goal has {goal.size} values, the model has {self._q.stop - self._q.start}")
+        object.__setattr__(self, "goal", goal)
+
+    def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        per_step = _distance(features[..., self._q], self.goal)
+        per_step = per_step + self.speed_weight * (features[..., self._qd] ** 2).sum(axis=-1)
         return per_step @ _horizon_weights(features.shape[1], self.terminal_weight)
 
 

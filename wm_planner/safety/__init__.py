@@ -1,7 +1,17 @@
-"""What stands between the planner and the arm: the command filter (and, with the ROS node, the
-stale-state watchdog and plan fallback)."""
+"""What stands between the planner and the arm: the command filter, the stale-state watchdog and the
+fallback for late or invalid plans."""
 
 from wm_planner.config import SafetyConfig
+from wm_planner.safety.fallback import PlanFallback, PlanVerdict
 from wm_planner.safety.filter import CommandFilter, FilteredCommand, stoppable_step
+from wm_planner.safety.watchdog import StateWatchdog
 
-__all__ = ["CommandFilter", "FilteredCommand", "SafetyConfig", "stoppable_step"]
+__all__ = [
+    "CommandFilter",
+    "FilteredCommand",
+    "PlanFallback",
+    "PlanVerdict",
+    "SafetyConfig",
+    "StateWatchdog",
+    "stoppable_step",
+]

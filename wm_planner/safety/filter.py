@@ -17,6 +17,7 @@ arm) may not be: then position and velocity limits win over continuity, and the 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +95,15 @@ class CommandFilter:
         self._position = np.clip(position, self.lower, self.upper)
         step = np.zeros_like(position) if velocity is None else np.asarray(velocity, np.float64) * self.dt
         self._step = np.where(np.isfinite(step), np.clip(step, -self.max_step, self.max_step), 0.0)
+
+    @property
+    def at_rest(self) -> bool:
+        """True when the last command did not move."""
+        return not np.any(self._step)
+
+    def fork(self) -> CommandFilter:
+        """An independent filter in this one's state, to preview commands without committing them."""
+        return copy.copy(self)  # filter() rebinds its arrays instead of writing into them
 
     def hold(self) -> FilteredCommand:
         """The next command of a smooth stop where the arm is."""

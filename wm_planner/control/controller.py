@@ -1,0 +1,159 @@
+"""``MpcController``: one control period of model-predictive control, from a measured state to a safe
+command, with everything that may go wrong on a robot handled on the way.
+
+Per period: re-anchor the commands when the arm is far from them (it was moved, or the simulation was
+reset), plan from the observation, judge the plan (late or invalid plans fall back to the last good one,
+then to a hold), and turn the chosen action into a command through the command filter. The controller
+also previews the next commands of the plan and a stop after them, so a trajectory controller that
+receives them and then hears nothing more brings the arm to rest by itself.
+
+The controller sees a rollout factory and a cost, never a model class, like the planner it drives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from wm_planner.config import RobotSpec, SafetyConfig
+from wm_planner.planning.planner import CostFn, Plan, RolloutFn, SamplingPlanner
+from wm_planner.safety.fallback import PlanFallback
+from wm_planner.safety.filter import CommandFilter, FilteredCommand
+
+__all__ = ["ControlStep", "MpcController", "Trajectory"]
+
+BindFn = Callable[[np.ndarray], RolloutFn]
+"""``bind(obs [O]) -> rollout``: the rollout of candidates from the observed state."""
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Safe joint ``positions [K, J]`` at times ``dt, 2 dt, ..., K dt`` from now, ending at rest.
+
+    ``velocities [K, J]`` are the knot velocities a spline through the positions should pass with: the
+    mean of the filtered velocities into and out of each knot, zero at the last.
+    """
+
+    positions: np.ndarray
+    velocities: np.ndarray
+    dt: float
+
+    @classmethod
+    def of(cls, commands: list[FilteredCommand], dt: float) -> Trajectory:
+        positions = np.stack([c.position for c in commands])
+        inflow = np.stack([c.velocity for c in commands])
+        outflow = np.concatenate([inflow[1:], np.zeros_like(inflow[:1])])
+        velocities = (inflow + outflow) / 2.0
+        velocities[-1] = 0.0
+        return cls(positions, velocities, dt)
+
+
+@dataclass(frozen=True)
+class ControlStep:
+    """The result of one control period.
+
+    ``command``: the next joint command; ``trajectory``: it and the commands previewed after it.
+    ``mode``: ``plan`` (the new plan is executed), ``fallback`` (the last good plan, shifted) or
+    ``hold``. ``problem`` says what went wrong when anything did; ``plan`` is the planner's answer, if
+    it was asked.
+    """
+
+    command: FilteredCommand
+    trajectory: Trajectory
+    mode: str
+    problem: str | None = None
+    plan: Plan | None = None
+
+
+class MpcController:
+    """Plans on each call of :meth:`step` and keeps the commands safe (see the module docstring).
+
+    ``joint_slice``: where the measured joint positions sit in the observation. ``preview_steps``: plan
+    steps previewed after the command (the stop that follows adds as many steps as braking needs).
+    """
+
+    def __init__(
+        self,
+        planner: SamplingPlanner,
+        bind: BindFn,
+        robot: RobotSpec,
+        *,
+        joint_slice: slice,
+        safety: SafetyConfig | None = None,
+        preview_steps: int = 8,
+    ) -> None:
+        if preview_steps < 0:
+            raise ValueError(f"preview_steps must be >= 0, got {preview_steps}")
+        self.planner = planner
+        self.bind = bind
+        self.robot = robot
+        self.safety = safety or SafetyConfig()
+        self.joint_slice = joint_slice
+        self.preview_steps = preview_steps
+        self.filter = CommandFilter(robot, self.safety)
+        self.fallback = PlanFallback(max_reuse=self.safety.max_plan_reuse)
+        self.cost: CostFn | None = None
+        self.reanchors = 0
+        # A stop from full speed at the acceleration limit, plus one step for rounding.
+        speed = self.filter.max_step / self.filter.acc_step
+        self._max_stop_steps = int(np.ceil(np.max(speed))) + 1
+
+    def set_goal(self, cost: CostFn | None) -> None:
+        """Plan toward ``cost`` from now on (None: hold); a new goal starts the plan afresh."""
+        self.cost = cost
+        self.planner.reset()
+        self.fallback.reset()
+
+    def reset(self, position: np.ndarray, velocity: np.ndarray | None = None) -> None:
+        """Restart commands from the measured ``position [J]`` (and ``velocity [J]``) and forget plans."""
+        self.filter.reset(position, velocity)
+        self.planner.reset()
+        self.fallback.reset()
+
+    def step(self, obs: np.ndarray) -> ControlStep:
+        """The command for this period from the observation ``obs [O]``."""
+        measured = np.asarray(obs[self.joint_slice], dtype=np.float64)
+        problem = self._reanchor_if_far(measured)
+        if self.cost is None:
+            return self.hold(problem or "no goal")
+        plan = self.planner.plan(self.bind(obs), self.cost)
+        verdict = self.fallback.judge(plan)
+        if verdict.actions is None:
+            return self._with_plan(self.hold(verdict.problem), plan)
+        command = self.filter.filter(self.filter.position + verdict.actions[0])
+        preview = self._preview(command, verdict.actions[1 : 1 + self.preview_steps])
+        mode = "plan" if verdict.problem is None else "fallback"
+        return ControlStep(command, preview, mode, verdict.problem or problem, plan)
+
+    def hold(self, problem: str | None = None) -> ControlStep:
+        """A smooth stop where the commands are; the next plan starts afresh."""
+        self.planner.reset()
+        self.fallback.reset()
+        command = self.filter.hold()
+        return ControlStep(command, self._preview(command, []), "hold", problem)
+
+    def _reanchor_if_far(self, measured: np.ndarray) -> str | None:
+        error = float(np.max(np.abs(measured - self.filter.position)))
+        if error <= self.safety.max_tracking_error:
+            return None
+        self.reanchors += 1
+        self.reset(measured)
+        return f"arm {error:.3f} rad from the last command: commands restart from the measured position"
+
+    def _preview(self, first: FilteredCommand, actions: np.ndarray) -> Trajectory:
+        """``first``, the filtered commands of ``actions [K, A]`` after it, then a stop."""
+        fork = self.filter.fork()
+        commands = [first]
+        for action in actions:
+            commands.append(fork.filter(fork.position + action))
+        for _ in range(self._max_stop_steps):
+            if fork.at_rest:
+                break
+            commands.append(fork.hold())
+        return Trajectory.of(commands, self.filter.dt)
+
+    @staticmethod
+    def _with_plan(step: ControlStep, plan: Plan) -> ControlStep:
+        return ControlStep(step.command, step.trajectory, step.mode, step.problem, plan)
