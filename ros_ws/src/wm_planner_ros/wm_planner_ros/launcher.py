@@ -46,8 +46,8 @@ def ros_environment(domain_id: int | None = None) -> dict[str, str]:
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     if domain_id is None:
         domain_id = int(env.get("ROS_DOMAIN_ID") or 1 + os.getpid() % 100)
-    if not 0 <= domain_id <= 101:
-        raise ValueError(f"ROS domain id must be within 0..101 (Fast DDS ports), got {domain_id}")
+    if not 0 <= domain_id <= 232:
+        raise ValueError(f"ROS_DOMAIN_ID must be within 0..232 (Fast DDS port mapping), got {domain_id}")
     env["ROS_DOMAIN_ID"] = str(domain_id)
     env["PYTHONUNBUFFERED"] = "1"
     return env

@@ -1,0 +1,96 @@
+"""The MuJoCo arm and the planner: ``ros2 launch wm_planner_ros sim.launch.py model_path:=BUNDLE``.
+
+Arguments: model_path (required), task (reach|push), command_interface (trajectory|forward),
+real_time_factor, rviz (true|false). The planner is started unconfigured and brought to active by the
+launch file's lifecycle events, as a lifecycle manager would. Without ROS installed, ``wm-planner ros-sim``
+starts the same two nodes with the same parameters.
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, EmitEvent, RegisterEventHandler
+from launch.conditions import IfCondition
+from launch.events import matches_action
+from launch.substitutions import LaunchConfiguration, PythonExpression
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from lifecycle_msgs.msg import Transition
+
+
+def generate_launch_description():
+    share = get_package_share_directory("wm_planner_ros")
+    config = os.path.join(share, "config")
+    interface = LaunchConfiguration("command_interface")
+    controller = PythonExpression(
+        ["'joint_trajectory_controller' if '", interface, "' == 'trajectory' else 'forward_position_controller'"]
+    )
+    sim = Node(
+        package="wm_planner_ros",
+        executable="sim_node",
+        name="sim_node",
+        output="screen",
+        parameters=[
+            os.path.join(config, "sim.yaml"),
+            {
+                "task": LaunchConfiguration("task"),
+                "real_time_factor": LaunchConfiguration("real_time_factor"),
+                "use_sim_time": True,
+            },
+        ],
+    )
+    planner = LifecycleNode(
+        package="wm_planner_ros",
+        executable="planner_node",
+        name="planner_node",
+        namespace="",
+        output="screen",
+        parameters=[
+            os.path.join(config, "planner.yaml"),
+            {
+                "model_path": LaunchConfiguration("model_path"),
+                "command_interface": interface,
+                "controller_name": controller,
+                "use_sim_time": True,
+            },
+        ],
+    )
+    configure = EmitEvent(
+        event=ChangeState(lifecycle_node_matcher=matches_action(planner), transition_id=Transition.TRANSITION_CONFIGURE)
+    )
+    activate = RegisterEventHandler(
+        OnStateTransition(
+            target_lifecycle_node=planner,
+            goal_state="inactive",
+            entities=[
+                EmitEvent(
+                    event=ChangeState(
+                        lifecycle_node_matcher=matches_action(planner),
+                        transition_id=Transition.TRANSITION_ACTIVATE,
+                    )
+                )
+            ],
+        )
+    )
+    rviz = Node(
+        package="rviz2",
+        executable="rviz2",
+        arguments=["-d", os.path.join(config, "wm_planner.rviz")],
+        condition=IfCondition(LaunchConfiguration("rviz")),
+    )
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument("model_path", description="ONNX world-model bundle directory"),
+            DeclareLaunchArgument("task", default_value="reach", description="reach or push"),
+            DeclareLaunchArgument("command_interface", default_value="trajectory", description="trajectory or forward"),
+            DeclareLaunchArgument("real_time_factor", default_value="1.0"),
+            DeclareLaunchArgument("rviz", default_value="false"),
+            sim,
+            activate,
+            planner,
+            configure,
+            rviz,
+        ]
+    )

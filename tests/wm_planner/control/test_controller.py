@@ -1,0 +1,122 @@
+"""MpcController on a known system: the 'model' is a perfect integrator of joint position deltas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wm_planner.config import PlannerConfig, SafetyConfig, default_robot_spec
+from wm_planner.control import MpcController
+from wm_planner.data.layout import Layout
+from wm_planner.planning import Imagined, JointCost, make_planner
+
+ROBOT = default_robot_spec()
+LAYOUT = Layout.of(("joint_pos", 7, "rad"), ("joint_vel", 7, "rad/s"))
+JOINTS = LAYOUT.slice("joint_pos")
+HOME = (ROBOT.lower() + ROBOT.upper()) / 2.0
+
+
+def integrator(obs: np.ndarray):
+    """Imagined joint positions: the start plus the summed deltas; velocities the deltas per period."""
+    q0 = obs[JOINTS].astype(np.float32)
+
+    def rollout(actions: np.ndarray) -> Imagined:
+        q = q0 + np.cumsum(actions, axis=1)
+        return Imagined(np.concatenate([q, actions / ROBOT.control_period], axis=-1))
+
+    return rollout
+
+
+def broken(obs: np.ndarray):
+    def rollout(actions: np.ndarray) -> Imagined:
+        return Imagined(np.full((*actions.shape[:2], LAYOUT.size), np.nan, dtype=np.float32))
+
+    return rollout
+
+
+def controller(bind=integrator, *, deadline_ms: float | None = None, safety: SafetyConfig | None = None):
+    config = PlannerConfig(samples=64, horizon=8, iterations=2, elites=8, deadline_ms=deadline_ms)
+    planner = make_planner(config, action_low=-ROBOT.max_step(), action_high=ROBOT.max_step(), seed=0)
+    mpc = MpcController(planner, bind, ROBOT, joint_slice=JOINTS, safety=safety)
+    mpc.reset(HOME)
+    return mpc
+
+
+def observe(q: np.ndarray, qd: np.ndarray | None = None) -> np.ndarray:
+    return np.concatenate([q, np.zeros(7) if qd is None else qd])
+
+
+def within_limits(mpc: MpcController, positions: np.ndarray) -> bool:
+    f = mpc.filter
+    return bool(np.all(positions >= f.lower - 1e-12) and np.all(positions <= f.upper + 1e-12))
+
+
+def test_controller_drives_the_arm_to_a_joint_goal_within_limits() -> None:
+    mpc = controller()
+    goal = HOME + np.array([0.3, -0.2, 0.1, 0.25, -0.1, 0.2, 0.3])
+    mpc.set_goal(JointCost(LAYOUT, goal))
+    q, previous = HOME.copy(), HOME.copy()
+    for _ in range(150):
+        step = mpc.step(observe(q))
+        assert step.mode == "plan"
+        assert np.all(np.abs(step.command.position - previous) <= mpc.filter.max_step + 1e-12)
+        assert within_limits(mpc, step.trajectory.positions)
+        previous = q = step.command.position  # the arm tracks its commands exactly
+    assert np.max(np.abs(q - goal)) < 0.02
+
+
+def test_every_preview_ends_at_rest_within_velocity_limits() -> None:
+    mpc = controller()
+    mpc.set_goal(JointCost(LAYOUT, ROBOT.upper()))  # pushes every joint toward its limit
+    q = HOME.copy()
+    for _ in range(40):
+        step = mpc.step(observe(q))
+        trajectory = step.trajectory
+        steps = np.diff(np.concatenate([q[None], trajectory.positions]), axis=0)
+        assert np.all(np.abs(steps) <= mpc.filter.max_step + 1e-12)
+        assert np.all(np.abs(trajectory.velocities) <= np.asarray(ROBOT.velocity_limits) + 1e-9)
+        assert np.all(trajectory.velocities[-1] == 0.0)
+        assert np.allclose(trajectory.positions[-1], trajectory.positions[-2], atol=1e-9) or len(steps) == 1
+        q = step.command.position
+
+
+def test_no_goal_holds() -> None:
+    step = controller().step(observe(HOME))
+    assert step.mode == "hold" and step.problem == "no goal" and step.plan is None
+    assert np.allclose(step.command.position, HOME)
+
+
+def test_model_returning_nan_makes_a_smooth_hold_and_is_counted() -> None:
+    mpc = controller(broken)
+    mpc.set_goal(JointCost(LAYOUT, HOME + 0.3))
+    step = mpc.step(observe(HOME))
+    assert step.mode == "hold" and "invalid plan" in step.problem
+    assert np.all(np.isfinite(step.command.position)) and np.allclose(step.command.position, HOME)
+    assert mpc.fallback.invalid_plans == 1
+
+
+def test_late_plans_reuse_the_last_good_plan_then_hold() -> None:
+    safety = SafetyConfig(max_plan_reuse=2)
+    mpc = controller(safety=safety)
+    mpc.set_goal(JointCost(LAYOUT, HOME + 0.3))
+    assert mpc.step(observe(HOME)).mode == "plan"
+    mpc.planner.config = mpc.planner.config.model_copy(update={"deadline_ms": 1e-6})
+    modes = [mpc.step(observe(mpc.filter.position)).mode for _ in range(4)]
+    assert modes == ["fallback", "fallback", "hold", "hold"]  # nothing good left to reuse after a hold
+    assert mpc.fallback.deadline_misses == 4
+
+
+def test_arm_far_from_the_commands_restarts_them_from_the_arm() -> None:
+    mpc = controller()
+    mpc.set_goal(JointCost(LAYOUT, HOME))
+    moved = HOME + np.array([0.5, 0, 0, 0, 0, 0, 0])
+    step = mpc.step(observe(moved))
+    assert mpc.reanchors == 1 and "restart" in step.problem
+    assert np.max(np.abs(step.command.position - moved)) <= np.max(mpc.filter.max_step) + 1e-12
+
+
+def test_bad_preview_steps_are_refused() -> None:
+    config = PlannerConfig(samples=8, horizon=4, elites=2)
+    planner = make_planner(config, action_low=-ROBOT.max_step(), action_high=ROBOT.max_step())
+    with pytest.raises(ValueError, match="preview_steps"):
+        MpcController(planner, integrator, ROBOT, joint_slice=JOINTS, preview_steps=-1)
