@@ -172,7 +172,7 @@ class SafetyConfig(StrictModel):
         default=1.0, gt=0.0, le=1.0, description="fraction of the acceleration limits"
     )
     state_timeout_periods: float = Field(
-        default=1.5, gt=0.0, description="control periods without a fresh joint state before holding"
+        default=1.0, gt=0.0, description="control periods without a fresh joint state before holding"
     )
     max_tracking_error: float = Field(
         default=0.15,

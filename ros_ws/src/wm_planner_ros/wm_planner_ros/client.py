@@ -5,6 +5,7 @@ record what it publishes. Used by ``wm-planner ros-sim --goal`` and by the integ
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,10 +16,13 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from lifecycle_msgs.srv import ChangeState, GetState
+from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
+from tqdm import tqdm
 from trajectory_msgs.msg import JointTrajectory
 
 from wm_planner.config import default_robot_spec
@@ -43,8 +47,7 @@ class _Record:
     commands: list[RecordedCommand] = field(default_factory=list)
     joint_states: int = 0
     last_joint_state: tuple[float, np.ndarray] | None = None
-    status: dict | None = None
-    statuses: int = 0
+    statuses: list[tuple[float, dict]] = field(default_factory=list)
     diagnostics: dict[str, str] | None = None
 
 
@@ -117,9 +120,9 @@ class PlannerClient:
             self.record.last_joint_state = (time.monotonic(), q)
 
     def _on_status(self, msg: String) -> None:
+        status = json.loads(msg.data)
         with self.lock:
-            self.record.status = json.loads(msg.data)
-            self.record.statuses += 1
+            self.record.statuses.append((time.monotonic(), status))
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
@@ -138,8 +141,23 @@ class PlannerClient:
             return list(self.record.commands)
 
     def status(self) -> dict | None:
+        """The latest ``~/status`` (a dict), None before the first."""
         with self.lock:
-            return self.record.status
+            return self.record.statuses[-1][1] if self.record.statuses else None
+
+    def statuses(self) -> list[tuple[float, dict]]:
+        """Every ``~/status`` so far with its arrival time (``time.monotonic``)."""
+        with self.lock:
+            return list(self.record.statuses)
+
+    def last_joint_state_time(self) -> float | None:
+        with self.lock:
+            last = self.record.last_joint_state
+        return None if last is None else last[0]
+
+    def joint_state_count(self) -> int:
+        with self.lock:
+            return self.record.joint_states
 
     def diagnostics(self) -> dict[str, str] | None:
         with self.lock:
@@ -193,6 +211,18 @@ class PlannerClient:
         request.transition.id = transition_id
         return self._call(self._change_state, request, timeout_s).success
 
+    def set_parameters(self, **values: object) -> None:
+        """Set parameters of the planner node; raises ``RuntimeError`` with the node's reason if refused."""
+        client = self.node.create_client(SetParameters, f"{self.planner}/set_parameters")
+        request = SetParameters.Request(
+            parameters=[Parameter(name, value=value).to_parameter_msg() for name, value in values.items()]
+        )
+        results = self._call(client, request).results
+        self.node.destroy_client(client)
+        refused = [f"{name}: {r.reason}" for name, r in zip(values, results, strict=True) if not r.successful]
+        if refused:
+            raise RuntimeError(f"parameters refused: {refused}")
+
     def lifecycle_state(self) -> str:
         return self._call(self._get_state, GetState.Request()).current_state.label
 
@@ -229,10 +259,6 @@ def drive_to_goal(
 
     ``nodes``: the :class:`~wm_planner_ros.launcher.NodeProcesses` whose domain this process joins.
     """
-    import os
-
-    from tqdm import tqdm
-
     os.environ.update({"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "ROS_DOMAIN_ID": str(nodes.domain_id)})
     rclpy.init()
     client = PlannerClient()

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -97,7 +97,7 @@ def start_node(
     params_dir: Path,
     params_files: tuple[Path, ...] = (),
     use_sim_time: bool = True,
-    output: int | None = None,
+    output: IO[bytes] | int | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``wm_planner_ros.<module>`` with the default config, ``params_files`` and ``params``."""
     defaults = config_dir()
@@ -118,7 +118,7 @@ def start_nodes(
     domain_id: int | None = None,
     params_files: tuple[Path, ...] = (),
     use_sim_time: bool = True,
-    output: int | None = None,
+    output: IO[bytes] | int | None = None,
 ) -> NodeProcesses:
     """Start the sim node and the planner node (autostarted) with these parameter overrides."""
     env = ros_environment(domain_id)

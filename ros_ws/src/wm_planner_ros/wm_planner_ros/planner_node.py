@@ -285,6 +285,10 @@ class PlannerNode(LifecycleNode):
 
     def _control_tick(self) -> None:
         now = self._now()
+        if not self._anchored:
+            # Without a measured state there is nothing safe to command, not even a hold.
+            self._publish_waiting(now)
+            return
         step = self._decide(now)
         if step.plan is not None:
             self.telemetry.planned(step.plan.latency_s)
@@ -299,13 +303,17 @@ class PlannerNode(LifecycleNode):
             self._publish_path(step)
             self._next_path = now + self.params["path_period"]
 
+    def _publish_waiting(self, now: float) -> None:
+        if (self.mode, self.problem) != ("idle", "waiting for joint states") or now >= self._next_status:
+            self.mode, self.problem = "idle", "waiting for joint states"
+            status = {"lifecycle": self.lifecycle, "mode": self.mode, "problem": self.problem}
+            self._status.publish(String(data=json.dumps(status)))
+            self._next_status = now + self.params["status_period"]
+
     def _decide(self, now: float) -> ControlStep:
         controller = self.stack.controller
         if self.watchdog.stale(now):
-            age = self.watchdog.age(now)
-            return controller.hold(
-                "no joint state yet" if age == float("inf") else f"joint states stale ({1000 * age:.0f} ms)"
-            )
+            return controller.hold("joint states stale")
         if self.paused:
             return controller.hold("paused")
         q, qd = self.state

@@ -37,6 +37,8 @@ from wm_planner_ros.params import SIM_PARAMETERS, declare_parameters
 
 __all__ = ["SimNode", "main"]
 
+_MAX_LAG_S = 0.1
+
 
 class SimNode(Node):
     def __init__(self, **kwargs: Any) -> None:
@@ -135,6 +137,10 @@ class SimNode(Node):
                 delay = wall_start + t / rate - time.monotonic()
                 if delay > 0.0:
                     self._stop.wait(delay)
+                elif delay < -_MAX_LAG_S:
+                    # Stalled (suspended, or the machine was busy): carry on from now rather than race
+                    # through the lost time, as a real arm's clock would.
+                    wall_start -= delay
 
     def _publish(self, t: float, q: np.ndarray, qd: np.ndarray, effort: np.ndarray, cube: np.ndarray) -> None:
         ns = round(t * 1e9)

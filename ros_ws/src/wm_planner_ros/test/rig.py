@@ -1,0 +1,80 @@
+"""The sim and planner nodes running as processes, a client watching them, and the checks the ROS tests
+share."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from sim.observation import ObservationBuilder
+from wm_planner.config import SafetyConfig, default_robot_spec
+from wm_planner_ros.client import PlannerClient, RecordedCommand
+from wm_planner_ros.launcher import NodeProcesses, start_nodes
+
+ROBOT = default_robot_spec()
+PERIOD = ROBOT.control_period
+MARGIN = SafetyConfig().position_margin
+JOINT_GOAL = np.array([0.3, -0.5, 0.2, -2.0, 0.1, 1.8, 0.5])
+EE_GOAL = np.array([0.45, 0.12, 0.3])
+CONTROLLERS = {"trajectory": "joint_trajectory_controller", "forward": "forward_position_controller"}
+
+
+class Rig:
+    """Running nodes and a client that watches them."""
+
+    def __init__(self, nodes: NodeProcesses, client: PlannerClient) -> None:
+        self.nodes, self.client = nodes, client
+        self.fk = ObservationBuilder()
+
+    def joint_error(self, goal: np.ndarray) -> float:
+        q = self.client.joint_positions()
+        return np.inf if q is None else float(np.max(np.abs(q - goal)))
+
+    def ee_error(self, goal: np.ndarray) -> float:
+        q = self.client.joint_positions()
+        return np.inf if q is None else float(np.linalg.norm(self.fk.tool_tip(q) - goal))
+
+    def mode(self) -> str | None:
+        return (self.client.status() or {}).get("mode")
+
+
+@contextlib.contextmanager
+def running_rig(bundle: Path, interface: str, log_path: Path) -> Iterator[Rig]:
+    """The sim node and an autostarted planner node on ``interface``, their output in ``log_path``."""
+    planner = {"model_path": str(bundle), "command_interface": interface, "controller_name": CONTROLLERS[interface]}
+    topic = f"/{CONTROLLERS[interface]}/" + ("joint_trajectory" if interface == "trajectory" else "commands")
+    with open(log_path, "wb") as log:
+        nodes = start_nodes(planner, {"task": "reach", "seed": 0}, domain_id=int(os.environ["ROS_DOMAIN_ID"]),
+                            output=log)
+        client = PlannerClient(command_topic=topic)
+        try:
+            active = client.wait_for(lambda: (client.status() or {}).get("lifecycle") == "active", 90.0)
+            assert active, f"planner node did not become active; see {log_path}"
+            assert client.wait_for(lambda: (client.status() or {}).get("mode") == "hold", 10.0), "no joint states"
+            yield Rig(nodes, client)
+        finally:
+            client.close()
+            nodes.stop()
+
+
+def assert_within_limits(commands: list[RecordedCommand]) -> None:
+    """Every command within the position limits (less the margin) and velocity limits, its knots in
+    time order and a feasible step apart, and each command a feasible step from the one before."""
+    assert commands, "no commands were published"
+    lower, upper = ROBOT.lower() + MARGIN - 1e-9, ROBOT.upper() - MARGIN + 1e-9
+    vmax = np.asarray(ROBOT.velocity_limits)
+    step = vmax * PERIOD * (1 + 1e-9)
+    firsts = []
+    for command in commands:
+        assert np.all(np.isfinite(command.positions))
+        assert np.all(command.positions >= lower) and np.all(command.positions <= upper)
+        if not np.isnan(command.velocities).all():
+            assert np.all(np.abs(command.velocities) <= vmax + 1e-9)
+            assert np.all(np.diff(command.times) > 0.0)
+            assert np.all(np.abs(np.diff(command.positions, axis=0)) <= step)
+        firsts.append(command.positions[0])
+    assert np.all(np.abs(np.diff(np.array(firsts), axis=0)) <= step), "consecutive commands jump"
