@@ -180,7 +180,9 @@ class SafetyConfig(StrictModel):
         description="rad between the last command and the measured position before commands restart there",
     )
     max_plan_reuse: int = Field(
-        default=5, ge=0, description="control periods a late or invalid plan may be replaced by the last good one"
+        default=5,
+        ge=0,
+        description="control periods a late or invalid plan may be replaced by the last good one",
     )
 
 

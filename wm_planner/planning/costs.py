@@ -107,7 +107,9 @@ class JointCost:
         object.__setattr__(self, "_qd", self.layout.slice("joint_vel"))
         goal = np.asarray(self.goal, dtype=np.float32).reshape(-1)
         if goal.size != self._q.stop - self._q.start:
-            raise ValueError(f"joint goal has {goal.size} values, the model has {self._q.stop - self._q.start}")
+            raise ValueError(
+                f"joint goal has {goal.size} values, the model has {self._q.stop - self._q.start}"
+            )
         object.__setattr__(self, "goal", goal)
 
     def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:

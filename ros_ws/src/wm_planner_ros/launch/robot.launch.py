@@ -1,5 +1,6 @@
-"""The planner alone, for a real arm under ros2_control:
-``ros2 launch wm_planner_ros robot.launch.py model_path:=BUNDLE controller_name:=joint_trajectory_controller``.
+"""The planner alone, for a real arm under ros2_control::
+
+    ros2 launch wm_planner_ros robot.launch.py model_path:=BUNDLE controller_name:=joint_trajectory_controller
 
 Load the controller named by ``controller_name`` first (joint_trajectory_controller with the position
 command interface for ``command_interface:=trajectory``, forward_command_controller/position for
@@ -46,15 +47,21 @@ def generate_launch_description():
 
     activate = RegisterEventHandler(
         OnStateTransition(
-            target_lifecycle_node=planner, goal_state="inactive", entities=[transition(Transition.TRANSITION_ACTIVATE)]
+            target_lifecycle_node=planner,
+            goal_state="inactive",
+            entities=[transition(Transition.TRANSITION_ACTIVATE)],
         )
     )
     return LaunchDescription(
         [
             DeclareLaunchArgument("model_path", description="ONNX world-model bundle directory"),
             DeclareLaunchArgument("controller_name", default_value="joint_trajectory_controller"),
-            DeclareLaunchArgument("command_interface", default_value="trajectory", description="trajectory or forward"),
-            DeclareLaunchArgument("params_file", default_value=defaults, description="planner parameter overrides"),
+            DeclareLaunchArgument(
+                "command_interface", default_value="trajectory", description="trajectory or forward"
+            ),
+            DeclareLaunchArgument(
+                "params_file", default_value=defaults, description="planner parameter overrides"
+            ),
             activate,
             planner,
             transition(Transition.TRANSITION_CONFIGURE),

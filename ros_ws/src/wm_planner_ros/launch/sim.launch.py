@@ -25,7 +25,11 @@ def generate_launch_description():
     config = os.path.join(share, "config")
     interface = LaunchConfiguration("command_interface")
     controller = PythonExpression(
-        ["'joint_trajectory_controller' if '", interface, "' == 'trajectory' else 'forward_position_controller'"]
+        [
+            "'joint_trajectory_controller' if '",
+            interface,
+            "' == 'trajectory' else 'forward_position_controller'",
+        ]
     )
     sim = Node(
         package="wm_planner_ros",
@@ -58,7 +62,9 @@ def generate_launch_description():
         ],
     )
     configure = EmitEvent(
-        event=ChangeState(lifecycle_node_matcher=matches_action(planner), transition_id=Transition.TRANSITION_CONFIGURE)
+        event=ChangeState(
+            lifecycle_node_matcher=matches_action(planner), transition_id=Transition.TRANSITION_CONFIGURE
+        )
     )
     activate = RegisterEventHandler(
         OnStateTransition(
@@ -84,7 +90,9 @@ def generate_launch_description():
         [
             DeclareLaunchArgument("model_path", description="ONNX world-model bundle directory"),
             DeclareLaunchArgument("task", default_value="reach", description="reach or push"),
-            DeclareLaunchArgument("command_interface", default_value="trajectory", description="trajectory or forward"),
+            DeclareLaunchArgument(
+                "command_interface", default_value="trajectory", description="trajectory or forward"
+            ),
             DeclareLaunchArgument("real_time_factor", default_value="1.0"),
             DeclareLaunchArgument("rviz", default_value="false"),
             sim,

@@ -46,7 +46,15 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ros_model")
     (root / "train.yaml").write_text(TRAINING)
     run_cli("collect", "--task", "reach", "--episodes", "200", "--out", str(root / "data"), "--seed", "1")
-    run_cli("train", "--data", str(root / "data"), "--out", str(root / "run"), "--config", str(root / "train.yaml"))
+    run_cli(
+        "train",
+        "--data",
+        str(root / "data"),
+        "--out",
+        str(root / "run"),
+        "--config",
+        str(root / "train.yaml"),
+    )
     run_cli("export", "--run", str(root / "run"), "--out", str(root / "bundle"))
     return root / "bundle"
 

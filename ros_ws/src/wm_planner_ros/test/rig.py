@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from wm_planner_ros.client import PlannerClient, RecordedCommand
+from wm_planner_ros.launcher import NodeProcesses, start_nodes
 
 from sim.observation import ObservationBuilder
 from wm_planner.config import SafetyConfig, default_robot_spec
-from wm_planner_ros.client import PlannerClient, RecordedCommand
-from wm_planner_ros.launcher import NodeProcesses, start_nodes
 
 ROBOT = default_robot_spec()
 PERIOD = ROBOT.control_period
@@ -45,16 +45,23 @@ class Rig:
 @contextlib.contextmanager
 def running_rig(bundle: Path, interface: str, log_path: Path) -> Iterator[Rig]:
     """The sim node and an autostarted planner node on ``interface``, their output in ``log_path``."""
-    planner = {"model_path": str(bundle), "command_interface": interface, "controller_name": CONTROLLERS[interface]}
+    planner = {
+        "model_path": str(bundle),
+        "command_interface": interface,
+        "controller_name": CONTROLLERS[interface],
+    }
     topic = f"/{CONTROLLERS[interface]}/" + ("joint_trajectory" if interface == "trajectory" else "commands")
     with open(log_path, "wb") as log:
-        nodes = start_nodes(planner, {"task": "reach", "seed": 0}, domain_id=int(os.environ["ROS_DOMAIN_ID"]),
-                            output=log)
+        nodes = start_nodes(
+            planner, {"task": "reach", "seed": 0}, domain_id=int(os.environ["ROS_DOMAIN_ID"]), output=log
+        )
         client = PlannerClient(command_topic=topic)
         try:
             active = client.wait_for(lambda: (client.status() or {}).get("lifecycle") == "active", 90.0)
             assert active, f"planner node did not become active; see {log_path}"
-            assert client.wait_for(lambda: (client.status() or {}).get("mode") == "hold", 10.0), "no joint states"
+            assert client.wait_for(lambda: (client.status() or {}).get("mode") == "hold", 10.0), (
+                "no joint states"
+            )
             yield Rig(nodes, client)
         finally:
             client.close()

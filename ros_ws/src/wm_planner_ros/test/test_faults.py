@@ -10,14 +10,16 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from lifecycle_msgs.msg import Transition  # noqa: E402
-from rig import EE_GOAL, JOINT_GOAL, PERIOD, Rig, assert_within_limits  # noqa: E402
+from lifecycle_msgs.msg import Transition
+from rig import EE_GOAL, JOINT_GOAL, PERIOD, Rig, assert_within_limits
 
 pytestmark = pytest.mark.slow
 
 
 def stale(status: dict | None) -> bool:
-    return status is not None and status.get("mode") == "hold" and status.get("problem") == "joint states stale"
+    return (
+        status is not None and status.get("mode") == "hold" and status.get("problem") == "joint states stale"
+    )
 
 
 def test_stale_joint_states_hold_within_two_periods_and_resume(trajectory_rig: Rig) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from rig import EE_GOAL, JOINT_GOAL, PERIOD, Rig, assert_within_limits  # noqa: E402
+from rig import EE_GOAL, JOINT_GOAL, PERIOD, Rig, assert_within_limits
 
 pytestmark = pytest.mark.slow
 

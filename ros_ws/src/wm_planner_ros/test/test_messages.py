@@ -7,17 +7,17 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from sensor_msgs.msg import JointState  # noqa: E402
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
-
-from wm_planner.control import Trajectory  # noqa: E402
-from wm_planner_ros.messages import (  # noqa: E402
+from sensor_msgs.msg import JointState
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from wm_planner_ros.messages import (
     InvalidMessage,
     JointStateReader,
     duration,
     trajectory_arrays,
     trajectory_message,
 )
+
+from wm_planner.control import Trajectory
 
 NAMES = ("a", "b", "c")
 
@@ -27,7 +27,9 @@ def state(names, positions, velocities=()) -> JointState:
 
 
 def test_joint_states_are_matched_by_name_in_any_order_and_extra_joints_ignored() -> None:
-    q, qd = JointStateReader(NAMES).read(state(["c", "gripper", "a", "b"], [3.0, 9.0, 1.0, 2.0], [0.3, 0, 0.1, 0.2]))
+    q, qd = JointStateReader(NAMES).read(
+        state(["c", "gripper", "a", "b"], [3.0, 9.0, 1.0, 2.0], [0.3, 0, 0.1, 0.2])
+    )
     assert q.tolist() == [1.0, 2.0, 3.0] and qd.tolist() == [0.1, 0.2, 0.3]
     assert JointStateReader(NAMES).read(state(NAMES, [1, 2, 3]))[1] is None
 
@@ -59,9 +61,7 @@ def test_trajectory_message_round_trips_with_strictly_increasing_times() -> None
     assert len(trajectory_message(trajectory, NAMES, points=2).points) == 2
 
 
-@pytest.mark.parametrize(
-    ("times", "reason"), [((0.02, 0.02), "time_order"), ((0.04, 0.02), "time_order")]
-)
+@pytest.mark.parametrize(("times", "reason"), [((0.02, 0.02), "time_order"), ((0.04, 0.02), "time_order")])
 def test_trajectories_out_of_time_order_are_rejected(times, reason) -> None:
     msg = JointTrajectory(joint_names=list(NAMES))
     for t in times:

@@ -9,7 +9,7 @@ import yaml
 
 pytest.importorskip("rclpy")
 
-from wm_planner_ros.params import PLANNER_PARAMETERS, SIM_PARAMETERS  # noqa: E402
+from wm_planner_ros.params import PLANNER_PARAMETERS, SIM_PARAMETERS
 
 CONFIG = Path(__file__).resolve().parents[1] / "config"
 

@@ -11,10 +11,9 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from lifecycle_msgs.msg import Transition  # noqa: E402
-
-from wm_planner_ros.client import PlannerClient  # noqa: E402
-from wm_planner_ros.launcher import ros_environment, start_node  # noqa: E402
+from lifecycle_msgs.msg import Transition
+from wm_planner_ros.client import PlannerClient
+from wm_planner_ros.launcher import ros_environment, start_node
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +30,12 @@ def test_configure_fails_cleanly_on_bad_models_and_recovers(ros, bundle: Path, t
     env = ros_environment(int(os.environ["ROS_DOMAIN_ID"]))
     with open(log_path, "wb") as log:
         planner = start_node(
-            "planner_node", "planner_node", {"model_path": str(tmp_path / "missing")},
-            env=env, params_dir=tmp_path, output=log,
+            "planner_node",
+            "planner_node",
+            {"model_path": str(tmp_path / "missing")},
+            env=env,
+            params_dir=tmp_path,
+            output=log,
         )
         client = PlannerClient()
         try:

@@ -24,9 +24,9 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 from tqdm import tqdm
 from trajectory_msgs.msg import JointTrajectory
+from wm_planner_ros.messages import seconds
 
 from wm_planner.config import default_robot_spec
-from wm_planner_ros.messages import seconds
 
 __all__ = ["GoalResult", "PlannerClient", "RecordedCommand", "drive_to_goal"]
 
@@ -98,8 +98,12 @@ class PlannerClient:
             time.monotonic(),
             np.array([seconds(p.time_from_start) for p in msg.points]),
             np.array([np.asarray(p.positions)[order] for p in msg.points]),
-            np.array([np.asarray(p.velocities)[order] if p.velocities else np.full(len(order), np.nan)
-                      for p in msg.points]),
+            np.array(
+                [
+                    np.asarray(p.velocities)[order] if p.velocities else np.full(len(order), np.nan)
+                    for p in msg.points
+                ]
+            ),
         )
         with self.lock:
             self.record.commands.append(command)
@@ -128,8 +132,11 @@ class PlannerClient:
         for status in msg.status:
             if status.name.startswith(self.planner.strip("/")):
                 values = {kv.key: kv.value for kv in status.values}
-                values["level"] = str(int.from_bytes(status.level, "little") if isinstance(status.level, bytes)
-                                      else status.level)
+                values["level"] = str(
+                    int.from_bytes(status.level, "little")
+                    if isinstance(status.level, bytes)
+                    else status.level
+                )
                 values["message"] = status.message
                 with self.lock:
                     self.record.diagnostics = values
@@ -238,7 +245,11 @@ class GoalResult:
     def summary(self) -> str:
         d = self.diagnostics
         error = "unknown" if self.error is None else f"{self.error:.4f} {self.unit}"
-        outcome = f"goal reached in {self.seconds:.1f} s" if self.reached else f"goal not reached in {self.seconds:.1f} s"
+        outcome = (
+            f"goal reached in {self.seconds:.1f} s"
+            if self.reached
+            else f"goal not reached in {self.seconds:.1f} s"
+        )
         return (
             f"{outcome} (error {error}); loop rate {d.get('loop_rate_hz', '?')} Hz, plan latency p50 "
             f"{d.get('plan_latency_p50_ms', '?')} ms / p99 {d.get('plan_latency_p99_ms', '?')} ms, "
@@ -276,7 +287,9 @@ def drive_to_goal(
             while time.monotonic() - start < timeout_s:
                 status = client.status() or {}
                 error = status.get("goal_error")
-                bar.set_postfix_str(f"error {error if error is None else round(error, 4)} {unit}, {status.get('mode')}")
+                bar.set_postfix_str(
+                    f"error {error if error is None else round(error, 4)} {unit}, {status.get('mode')}"
+                )
                 bar.update()
                 if error is not None and status.get("goal") and error <= tolerance:
                     break

@@ -25,7 +25,6 @@ import yaml
 __all__ = ["NodeProcesses", "config_dir", "register_cli", "ros_environment", "start_node", "start_nodes"]
 
 
-
 def config_dir() -> Path | None:
     """The package's ``config/``: installed by colcon, or beside the sources; None if neither."""
     from ament_index_python.packages import get_package_share_directory
@@ -124,8 +123,13 @@ def start_nodes(
     env = ros_environment(domain_id)
     params_dir = tempfile.TemporaryDirectory(prefix="wm_planner_ros_")
     running = NodeProcesses(int(env["ROS_DOMAIN_ID"]), _params_dir=params_dir)
-    common = {"env": env, "params_dir": Path(params_dir.name), "params_files": params_files,
-              "use_sim_time": use_sim_time, "output": output}
+    common = {
+        "env": env,
+        "params_dir": Path(params_dir.name),
+        "params_files": params_files,
+        "use_sim_time": use_sim_time,
+        "output": output,
+    }
     running.processes["sim"] = start_node("sim_node", "sim_node", sim or {}, **common)
     running.processes["planner"] = start_node(
         "planner_node", "planner_node", {"autostart": True, **planner}, **common
@@ -134,8 +138,10 @@ def start_nodes(
 
 
 def _planner_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    controller = "joint_trajectory_controller" if args.command_interface == "trajectory" else (
-        "forward_position_controller"
+    controller = (
+        "joint_trajectory_controller"
+        if args.command_interface == "trajectory"
+        else ("forward_position_controller")
     )
     return {
         "model_path": str(Path(args.model).resolve()),
@@ -148,7 +154,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         import rclpy  # noqa: F401  (only to say clearly when the ROS wheels are missing)
     except ImportError as error:
-        print(f"wm-planner ros-sim: rclpy is not installed ({error}); pip install 'wm-planner[ros]'", file=sys.stderr)
+        print(
+            f"wm-planner ros-sim: rclpy is not installed ({error}); pip install 'wm-planner[ros]'",
+            file=sys.stderr,
+        )
         return 2
     if not Path(args.model, "metadata.json").is_file():
         raise FileNotFoundError(f"--model {args.model}: not a bundle directory (no metadata.json)")
@@ -177,7 +186,10 @@ def _wait(nodes: NodeProcesses, duration: float | None) -> int:
         while end is None or time.monotonic() < end:
             for name, process in nodes.processes.items():
                 if process.poll() is not None:
-                    print(f"wm-planner ros-sim: {name} node exited with code {process.returncode}", file=sys.stderr)
+                    print(
+                        f"wm-planner ros-sim: {name} node exited with code {process.returncode}",
+                        file=sys.stderr,
+                    )
                     return 1
             time.sleep(0.2)
     except KeyboardInterrupt:
@@ -188,17 +200,27 @@ def _wait(nodes: NodeProcesses, duration: float | None) -> int:
 def register_cli(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "ros-sim",
-        help="start the MuJoCo sim node and the planner node (as launch/sim.launch.py does), without ROS installed",
+        help="start the MuJoCo sim node and the planner node as launch/sim.launch.py does, without ROS",
     )
     p.add_argument("--model", required=True, help="ONNX bundle directory")
     p.add_argument("--task", choices=("reach", "push"), default="reach")
     p.add_argument("--seed", type=int, default=0, help="sim episode seed (start pose, cube)")
     p.add_argument("--command-interface", choices=("trajectory", "forward"), default="trajectory")
     p.add_argument("--real-time-factor", type=float, default=1.0)
-    p.add_argument("--params-file", action="append", default=[], help="extra ros__parameters YAML (repeatable)")
+    p.add_argument(
+        "--params-file", action="append", default=[], help="extra ros__parameters YAML (repeatable)"
+    )
     p.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a private one)")
-    p.add_argument("--goal", type=float, nargs=3, metavar=("X", "Y", "Z"), help="end-effector goal (m, world)")
-    p.add_argument("--joint-goal", type=float, nargs="+", metavar="Q", help="joint goal (rad, robot joint order)")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C, "
-                   "or 30 s with a goal)")
+    p.add_argument(
+        "--goal", type=float, nargs=3, metavar=("X", "Y", "Z"), help="end-effector goal (m, world)"
+    )
+    p.add_argument(
+        "--joint-goal", type=float, nargs="+", metavar="Q", help="joint goal (rad, robot joint order)"
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help="stop after this many seconds (default: Ctrl-C, or 30 s with a goal)",
+    )
     p.set_defaults(func=_run)

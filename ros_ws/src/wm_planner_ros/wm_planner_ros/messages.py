@@ -71,9 +71,7 @@ class JointStateReader:
             duplicated = sorted({n for n in names if names.count(n) > 1})
             raise InvalidMessage("duplicate_joint", f"name lists {duplicated} more than once")
         if len(msg.position) != len(names):
-            raise InvalidMessage(
-                "wrong_length", f"{len(names)} names but {len(msg.position)} positions"
-            )
+            raise InvalidMessage("wrong_length", f"{len(names)} names but {len(msg.position)} positions")
         if len(msg.velocity) not in (0, len(names)):
             raise InvalidMessage("wrong_length", f"{len(names)} names but {len(msg.velocity)} velocities")
         index = {name: i for i, name in enumerate(names)}

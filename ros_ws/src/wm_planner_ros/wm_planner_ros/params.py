@@ -33,7 +33,9 @@ class Param:
             if isinstance(self.default, int) and not isinstance(self.default, bool):
                 descriptor.integer_range = [IntegerRange(from_value=int(self.low), to_value=int(self.high))]
             elif isinstance(self.default, float):
-                descriptor.floating_point_range = [FloatingPointRange(from_value=self.low, to_value=self.high)]
+                descriptor.floating_point_range = [
+                    FloatingPointRange(from_value=self.low, to_value=self.high)
+                ]
         return descriptor
 
 
@@ -45,15 +47,22 @@ PLANNER_PARAMETERS: tuple[Param, ...] = (
     Param("scene", "", "MJCF whose arm gives the tool tip by forward kinematics; empty: the built-in scene"),
     Param("autostart", False, "configure and activate at start, without a lifecycle manager"),
     Param("control_rate", 50.0, "Hz; must be 1 / the bundle's control period", 1.0, 1000.0),
-    Param("command_interface", "trajectory", "'trajectory' (joint_trajectory_controller) or 'forward' "
-          "(forward_command_controller, position interface)"),
+    Param(
+        "command_interface",
+        "trajectory",
+        "'trajectory' (joint_trajectory_controller) or 'forward' "
+        "(forward_command_controller, position interface)",
+    ),
     Param("controller_name", "joint_trajectory_controller", "commands go to /<controller_name>/..."),
     Param("trajectory_points", 0, "knots sent per JointTrajectory; 0: all, ending at rest", 0, 1000),
     Param("preview_steps", 8, "plan steps previewed after the next command", 0, 1000),
     Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState input"),
     Param("object_pose_topic", "/object_pose", "geometry_msgs/PoseStamped of the pushed object"),
-    Param("object_default_pose", [0.5, 0.0, 0.025, 1.0, 0.0, 0.0, 0.0],
-          "object pose [x y z qw qx qy qz] used until one arrives (reach goals do not need it)"),
+    Param(
+        "object_default_pose",
+        [0.5, 0.0, 0.025, 1.0, 0.0, 0.0, 0.0],
+        "object pose [x y z qw qx qy qz] used until one arrives (reach goals do not need it)",
+    ),
     Param("frame_id", "world", "frame of goals, the object pose and the planned path"),
     Param("goal_workspace_min", [0.2, -0.6, 0.02], "m; lower corner of allowed end-effector goals"),
     Param("goal_workspace_max", [0.85, 0.6, 0.8], "m; upper corner of allowed end-effector goals"),
@@ -67,14 +76,34 @@ PLANNER_PARAMETERS: tuple[Param, ...] = (
     Param("providers", list(RuntimeConfig().providers), "ONNX Runtime execution providers, in order"),
     Param("safety.position_margin", _SAFETY.position_margin, "rad kept clear of each joint limit", 0.0, 1.0),
     Param("safety.speed_scale", _SAFETY.speed_scale, "fraction of the velocity limits", 0.01, 1.0),
-    Param("safety.acceleration_scale", _SAFETY.acceleration_scale, "fraction of the acceleration limits",
-          0.01, 1.0),
-    Param("safety.state_timeout_periods", _SAFETY.state_timeout_periods,
-          "control periods without a joint state before holding", 0.5, 100.0),
-    Param("safety.max_tracking_error", _SAFETY.max_tracking_error,
-          "rad between command and arm before commands restart from the arm", 0.001, 10.0),
-    Param("safety.max_plan_reuse", _SAFETY.max_plan_reuse,
-          "periods a late or invalid plan may be replaced by the last good one", 0, 1000),
+    Param(
+        "safety.acceleration_scale",
+        _SAFETY.acceleration_scale,
+        "fraction of the acceleration limits",
+        0.01,
+        1.0,
+    ),
+    Param(
+        "safety.state_timeout_periods",
+        _SAFETY.state_timeout_periods,
+        "control periods without a joint state before holding",
+        0.5,
+        100.0,
+    ),
+    Param(
+        "safety.max_tracking_error",
+        _SAFETY.max_tracking_error,
+        "rad between command and arm before commands restart from the arm",
+        0.001,
+        10.0,
+    ),
+    Param(
+        "safety.max_plan_reuse",
+        _SAFETY.max_plan_reuse,
+        "periods a late or invalid plan may be replaced by the last good one",
+        0,
+        1000,
+    ),
     Param("diagnostics_period", 1.0, "s between /diagnostics messages", 0.05, 60.0),
     Param("status_period", 0.2, "s between ~/status messages (and at every mode change)", 0.01, 60.0),
     Param("path_period", 0.1, "s between ~/planned_path messages", 0.01, 60.0),
@@ -88,10 +117,16 @@ SIM_PARAMETERS: tuple[Param, ...] = (
     Param("publish_rate", 100.0, "Hz of /joint_states, /clock and the object pose", 1.0, 1000.0),
     Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState output"),
     Param("object_pose_topic", "/object_pose", "geometry_msgs/PoseStamped of the cube"),
-    Param("trajectory_controller", "joint_trajectory_controller",
-          "takes trajectory_msgs/JointTrajectory on /<name>/joint_trajectory"),
-    Param("forward_controller", "forward_position_controller",
-          "takes std_msgs/Float64MultiArray positions on /<name>/commands"),
+    Param(
+        "trajectory_controller",
+        "joint_trajectory_controller",
+        "takes trajectory_msgs/JointTrajectory on /<name>/joint_trajectory",
+    ),
+    Param(
+        "forward_controller",
+        "forward_position_controller",
+        "takes std_msgs/Float64MultiArray positions on /<name>/commands",
+    ),
     Param("frame_id", "world", "frame of the object pose"),
 )
 

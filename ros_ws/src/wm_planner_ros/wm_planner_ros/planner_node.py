@@ -30,9 +30,6 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import Marker, MarkerArray
-
-from wm_planner.control import ControlStep
-from wm_planner.safety import StateWatchdog
 from wm_planner_ros.messages import (
     InvalidMessage,
     JointStateReader,
@@ -45,6 +42,9 @@ from wm_planner_ros.messages import (
 from wm_planner_ros.params import PLANNER_PARAMETERS, declare_parameters
 from wm_planner_ros.stack import PlanningStack, load_stack
 from wm_planner_ros.telemetry import Telemetry
+
+from wm_planner.control import ControlStep
+from wm_planner.safety import StateWatchdog
 
 __all__ = ["PlannerNode", "main"]
 
@@ -91,9 +91,8 @@ class PlannerNode(LifecycleNode):
         self.params = {p.name: self.get_parameter(p.name).value for p in PLANNER_PARAMETERS}
         try:
             if self.params["command_interface"] not in ("trajectory", "forward"):
-                raise ValueError(
-                    f"command_interface must be 'trajectory' or 'forward', got {self.params['command_interface']!r}"
-                )
+                interface = self.params["command_interface"]
+                raise ValueError(f"command_interface must be 'trajectory' or 'forward', got {interface!r}")
             stack = load_stack(self.params)
             stack.warm_up()
         except (ValueError, OSError, RuntimeError) as error:

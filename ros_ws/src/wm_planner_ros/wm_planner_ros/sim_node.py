@@ -28,12 +28,12 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
+from wm_planner_ros.messages import InvalidMessage, seconds, trajectory_arrays
+from wm_planner_ros.params import SIM_PARAMETERS, declare_parameters
 
 from sim.env import ArmEnv
 from sim.scene import load_scene
 from sim.trajectory import TrajectoryFollower
-from wm_planner_ros.messages import InvalidMessage, seconds, trajectory_arrays
-from wm_planner_ros.params import SIM_PARAMETERS, declare_parameters
 
 __all__ = ["SimNode", "main"]
 
@@ -88,14 +88,23 @@ class SimNode(Node):
             start = seconds(msg.header.stamp) or now
             current, current_velocity = self.follower.sample(now)
             self.follower.follow(
-                start, times, positions, velocities, now=now, current=current, current_velocity=current_velocity
+                start,
+                times,
+                positions,
+                velocities,
+                now=now,
+                current=current,
+                current_velocity=current_velocity,
             )
 
     def _on_forward(self, msg: Float64MultiArray) -> None:
         data = np.asarray(msg.data, dtype=np.float64)
         topic = f"/{self.params['forward_controller']}/commands"
         if data.shape != (len(self.joint_names),):
-            self._reject(topic, InvalidMessage("wrong_length", f"{data.size} values for {len(self.joint_names)} joints"))
+            self._reject(
+                topic,
+                InvalidMessage("wrong_length", f"{data.size} values for {len(self.joint_names)} joints"),
+            )
         elif not np.all(np.isfinite(data)):
             self._reject(topic, InvalidMessage("non_finite", f"{data.tolist()}"))
         else:
@@ -146,7 +155,9 @@ class SimNode(Node):
         ns = round(t * 1e9)
         stamp = Time(nanoseconds=ns).to_msg()
         self._clock.publish(ClockMsg(clock=stamp))
-        state = JointState(name=self.joint_names, position=q.tolist(), velocity=qd.tolist(), effort=effort.tolist())
+        state = JointState(
+            name=self.joint_names, position=q.tolist(), velocity=qd.tolist(), effort=effort.tolist()
+        )
         state.header.stamp = stamp
         self._joint_states.publish(state)
         pose = PoseStamped()

@@ -37,7 +37,9 @@ class GoalCheck:
     joint_high: np.ndarray
     clamp: bool
 
-    def _check(self, goal: np.ndarray, low: np.ndarray, high: np.ndarray, what: str) -> tuple[np.ndarray, str]:
+    def _check(
+        self, goal: np.ndarray, low: np.ndarray, high: np.ndarray, what: str
+    ) -> tuple[np.ndarray, str]:
         outside = (goal < low) | (goal > high)
         if not outside.any():
             return goal, ""
@@ -151,7 +153,9 @@ def load_stack(params: dict[str, Any]) -> PlanningStack:
     )
     margin = safety.position_margin
     if params["goal_out_of_bounds"] not in ("reject", "clamp"):
-        raise ValueError(f"goal_out_of_bounds must be 'reject' or 'clamp', got {params['goal_out_of_bounds']!r}")
+        raise ValueError(
+            f"goal_out_of_bounds must be 'reject' or 'clamp', got {params['goal_out_of_bounds']!r}"
+        )
     goals = GoalCheck(
         workspace_low=_vector(params, "goal_workspace_min", 3),
         workspace_high=_vector(params, "goal_workspace_max", 3),
