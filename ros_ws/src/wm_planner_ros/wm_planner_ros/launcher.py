@@ -9,13 +9,14 @@ the command line's overrides. DDS discovery stays on this machine (``ROS_AUTOMAT
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -59,6 +60,17 @@ class NodeProcesses:
     domain_id: int
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _params_dir: tempfile.TemporaryDirectory[str] | None = None
+    _starts: dict[str, Callable[[], subprocess.Popen[bytes]]] = field(default_factory=dict)
+
+    def start(self, name: str, launch: Callable[[], subprocess.Popen[bytes]]) -> None:
+        self._starts[name] = launch
+        self.processes[name] = launch()
+
+    def restart(self, name: str) -> None:
+        """Start node ``name`` again with the same parameters (after it died or was killed)."""
+        if self.processes[name].poll() is None:
+            raise RuntimeError(f"{name} node is still running")
+        self.processes[name] = self._starts[name]()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Interrupt every node (as Ctrl-C would), then kill any that do not exit."""
@@ -130,10 +142,9 @@ def start_nodes(
         "use_sim_time": use_sim_time,
         "output": output,
     }
-    running.processes["sim"] = start_node("sim_node", "sim_node", sim or {}, **common)
-    running.processes["planner"] = start_node(
-        "planner_node", "planner_node", {"autostart": True, **planner}, **common
-    )
+    running.start("sim", functools.partial(start_node, "sim_node", "sim_node", sim or {}, **common))
+    planner = {"autostart": True, **planner}
+    running.start("planner", functools.partial(start_node, "planner_node", "planner_node", planner, **common))
     return running
 
 

@@ -191,6 +191,7 @@ class PlannerNode(LifecycleNode):
     def _on_joint_state(self, msg: JointState) -> None:
         try:
             q, qd = self.reader.read(msg)
+            self.stack.check_measured(q, qd)
             stamp = self._check_stamp(msg)
         except InvalidMessage as error:
             self._reject(self.params["joint_states_topic"], error)
