@@ -70,7 +70,8 @@ class ControlStep:
 class MpcController:
     """Plans on each call of :meth:`step` and keeps the commands safe (see the module docstring).
 
-    ``joint_slice``: where the measured joint positions sit in the observation. ``preview_steps``: plan
+    ``joint_slice`` (``velocity_slice``): where the measured joint positions (velocities) sit in the
+    observation. ``preview_steps``: plan
     steps previewed after the command (the stop that follows adds as many steps as braking needs).
     """
 
@@ -81,6 +82,7 @@ class MpcController:
         robot: RobotSpec,
         *,
         joint_slice: slice,
+        velocity_slice: slice | None = None,
         safety: SafetyConfig | None = None,
         preview_steps: int = 8,
     ) -> None:
@@ -91,6 +93,7 @@ class MpcController:
         self.robot = robot
         self.safety = safety or SafetyConfig()
         self.joint_slice = joint_slice
+        self.velocity_slice = velocity_slice
         self.preview_steps = preview_steps
         self.filter = CommandFilter(robot, self.safety)
         self.fallback = PlanFallback(max_reuse=self.safety.max_plan_reuse)
@@ -114,8 +117,7 @@ class MpcController:
 
     def step(self, obs: np.ndarray) -> ControlStep:
         """The command for this period from the observation ``obs [O]``."""
-        measured = np.asarray(obs[self.joint_slice], dtype=np.float64)
-        problem = self._reanchor_if_far(measured)
+        problem = self._reanchor_if_far(obs)
         if self.cost is None:
             return self.hold(problem or "no goal")
         plan = self.planner.plan(self.bind(obs), self.cost)
@@ -134,12 +136,14 @@ class MpcController:
         command = self.filter.hold()
         return ControlStep(command, self._preview(command, []), "hold", problem)
 
-    def _reanchor_if_far(self, measured: np.ndarray) -> str | None:
+    def _reanchor_if_far(self, obs: np.ndarray) -> str | None:
+        measured = np.asarray(obs[self.joint_slice], dtype=np.float64)
         error = float(np.max(np.abs(measured - self.filter.position)))
         if error <= self.safety.max_tracking_error:
             return None
         self.reanchors += 1
-        self.reset(measured)
+        velocity = None if self.velocity_slice is None else np.asarray(obs[self.velocity_slice], np.float64)
+        self.reset(measured, velocity)
         return f"arm {error:.3f} rad from the last command: commands restart from the measured position"
 
     def _preview(self, first: FilteredCommand, actions: np.ndarray) -> Trajectory:

@@ -69,7 +69,7 @@ class PlannerNode(LifecycleNode):
         self.create_service(SetBool, "~/pause", self._on_pause)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self._entities: list[Any] = []
-        self._control_timer = None
+        self._control_timer = self._watchdog_timer = None
         if self.params["autostart"]:
             self._autostart = self.create_timer(0.01, self._start, clock=self.steady)
 
@@ -141,6 +141,9 @@ class PlannerNode(LifecycleNode):
         self.telemetry.clear_windows()
         period = 1.0 / self.params["control_rate"]
         self._control_timer = self.create_timer(period, self._control_tick, clock=self.steady)
+        # Staleness is checked four times a period, so the hold goes out within the timeout plus a
+        # quarter period, not plus a whole one.
+        self._watchdog_timer = self.create_timer(period / 4, self._watchdog_tick, clock=self.steady)
         self._next_status = self._next_path = 0.0
         self.lifecycle = "active"
         result = super().on_activate(state)
@@ -148,8 +151,7 @@ class PlannerNode(LifecycleNode):
         return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.destroy_timer(self._control_timer)
-        self._control_timer = None
+        self._stop_timers()
         self._publish(self.stack.controller.hold("deactivated"))
         self.lifecycle = "inactive"
         return super().on_deactivate(state)
@@ -162,7 +164,7 @@ class PlannerNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         if self._control_timer is not None:
-            self.destroy_timer(self._control_timer)
+            self._stop_timers()
             self._publish(self.stack.controller.hold("shutting down"))
         self._destroy_entities()
         self.lifecycle = "finalized"
@@ -207,7 +209,10 @@ class PlannerNode(LifecycleNode):
         stamp = seconds(msg.header.stamp)
         if stamp <= 0.0:
             raise InvalidMessage("unstamped", "header.stamp is zero")
-        if self.last_stamp is not None and stamp < self.last_stamp:
+        # Order is checked within one unbroken stream; after an outage (a restarted driver or
+        # simulation) the clock may have started again from zero.
+        in_stream = self.last_stamp is not None and not self.watchdog.stale(self._now())
+        if in_stream and stamp < self.last_stamp:
             raise InvalidMessage("out_of_order", f"stamp {stamp:.4f} s is older than {self.last_stamp:.4f} s")
         lead = stamp - self.get_clock().now().nanoseconds * 1e-9
         if lead > self.params["max_stamp_lead"]:
@@ -283,13 +288,24 @@ class PlannerNode(LifecycleNode):
     def _now(self) -> float:
         return self.steady.now().nanoseconds * 1e-9
 
+    def _stop_timers(self) -> None:
+        self.destroy_timer(self._control_timer)
+        self.destroy_timer(self._watchdog_timer)
+        self._control_timer = self._watchdog_timer = None
+
+    def _watchdog_tick(self) -> None:
+        if self._anchored and self.problem != "joint states stale" and self.watchdog.stale(self._now()):
+            self._control_tick()
+
     def _control_tick(self) -> None:
         now = self._now()
         if not self._anchored:
             # Without a measured state there is nothing safe to command, not even a hold.
-            self._publish_waiting(now)
+            self._publish_idle(now, "waiting for joint states")
             return
         step = self._decide(now)
+        if step is None:
+            return
         if step.plan is not None:
             self.telemetry.planned(step.plan.latency_s)
         self.telemetry.tick(now, step.mode)
@@ -303,16 +319,22 @@ class PlannerNode(LifecycleNode):
             self._publish_path(step)
             self._next_path = now + self.params["path_period"]
 
-    def _publish_waiting(self, now: float) -> None:
-        if (self.mode, self.problem) != ("idle", "waiting for joint states") or now >= self._next_status:
-            self.mode, self.problem = "idle", "waiting for joint states"
+    def _publish_idle(self, now: float, problem: str) -> None:
+        if (self.mode, self.problem) != ("idle", problem) or now >= self._next_status:
+            self.mode, self.problem = "idle", problem
             status = {"lifecycle": self.lifecycle, "mode": self.mode, "problem": self.problem}
             self._status.publish(String(data=json.dumps(status)))
             self._next_status = now + self.params["status_period"]
 
-    def _decide(self, now: float) -> ControlStep:
+    def _decide(self, now: float) -> ControlStep | None:
+        """This period's step; None when there is nothing to send."""
         controller = self.stack.controller
         if self.watchdog.stale(now):
+            if controller.filter.at_rest:
+                # The arm was brought to rest; repeating that command could only do harm if the
+                # driver came back elsewhere (restarted, or the arm moved by hand).
+                self._publish_idle(now, "joint states stale")
+                return None
             return controller.hold("joint states stale")
         if self.paused:
             return controller.hold("paused")
@@ -405,10 +427,8 @@ class PlannerNode(LifecycleNode):
     def _health(self) -> tuple[bytes, str]:
         if self.lifecycle != "active":
             return DiagnosticStatus.WARN, f"{self.lifecycle}"
-        if self.mode == "hold" and self.problem not in (None, "no goal"):
-            return DiagnosticStatus.WARN, f"holding: {self.problem}"
-        if self.mode == "fallback":
-            return DiagnosticStatus.WARN, f"fallback: {self.problem}"
+        if self.problem not in (None, "no goal"):
+            return DiagnosticStatus.WARN, f"{self.mode}: {self.problem}"
         return DiagnosticStatus.OK, self.mode
 
 

@@ -165,6 +165,7 @@ def load_stack(params: dict[str, Any]) -> PlanningStack:
         OnnxRollout(model).bind,
         robot,
         joint_slice=observations.layout.slice("joint_pos"),
+        velocity_slice=observations.layout.slice("joint_vel"),
         safety=safety,
         preview_steps=params["preview_steps"],
     )

@@ -1,0 +1,130 @@
+"""Whatever goes wrong, the commands stay safe and the planner says what happened: a flood of malformed
+and adversarial messages, the sim killed and restarted."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy")
+
+from geometry_msgs.msg import PoseStamped
+from rclpy.qos import qos_profile_sensor_data
+from rig import EE_GOAL, JOINT_GOAL, ROBOT, Rig, assert_within_limits, running_rig
+from sensor_msgs.msg import JointState
+
+pytestmark = pytest.mark.slow
+
+FUZZ_MESSAGES = 10_000
+NAMES = list(ROBOT.joint_names)
+
+
+def joint_state(rng: np.random.Generator, stamp_s: float) -> JointState:
+    """A JointState that is wrong in one of many ways, chosen by ``rng``."""
+    names, q = list(NAMES), rng.uniform(-3, 3, 7).tolist()
+    kind = rng.integers(9)
+    if kind == 0:
+        q[rng.integers(7)] = float(rng.choice([math.nan, math.inf, -math.inf]))
+    elif kind == 1:
+        q = q[: rng.integers(7)]
+    elif kind == 2:
+        names[rng.integers(7)] = "elbow"
+    elif kind == 3:
+        names[1] = names[0]
+    elif kind == 4:
+        q = (rng.choice([1.0, -1.0], 7) * 10.0 ** rng.uniform(1, 300, 7)).tolist()
+    elif kind == 5:
+        stamp_s = 0.0
+    elif kind == 6:
+        stamp_s = 1e9  # far in the future
+    elif kind == 7:
+        stamp_s = 1e-3  # long before anything the sim has published
+    msg = JointState(
+        name=names, position=q, velocity=rng.uniform(-1e3, 1e3, int(rng.integers(0, 8))).tolist()
+    )
+    sec = math.floor(stamp_s)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = sec, int((stamp_s - sec) * 1e9)
+    return msg
+
+
+def pose(rng: np.random.Generator) -> PoseStamped:
+    msg = PoseStamped()
+    msg.header.frame_id = str(rng.choice(["world", "", "camera", "base_link"]))
+    xyz = rng.choice(
+        [rng.uniform(-5, 5, 3), np.full(3, math.nan), np.full(3, 1e300), EE_GOAL + rng.normal(0, 0.2, 3)]
+    )
+    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in xyz)
+    msg.pose.orientation.w = float(rng.choice([1.0, math.nan, 0.0]))
+    return msg
+
+
+@pytest.fixture(scope="module")
+def fuzz_rig(ros: None, bundle: Path, tmp_path_factory: pytest.TempPathFactory):
+    with running_rig(bundle, "trajectory", tmp_path_factory.mktemp("logs") / "nodes.log") as running:
+        yield running
+
+
+def test_fuzzed_inputs_never_produce_an_unsafe_command(fuzz_rig: Rig) -> None:
+    rig, client = fuzz_rig, fuzz_rig.client
+    node = client.node
+    states = node.create_publisher(JointState, "/joint_states", qos_profile_sensor_data)
+    goals = node.create_publisher(PoseStamped, "/planner_node/goal", 10)
+    joint_goals = node.create_publisher(JointState, "/planner_node/joint_goal", 10)
+    rng = np.random.default_rng(0)
+    client.send_ee_goal(EE_GOAL)
+    for i in range(FUZZ_MESSAGES):
+        kind = i % 4
+        if kind < 2:
+            states.publish(joint_state(rng, time.time()))
+        elif kind == 2:
+            goals.publish(pose(rng))
+        else:
+            msg = joint_state(rng, time.time())
+            msg.position = (
+                (np.asarray(JOINT_GOAL) + rng.normal(0, 3, 7)).tolist() if i % 8 == 3 else msg.position
+            )
+            joint_goals.publish(msg)
+        if i % 200 == 0:
+            time.sleep(0.01)  # let the subscribers' queues drain now and then, so most messages are read
+    planner = rig.nodes.processes["planner"]
+    assert planner.poll() is None, "the planner node died"
+    assert client.wait_for(
+        lambda: (
+            sum(int(v) for k, v in (client.diagnostics() or {}).items() if k.startswith("rejected_")) > 1000
+        ),
+        3.0,
+    )
+    assert_within_limits(client.commands())
+    time.sleep(1.0)  # fuzzed goals still in flight must not overtake the valid one
+    client.send_ee_goal(EE_GOAL)  # still responsive: a valid goal is reached
+    assert client.wait_for(lambda: rig.ee_error(EE_GOAL) < 0.02, 10.0)
+    assert client.pause(True) and client.pause(False)
+    assert_within_limits(client.commands())
+
+
+def test_sim_killed_mid_motion_holds_and_a_restarted_sim_is_followed(fuzz_rig: Rig) -> None:
+    rig, client = fuzz_rig, fuzz_rig.client
+    client.send_joint_goal(JOINT_GOAL)
+    assert client.wait_for(lambda: rig.mode() == "plan", 5.0)
+    time.sleep(0.3)
+    rig.nodes.processes["sim"].kill()
+    rig.nodes.processes["sim"].wait()
+    assert client.wait_for(lambda: (client.status() or {}).get("problem") == "joint states stale", 1.0)
+    assert client.wait_for(lambda: "stale" in (client.diagnostics() or {}).get("message", ""), 3.0)
+    held = len(client.commands())
+    rig.nodes.restart("sim")  # a fresh sim: the arm is back at its start pose, its clock at zero
+    assert client.wait_for(lambda: rig.mode() == "plan", 15.0)
+    assert client.wait_for(lambda: rig.joint_error(JOINT_GOAL) < 0.03, 10.0)
+    commands = client.commands()
+    firsts = np.array([c.positions[0] for c in commands])
+    jumps = np.flatnonzero(np.any(np.abs(np.diff(firsts, axis=0)) > ROBOT.max_step() + 1e-9, axis=1))
+    assert len(jumps) == 1 and jumps[0] >= held - 1, (
+        "commands may restart once, at the new arm, and only then"
+    )
+    assert_within_limits(commands[: jumps[0] + 1])
+    assert_within_limits(commands[jumps[0] + 1 :])
+    assert client.wait_for(lambda: int((client.diagnostics() or {}).get("reanchors", 0)) >= 1, 3.0)
