@@ -18,11 +18,9 @@ import sys
 from typing import Any
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseStamped
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
@@ -40,6 +38,7 @@ from wm_planner_ros.messages import (
     trajectory_message,
 )
 from wm_planner_ros.params import PLANNER_PARAMETERS, declare_parameters
+from wm_planner_ros.spin import spin_node
 from wm_planner_ros.stack import PlanningStack, load_stack
 from wm_planner_ros.telemetry import Telemetry
 
@@ -433,16 +432,7 @@ class PlannerNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = PlannerNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(PlannerNode, args)
 
 
 if __name__ == "__main__":

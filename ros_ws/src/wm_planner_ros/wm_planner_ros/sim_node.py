@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock as ClockMsg
@@ -30,6 +29,7 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 from wm_planner_ros.messages import InvalidMessage, seconds, trajectory_arrays
 from wm_planner_ros.params import SIM_PARAMETERS, declare_parameters
+from wm_planner_ros.spin import spin_node
 
 from sim.env import ArmEnv
 from sim.scene import load_scene
@@ -174,16 +174,7 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = SimNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(SimNode, args)
 
 
 if __name__ == "__main__":
