@@ -214,6 +214,10 @@ class PlannerClient:
         return self._call(self._reset, Trigger.Request()).success
 
     def change_state(self, transition_id: int, timeout_s: float = 30.0) -> bool:
+        # A request sent the moment a service is discovered can lose its reply while the reply path
+        # is still being matched; a transition cannot be retried blindly, so first prove the path
+        # with get_state, which can.
+        self.lifecycle_state()
         request = ChangeState.Request()
         request.transition.id = transition_id
         return self._call(self._change_state, request, timeout_s).success
@@ -230,7 +234,13 @@ class PlannerClient:
         if refused:
             raise RuntimeError(f"parameters refused: {refused}")
 
-    def lifecycle_state(self) -> str:
+    def lifecycle_state(self, attempts: int = 10) -> str:
+        """The planner's lifecycle state label; the query is repeated if a reply is lost."""
+        for _ in range(attempts - 1):
+            try:
+                return self._call(self._get_state, GetState.Request(), timeout_s=2.0).current_state.label
+            except TimeoutError:
+                continue
         return self._call(self._get_state, GetState.Request()).current_state.label
 
 

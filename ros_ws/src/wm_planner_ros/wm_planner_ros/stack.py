@@ -90,6 +90,11 @@ class PlanningStack:
         ):
             raise InvalidMessage("too_fast", f"velocities {np.round(qd, 4).tolist()} beyond the arm's limits")
 
+    def max_travel(self, seconds: float) -> np.ndarray:
+        """Farthest each joint can plausibly move in ``seconds`` ``[J]`` (measurement noise included)."""
+        speed = _MEASURED_SPEED_FACTOR * np.asarray(self.robot.velocity_limits)
+        return speed * max(seconds, 0.0) + _MEASURED_SLACK_RAD
+
     def ee_goal(self, position: np.ndarray) -> ReachCost:
         return ReachCost(self.observations.layout, position)
 
