@@ -8,6 +8,7 @@ the precision of the features, because they run on every imagined step of every 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -27,26 +28,42 @@ def _horizon_weights(horizon: int, terminal_weight: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ReachCost:
-    """Tool-tip distance to ``goal [3]`` at every imagined step (more at the last), plus a little joint
-    speed so the arm settles on the goal instead of sweeping through it."""
+class _SettleCost:
+    """Distance of one imagined feature (``feature``, named by subclasses) to ``goal`` at every step
+    (more at the last), plus a little joint speed so the arm settles on the goal instead of sweeping
+    through it."""
 
+    feature: ClassVar[str]
     layout: Layout
     goal: np.ndarray
     terminal_weight: float = 4.0
     speed_weight: float = 0.002
-    _ee: slice = field(init=False, repr=False)
+    _at: slice = field(init=False, repr=False)
     _qd: slice = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_ee", self.layout.slice("ee_pos"))
+        at = self.layout.slice(self.feature)
+        goal = np.asarray(self.goal, dtype=np.float32).reshape(-1)
+        if goal.size != at.stop - at.start:
+            raise ValueError(
+                f"{self.feature} goal has {goal.size} values, the model has {at.stop - at.start}"
+            )
+        object.__setattr__(self, "_at", at)
         object.__setattr__(self, "_qd", self.layout.slice("joint_vel"))
-        object.__setattr__(self, "goal", np.asarray(self.goal, dtype=np.float32).reshape(3))
+        object.__setattr__(self, "goal", goal)
 
     def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        per_step = _distance(features[..., self._ee], self.goal)
+        per_step = _distance(features[..., self._at], self.goal)
         per_step = per_step + self.speed_weight * (features[..., self._qd] ** 2).sum(axis=-1)
         return per_step @ _horizon_weights(features.shape[1], self.terminal_weight)
+
+
+@dataclass(frozen=True)
+class ReachCost(_SettleCost):
+    """Tool-tip distance to ``goal [3]`` at every imagined step (more at the last), plus a little joint
+    speed so the arm settles on the goal instead of sweeping through it."""
+
+    feature: ClassVar[str] = "ee_pos"
 
 
 @dataclass(frozen=True)
@@ -91,31 +108,11 @@ class PushCost:
 
 
 @dataclass(frozen=True)
-class JointCost:
+class JointCost(_SettleCost):
     """Joint-space distance (rad) of the imagined joint positions to ``goal [J]`` at every step (more at
     the last), plus a little joint speed, as :class:`ReachCost` does in task space."""
 
-    layout: Layout
-    goal: np.ndarray
-    terminal_weight: float = 4.0
-    speed_weight: float = 0.002
-    _q: slice = field(init=False, repr=False)
-    _qd: slice = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_q", self.layout.slice("joint_pos"))
-        object.__setattr__(self, "_qd", self.layout.slice("joint_vel"))
-        goal = np.asarray(self.goal, dtype=np.float32).reshape(-1)
-        if goal.size != self._q.stop - self._q.start:
-            raise ValueError(
-                f"joint goal has {goal.size} values, the model has {self._q.stop - self._q.start}"
-            )
-        object.__setattr__(self, "goal", goal)
-
-    def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        per_step = _distance(features[..., self._q], self.goal)
-        per_step = per_step + self.speed_weight * (features[..., self._qd] ** 2).sum(axis=-1)
-        return per_step @ _horizon_weights(features.shape[1], self.terminal_weight)
+    feature: ClassVar[str] = "joint_pos"
 
 
 def task_cost(task: str, layout: Layout, goal: np.ndarray) -> ReachCost | PushCost:

@@ -61,23 +61,18 @@ def generate_launch_description():
             },
         ],
     )
-    configure = EmitEvent(
-        event=ChangeState(
-            lifecycle_node_matcher=matches_action(planner), transition_id=Transition.TRANSITION_CONFIGURE
+
+    def transition(transition_id):
+        return EmitEvent(
+            event=ChangeState(lifecycle_node_matcher=matches_action(planner), transition_id=transition_id)
         )
-    )
+
+    configure = transition(Transition.TRANSITION_CONFIGURE)
     activate = RegisterEventHandler(
         OnStateTransition(
             target_lifecycle_node=planner,
             goal_state="inactive",
-            entities=[
-                EmitEvent(
-                    event=ChangeState(
-                        lifecycle_node_matcher=matches_action(planner),
-                        transition_id=Transition.TRANSITION_ACTIVATE,
-                    )
-                )
-            ],
+            entities=[transition(Transition.TRANSITION_ACTIVATE)],
         )
     )
     rviz = Node(

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from wm_planner_ros.client import PlannerClient, RecordedCommand
-from wm_planner_ros.launcher import NodeProcesses, start_nodes
 
 from sim.observation import ObservationBuilder
 from wm_planner.config import SafetyConfig, default_robot_spec
+from wm_planner_ros.client import PlannerClient, RecordedCommand
+from wm_planner_ros.launcher import NodeProcesses, start_nodes
+from wm_planner_ros.topics import CONTROLLERS, command_topic
 
 ROBOT = default_robot_spec()
 PERIOD = ROBOT.control_period
 MARGIN = SafetyConfig().position_margin
 JOINT_GOAL = np.array([0.3, -0.5, 0.2, -2.0, 0.1, 1.8, 0.5])
 EE_GOAL = np.array([0.45, 0.12, 0.3])
-CONTROLLERS = {"trajectory": "joint_trajectory_controller", "forward": "forward_position_controller"}
 
 
 class Rig:
@@ -50,7 +51,7 @@ def running_rig(bundle: Path, interface: str, log_path: Path) -> Iterator[Rig]:
         "command_interface": interface,
         "controller_name": CONTROLLERS[interface],
     }
-    topic = f"/{CONTROLLERS[interface]}/" + ("joint_trajectory" if interface == "trajectory" else "commands")
+    topic = command_topic(interface, CONTROLLERS[interface])
     with open(log_path, "wb") as log:
         nodes = start_nodes(
             planner, {"task": "reach", "seed": 0}, domain_id=int(os.environ["ROS_DOMAIN_ID"]), output=log
@@ -66,6 +67,13 @@ def running_rig(bundle: Path, interface: str, log_path: Path) -> Iterator[Rig]:
         finally:
             client.close()
             nodes.stop()
+
+
+def arm_displacement(client: PlannerClient, seconds: float) -> float:
+    """How far (rad, the largest joint) the measured arm moves over the next ``seconds``."""
+    before = client.joint_positions()
+    time.sleep(seconds)
+    return float(np.max(np.abs(client.joint_positions() - before)))
 
 
 def assert_within_limits(commands: list[RecordedCommand]) -> None:

@@ -9,6 +9,8 @@ pytest.importorskip("rclpy")
 
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from wm_planner.control import Trajectory
 from wm_planner_ros.messages import (
     InvalidMessage,
     JointStateReader,
@@ -16,8 +18,6 @@ from wm_planner_ros.messages import (
     trajectory_arrays,
     trajectory_message,
 )
-
-from wm_planner.control import Trajectory
 
 NAMES = ("a", "b", "c")
 

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("rclpy")
 
 from lifecycle_msgs.msg import Transition
+
 from wm_planner_ros.client import PlannerClient
 from wm_planner_ros.launcher import ros_environment, start_node
 

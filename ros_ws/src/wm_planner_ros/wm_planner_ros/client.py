@@ -24,9 +24,9 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 from tqdm import tqdm
 from trajectory_msgs.msg import JointTrajectory
-from wm_planner_ros.messages import seconds
 
 from wm_planner.config import default_robot_spec
+from wm_planner_ros.messages import seconds
 
 __all__ = ["GoalResult", "PlannerClient", "RecordedCommand", "drive_to_goal"]
 
@@ -60,7 +60,9 @@ class PlannerClient:
         planner: str = "/planner_node",
         command_topic: str = "/joint_trajectory_controller/joint_trajectory",
         joint_names: Sequence[str] | None = None,
+        record_commands: bool = True,
     ) -> None:
+        """``record_commands``: keep every command (False for long runs that only watch status)."""
         self.joint_names = list(joint_names or default_robot_spec().joint_names)
         self.node = rclpy.create_node("wm_planner_client")
         self.lock = threading.Lock()
@@ -70,7 +72,8 @@ class PlannerClient:
         trajectory = command_topic.endswith("/joint_trajectory")
         kind = JointTrajectory if trajectory else Float64MultiArray
         on_command = self._on_trajectory if trajectory else self._on_forward
-        node.create_subscription(kind, command_topic, on_command, 100)
+        if record_commands:
+            node.create_subscription(kind, command_topic, on_command, 100)
         node.create_subscription(JointState, "/joint_states", self._on_joint_state, 10)
         node.create_subscription(String, f"{planner}/status", self._on_status, 10)
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
@@ -132,11 +135,7 @@ class PlannerClient:
         for status in msg.status:
             if status.name.startswith(self.planner.strip("/")):
                 values = {kv.key: kv.value for kv in status.values}
-                values["level"] = str(
-                    int.from_bytes(status.level, "little")
-                    if isinstance(status.level, bytes)
-                    else status.level
-                )
+                values["level"] = str(ord(status.level))  # a byte field
                 values["message"] = status.message
                 with self.lock:
                     self.record.diagnostics = values

@@ -23,6 +23,8 @@ from typing import IO, Any
 
 import yaml
 
+from wm_planner_ros.topics import CONTROLLERS
+
 __all__ = ["NodeProcesses", "config_dir", "register_cli", "ros_environment", "start_node", "start_nodes"]
 
 
@@ -149,15 +151,10 @@ def start_nodes(
 
 
 def _planner_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    controller = (
-        "joint_trajectory_controller"
-        if args.command_interface == "trajectory"
-        else ("forward_position_controller")
-    )
     return {
         "model_path": str(Path(args.model).resolve()),
         "command_interface": args.command_interface,
-        "controller_name": controller,
+        "controller_name": CONTROLLERS[args.command_interface],
     }
 
 

@@ -15,19 +15,27 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
+from wm_planner.config import RobotSpec
 from wm_planner.control import Trajectory
 
 __all__ = [
     "InvalidMessage",
     "JointStateReader",
+    "check_measured",
     "duration",
     "forward_command",
+    "max_travel",
     "point",
     "pose_vector",
     "seconds",
     "trajectory_arrays",
     "trajectory_message",
 ]
+
+
+_MEASURED_SLACK_RAD = 0.05
+"""How far past a joint limit a measurement may be (encoder offsets, overshoot into a soft stop)."""
+_MEASURED_SPEED_FACTOR = 1.5
 
 
 class InvalidMessage(ValueError):
@@ -86,6 +94,21 @@ class JointStateReader:
     def joint_goal(self, msg: JointState) -> np.ndarray:
         """The goal positions ``[J]`` of a joint goal message."""
         return self.read(msg)[0]
+
+
+def check_measured(robot: RobotSpec, q: np.ndarray, qd: np.ndarray | None) -> None:
+    """Refuse joint states no arm can be in: far past its limits, or moving far beyond its speed."""
+    far = (q < robot.lower() - _MEASURED_SLACK_RAD) | (q > robot.upper() + _MEASURED_SLACK_RAD)
+    if far.any():
+        raise InvalidMessage("out_of_limits", f"positions {np.round(q, 4).tolist()} beyond the joint limits")
+    if qd is not None and np.any(np.abs(qd) > _MEASURED_SPEED_FACTOR * np.asarray(robot.velocity_limits)):
+        raise InvalidMessage("too_fast", f"velocities {np.round(qd, 4).tolist()} beyond the arm's limits")
+
+
+def max_travel(robot: RobotSpec, seconds: float) -> np.ndarray:
+    """Farthest each joint can plausibly move in ``seconds`` ``[J]`` (measurement noise included)."""
+    speed = _MEASURED_SPEED_FACTOR * np.asarray(robot.velocity_limits)
+    return speed * max(seconds, 0.0) + _MEASURED_SLACK_RAD
 
 
 def pose_vector(msg: PoseStamped) -> np.ndarray:

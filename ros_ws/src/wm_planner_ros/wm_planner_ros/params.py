@@ -13,6 +13,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 
 from wm_planner.config import RuntimeConfig, SafetyConfig
+from wm_planner_ros.topics import CONTROLLERS
 
 __all__ = ["PLANNER_PARAMETERS", "SIM_PARAMETERS", "Param", "declare_parameters"]
 
@@ -41,6 +42,7 @@ class Param:
 
 _SAFETY = SafetyConfig()
 
+
 PLANNER_PARAMETERS: tuple[Param, ...] = (
     Param("model_path", "", "ONNX world-model bundle directory (required)"),
     Param("robot_config", "", "RobotSpec YAML (joint names and limits); empty: the built-in Panda"),
@@ -53,7 +55,7 @@ PLANNER_PARAMETERS: tuple[Param, ...] = (
         "'trajectory' (joint_trajectory_controller) or 'forward' "
         "(forward_command_controller, position interface)",
     ),
-    Param("controller_name", "joint_trajectory_controller", "commands go to /<controller_name>/..."),
+    Param("controller_name", CONTROLLERS["trajectory"], "commands go to /<controller_name>/..."),
     Param("trajectory_points", 0, "knots sent per JointTrajectory; 0: all, ending at rest", 0, 1000),
     Param("preview_steps", 8, "plan steps previewed after the next command", 0, 1000),
     Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState input"),
@@ -119,12 +121,12 @@ SIM_PARAMETERS: tuple[Param, ...] = (
     Param("object_pose_topic", "/object_pose", "geometry_msgs/PoseStamped of the cube"),
     Param(
         "trajectory_controller",
-        "joint_trajectory_controller",
+        CONTROLLERS["trajectory"],
         "takes trajectory_msgs/JointTrajectory on /<name>/joint_trajectory",
     ),
     Param(
         "forward_controller",
-        "forward_position_controller",
+        CONTROLLERS["forward"],
         "takes std_msgs/Float64MultiArray positions on /<name>/commands",
     ),
     Param("frame_id", "world", "frame of the object pose"),

@@ -27,10 +27,15 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
 from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import Marker, MarkerArray
+
+from wm_planner.control import ControlStep
+from wm_planner.safety import StateWatchdog
 from wm_planner_ros.messages import (
     InvalidMessage,
     JointStateReader,
+    check_measured,
     forward_command,
+    max_travel,
     point,
     pose_vector,
     seconds,
@@ -40,9 +45,7 @@ from wm_planner_ros.params import PLANNER_PARAMETERS, declare_parameters
 from wm_planner_ros.spin import spin_node
 from wm_planner_ros.stack import PlanningStack, load_stack
 from wm_planner_ros.telemetry import Telemetry
-
-from wm_planner.control import ControlStep
-from wm_planner.safety import StateWatchdog
+from wm_planner_ros.topics import command_topic
 
 __all__ = ["PlannerNode", "main"]
 
@@ -67,7 +70,8 @@ class PlannerNode(LifecycleNode):
         self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics, clock=self.steady)
         self.create_service(SetBool, "~/pause", self._on_pause)
         self.create_service(Trigger, "~/reset", self._on_reset)
-        self._entities: list[Any] = []
+        self._outputs: list[Any] = []
+        self._inputs: list[Any] = []
         self._control_timer = self._watchdog_timer = None
         if self.params["autostart"]:
             self._autostart = self.create_timer(0.01, self._start, clock=self.steady)
@@ -109,8 +113,7 @@ class PlannerNode(LifecycleNode):
         return super().on_configure(state)
 
     def _command_topic(self) -> str:
-        name = self.params["controller_name"]
-        return f"/{name}/joint_trajectory" if self._trajectory_interface() else f"/{name}/commands"
+        return command_topic(self.params["command_interface"], self.params["controller_name"])
 
     def _trajectory_interface(self) -> bool:
         return self.params["command_interface"] == "trajectory"
@@ -120,10 +123,8 @@ class PlannerNode(LifecycleNode):
         self._commands = self.create_lifecycle_publisher(kind, self._command_topic(), 10)
         self._path = self.create_lifecycle_publisher(MarkerArray, "~/planned_path", 1)
         self._status = self.create_lifecycle_publisher(String, "~/status", 10)
-        self._entities = [
-            self._commands,
-            self._path,
-            self._status,
+        self._outputs = [self._commands, self._path, self._status]
+        self._inputs = [
             # Reliable, as joint_state_broadcaster publishes: a best-effort reader lost every other
             # state after a driver restart in testing, which no watchdog timeout can tell from an outage.
             self.create_subscription(JointState, self.params["joint_states_topic"], self._on_joint_state, 5),
@@ -170,12 +171,11 @@ class PlannerNode(LifecycleNode):
         return super().on_shutdown(state)
 
     def _destroy_entities(self) -> None:
-        for entity in self._entities:
-            if hasattr(entity, "on_activate"):
-                self.destroy_lifecycle_publisher(entity)
-            else:
-                self.destroy_subscription(entity)
-        self._entities = []
+        for publisher in self._outputs:
+            self.destroy_lifecycle_publisher(publisher)
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._outputs, self._inputs = [], []
         self._reset_inputs()
 
     # inputs ---------------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ class PlannerNode(LifecycleNode):
     def _on_joint_state(self, msg: JointState) -> None:
         try:
             q, qd = self.reader.read(msg)
-            self.stack.check_measured(q, qd)
+            check_measured(self.stack.robot, q, qd)
             stamp = self._check_stamp(msg)
             self._check_continuous(q, stamp)
         except InvalidMessage as error:
@@ -225,7 +225,7 @@ class PlannerNode(LifecycleNode):
     def _check_continuous(self, q: np.ndarray, stamp: float) -> None:
         if not self._in_stream():
             return
-        reach = self.stack.max_travel(stamp - self.last_stamp)
+        reach = max_travel(self.stack.robot, stamp - self.last_stamp)
         jump = np.abs(q - self.state[0])
         if np.any(jump > reach):
             raise InvalidMessage(

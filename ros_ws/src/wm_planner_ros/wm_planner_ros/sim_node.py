@@ -27,13 +27,13 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
-from wm_planner_ros.messages import InvalidMessage, seconds, trajectory_arrays
-from wm_planner_ros.params import SIM_PARAMETERS, declare_parameters
-from wm_planner_ros.spin import spin_node
 
 from sim.env import ArmEnv
 from sim.scene import load_scene
 from sim.trajectory import TrajectoryFollower
+from wm_planner_ros.messages import InvalidMessage, seconds, trajectory_arrays
+from wm_planner_ros.params import SIM_PARAMETERS, declare_parameters
+from wm_planner_ros.spin import spin_node
 
 __all__ = ["SimNode", "main"]
 

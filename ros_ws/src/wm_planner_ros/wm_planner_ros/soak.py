@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import rclpy
 from tqdm import tqdm
+
 from wm_planner_ros.client import PlannerClient
 from wm_planner_ros.launcher import start_nodes
 
@@ -39,7 +40,7 @@ def soak(model: str, minutes: float, *, warmup_s: float, sample_s: float, goal_s
             {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "ROS_DOMAIN_ID": str(nodes.domain_id)}
         )
         rclpy.init()
-        client = PlannerClient()
+        client = PlannerClient(record_commands=False)
         try:
             if not client.wait_for(lambda: (client.status() or {}).get("lifecycle") == "active", 90.0):
                 raise RuntimeError(f"planner did not become active; see {log}")

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from wm_planner_ros.messages import InvalidMessage
 
 from sim.observation import ObservationBuilder
 from wm_planner.config import (
@@ -26,10 +25,6 @@ from wm_planner.planning import JointCost, PushCost, ReachCost, make_planner
 from wm_planner.runtime import BundleError, OnnxRollout, OnnxWorldModel
 
 __all__ = ["GoalCheck", "PlanningStack", "load_stack"]
-
-_MEASURED_SLACK_RAD = 0.05
-"""How far past a joint limit a measurement may be (encoder offsets, overshoot into a soft stop)."""
-_MEASURED_SPEED_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -61,7 +56,7 @@ class GoalCheck:
         return self._check(positions, self.joint_low, self.joint_high, "joint goal")
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlanningStack:
     robot: RobotSpec
     model: OnnxWorldModel
@@ -77,23 +72,6 @@ class PlanningStack:
     @property
     def provider(self) -> str:
         return self.model.providers[0]
-
-    def check_measured(self, q: np.ndarray, qd: np.ndarray | None) -> None:
-        """Refuse joint states no arm can be in: far past its limits, or moving far beyond its speed."""
-        far = (q < self.robot.lower() - _MEASURED_SLACK_RAD) | (q > self.robot.upper() + _MEASURED_SLACK_RAD)
-        if far.any():
-            raise InvalidMessage(
-                "out_of_limits", f"positions {np.round(q, 4).tolist()} beyond the joint limits"
-            )
-        if qd is not None and np.any(
-            np.abs(qd) > _MEASURED_SPEED_FACTOR * np.asarray(self.robot.velocity_limits)
-        ):
-            raise InvalidMessage("too_fast", f"velocities {np.round(qd, 4).tolist()} beyond the arm's limits")
-
-    def max_travel(self, seconds: float) -> np.ndarray:
-        """Farthest each joint can plausibly move in ``seconds`` ``[J]`` (measurement noise included)."""
-        speed = _MEASURED_SPEED_FACTOR * np.asarray(self.robot.velocity_limits)
-        return speed * max(seconds, 0.0) + _MEASURED_SLACK_RAD
 
     def ee_goal(self, position: np.ndarray) -> ReachCost:
         return ReachCost(self.observations.layout, position)
