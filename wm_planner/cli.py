@@ -52,7 +52,7 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from wm_planner.model import train  # torch is needed for training only
-    from wm_planner.model.train import EE_FIELD
+    from wm_planner.model.train import EE_FIELD, release_distributed
 
     setup = load_yaml_model(args.config, TrainingFile) if args.config else TrainingFile()
     flags = {"steps": args.steps, "seed": args.seed, "batch_size": args.batch_size}
@@ -60,14 +60,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     model_config = setup.model.model_dump()
     if args.ensemble is not None:
         model_config["ensemble"] = args.ensemble
-    result = train(
-        args.data,
-        Path(args.out),
-        model_config=validate_model(ModelConfig, model_config, source="--ensemble"),
-        train_config=validate_model(TrainConfig, train_config, source="command line"),
-        resume=args.resume,
-        device=args.device,
-    )
+    try:
+        result = train(
+            args.data,
+            Path(args.out),
+            model_config=validate_model(ModelConfig, model_config, source="--ensemble"),
+            train_config=validate_model(TrainConfig, train_config, source="command line"),
+            resume=args.resume,
+            device=args.device,
+        )
+    finally:
+        release_distributed()
     if result.val_error is None:
         val = ""
     elif result.val_field == EE_FIELD:

@@ -89,6 +89,13 @@ def _distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
+def release_distributed() -> None:
+    """Leave the process group :func:`train` joined under torchrun. Left to interpreter exit, gloo's
+    threads can outlive it and abort the process ("terminate called without an active exception")."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def _pick_device(device: str | None, rank: int) -> torch.device:
     if device is None or device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
