@@ -308,10 +308,15 @@ class PlannerNode(LifecycleNode):
 
     def _watchdog_tick(self) -> None:
         if self._anchored and self.problem != "joint states stale" and self.watchdog.stale(self._now()):
-            self._control_tick()
+            self._step(self._now())
 
     def _control_tick(self) -> None:
         now = self._now()
+        self.telemetry.tick(now)
+        self._step(now)
+
+    def _step(self, now: float) -> None:
+        """Decide and publish this period's command (also called early by the watchdog)."""
         if not self._anchored:
             # Without a measured state there is nothing safe to command, not even a hold.
             self._publish_idle(now, "waiting for joint states")
@@ -321,7 +326,7 @@ class PlannerNode(LifecycleNode):
             return
         if step.plan is not None:
             self.telemetry.planned(step.plan.latency_s)
-        self.telemetry.tick(now, step.mode)
+        self.telemetry.stepped(step.mode)
         self._publish(step)
         changed = (step.mode, step.problem) != (self.mode, self.problem)
         self.mode, self.problem = step.mode, step.problem

@@ -18,8 +18,12 @@ class Telemetry:
         self.rejected: Counter[str] = Counter()
         self.modes: Counter[str] = Counter()
 
-    def tick(self, now_s: float, mode: str) -> None:
+    def tick(self, now_s: float) -> None:
+        """The control timer fired (the loop rate counts these, whatever the period then did)."""
         self._ticks.append(now_s)
+
+    def stepped(self, mode: str) -> None:
+        """A command was published in ``mode`` (plan, fallback, hold)."""
         self.modes[mode] += 1
 
     def planned(self, latency_s: float) -> None:
