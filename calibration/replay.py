@@ -1,0 +1,90 @@
+"""Open-loop replay of logged commands in MuJoCo, many parameter sets at once.
+
+The logged setpoints, delayed by each parameter set's latency, drive the arm's position servos from the
+logged start state; ``mujoco.rollout`` runs one model per parameter set over a thread pool. This is the
+simulator side of both system identification (residuals and their Jacobian) and the sim-to-real report.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+
+import mujoco
+import numpy as np
+from mujoco import rollout as mj_rollout
+
+from calibration.joint_log import JointLog
+from calibration.parameters import ArmParameters, apply_parameters
+from sim.scene import SceneHandles
+from wm_planner.config import RobotSpec
+
+__all__ = ["Replayer", "delayed"]
+
+_STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
+
+
+def delayed(time: np.ndarray, command: np.ndarray, latency: float) -> np.ndarray:
+    """``command [T, J]`` as the servos see it ``latency`` seconds later, linearly interpolated between
+    grid points (so a fit can move the latency smoothly) and held at the first value before it."""
+    shifted = time - latency
+    return np.stack([np.interp(shifted, time, command[:, j]) for j in range(command.shape[1])], axis=1)
+
+
+class Replayer:
+    """Replays :class:`JointLog` commands on ``model`` (left unchanged) with given arm parameters."""
+
+    def __init__(self, model: mujoco.MjModel, robot: RobotSpec, *, threads: int | None = None) -> None:
+        self.model = model
+        self.handles = SceneHandles.of(model, robot.joint_names)
+        self.threads = threads or os.cpu_count() or 1
+        self._datas = [mujoco.MjData(model) for _ in range(self.threads)]
+        self._models: list[mujoco.MjModel] = []
+        qpos_at = mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_TIME)
+        self._q = qpos_at + self.handles.arm_qpos
+        self._qd = qpos_at + model.nq + self.handles.arm_dof
+
+    def _models_for(self, parameters: Sequence[ArmParameters]) -> list[mujoco.MjModel]:
+        while len(self._models) < len(parameters):
+            self._models.append(copy.copy(self.model))
+        models = self._models[: len(parameters)]
+        for model, p in zip(models, parameters, strict=True):
+            apply_parameters(model, self.handles, p)
+        return models
+
+    def initial_state(self, log: JointLog) -> np.ndarray:
+        """The full physics state ``[S]`` at the log's start: the arm at its first measured position and
+        velocity, everything else as the scene starts."""
+        data = mujoco.MjData(self.model)
+        data.qpos[self.handles.arm_qpos] = log.position[0]
+        data.qvel[self.handles.arm_dof] = log.velocity[0]
+        data.ctrl[self.handles.actuators] = log.command[0]
+        mujoco.mj_forward(self.model, data)
+        state = np.empty(mujoco.mj_stateSize(self.model, _STATE))
+        mujoco.mj_getState(self.model, data, state, _STATE)
+        return state
+
+    def replay(self, log: JointLog, parameters: Sequence[ArmParameters]) -> tuple[np.ndarray, np.ndarray]:
+        """Simulated joint positions and velocities ``[B, T, J]`` on the log's grid, one row per entry
+        of ``parameters`` (B of them); row ``t = 0`` is the logged start state."""
+        if abs(log.dt - self.model.opt.timestep) > 1e-9:
+            raise ValueError(
+                f"log {log.name!r} is on a {log.dt} s grid but the scene steps {self.model.opt.timestep} s"
+            )
+        models = self._models_for(parameters)
+        control = np.zeros((len(parameters), len(log.time) - 1, self.model.nu))
+        for b, p in enumerate(parameters):
+            control[b][:, self.handles.actuators] = delayed(log.time, log.command, p.latency)[:-1]
+        initial = self.initial_state(log)
+        states, _ = mj_rollout.rollout(
+            models,
+            self._datas,
+            np.repeat(initial[None], len(parameters), axis=0),
+            control,
+            control_spec=mujoco.mjtState.mjSTATE_CTRL,
+            persistent_pool=True,
+        )
+        q = np.concatenate([np.repeat(log.position[None, :1], len(parameters), 0), states[..., self._q]], 1)
+        qd = np.concatenate([np.repeat(log.velocity[None, :1], len(parameters), 0), states[..., self._qd]], 1)
+        return q, qd

@@ -1,0 +1,98 @@
+"""Runs of a simulated "real" arm whose parameters are known: the ground truth of the self-test.
+
+The arm is the default scene with its joint parameters changed, its servos receiving every setpoint
+``latency`` seconds late, and its joint states reported with Gaussian sensor noise, as a real arm's
+driver would report them. Nothing here is shared with the fitting code except the scene.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from calibration.joint_log import CommandMessage, MeasuredStates
+from calibration.parameters import ArmParameters, apply_parameters
+from sim.scene import SceneHandles
+from sim.trajectory import TrajectoryFollower
+from wm_planner.config import RobotSpec
+from wm_planner.control import Trajectory
+
+__all__ = ["SensorNoise", "SyntheticRun", "simulate_run"]
+
+
+@dataclass(frozen=True)
+class SensorNoise:
+    """Standard deviations of the white noise on reported joint positions (rad) and velocities (rad/s)."""
+
+    position: float = 2e-5
+    velocity: float = 2e-3
+
+
+@dataclass(frozen=True)
+class SyntheticRun:
+    """What a recorder would have logged: joint states, and the trajectory command at ``stamp`` 1 s."""
+
+    states: MeasuredStates
+    command: CommandMessage
+
+
+def simulate_run(
+    model: mujoco.MjModel,
+    robot: RobotSpec,
+    truth: ArmParameters,
+    trajectory: Trajectory,
+    start: np.ndarray,
+    *,
+    noise: SensorNoise,
+    seed: int,
+    settle: float = 1.0,
+) -> SyntheticRun:
+    """Hold ``start [J]`` for ``settle`` s, then send ``trajectory`` (stamped at ``settle``) and run until
+    it ends plus half a second. Joint states are reported every physics step from 0.1 s before the
+    command; their stamps are the time of the state they report."""
+    model = _copy(model)
+    handles = SceneHandles.of(model, robot.joint_names)
+    apply_parameters(model, handles, truth)
+    data = mujoco.MjData(model)
+    data.qpos[handles.arm_qpos] = start
+    data.ctrl[handles.actuators] = start
+    mujoco.mj_forward(model, data)
+    rng = np.random.default_rng(seed)
+    follower = TrajectoryFollower(start)
+    times = np.arange(1, len(trajectory.positions) + 1) * trajectory.dt
+    follower.follow(
+        settle,
+        times,
+        trajectory.positions,
+        trajectory.velocities,
+        now=settle,
+        current=start,
+        current_velocity=np.zeros_like(start),
+    )
+    dt = model.opt.timestep
+    steps = round((settle + times[-1] + 0.5) / dt)
+    stamps, q, qd = [], [], []
+    for k in range(steps):
+        data.ctrl[handles.actuators] = follower.sample(k * dt - truth.latency)[0]
+        mujoco.mj_step(model, data)
+        t = (k + 1) * dt
+        if t >= settle - 0.1:
+            stamps.append(t)
+            q.append(data.qpos[handles.arm_qpos].copy())
+            qd.append(data.qvel[handles.arm_dof].copy())
+    q, qd = np.array(q), np.array(qd)
+    states = MeasuredStates(
+        np.array(stamps),
+        q + rng.normal(0.0, noise.position, q.shape),
+        qd + rng.normal(0.0, noise.velocity, qd.shape),
+    )
+    command = CommandMessage(settle, trajectory.positions, times, trajectory.velocities)
+    return SyntheticRun(states, command)
+
+
+def _copy(model: mujoco.MjModel) -> mujoco.MjModel:
+    import copy
+
+    return copy.copy(model)

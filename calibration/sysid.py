@@ -1,0 +1,245 @@
+"""System identification: fit the arm's joint parameters and command latency to logged runs.
+
+Output-error least squares: the logged commands are replayed open loop in MuJoCo (:class:`Replayer`) and
+the parameters are moved until the simulated joint positions and velocities match the measured ones.
+Parameters are fitted as log-factors of the scene's values within a box (so they stay positive and every
+one is on the same scale), the latency in seconds. The Jacobian is by finite differences, all columns in
+one batched ``mujoco.rollout``. Residuals are divided by each channel's measurement noise, estimated from
+the data, so the fit is maximum likelihood under white noise and its covariance gives confidence intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from calibration.joint_log import JointLog
+from calibration.parameters import JOINT_PARAMETERS, ArmParameters
+from calibration.replay import Replayer
+
+__all__ = [
+    "FitOptions",
+    "FitResult",
+    "fit_parameters",
+    "noise_scale",
+    "parameter_names",
+    "tracking_rmse",
+]
+
+_Z95 = 1.96
+_LATENCY_UNIT = 0.01
+"""The latency is searched in units of 10 ms, so that a unit step means as much as one in a log-factor."""
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Search box, fixed parameters and stopping rule of :func:`fit_parameters`."""
+
+    factor_bounds: tuple[float, float] = (0.1, 10.0)
+    """Each joint parameter stays within these multiples of the scene's value."""
+    max_latency: float = 0.1
+    """Upper bound of the command latency (s)."""
+    initial_latency: float = 0.01
+    """Where the latency search starts (s)."""
+    fixed: tuple[str, ...] = ()
+    """Parameters kept at the scene's value: ``kp`` (every joint) or ``armature[joint7]`` (one)."""
+    max_iterations: int = 25
+    tolerance: float = 1e-5
+    """Stop when an iteration lowers the cost by less than this fraction."""
+    floor: float = 1e-6
+    """Smallest scene value a factor is taken of (a zero parameter could not move otherwise)."""
+    at_bound_tolerance: float = 1e-3
+    """A parameter within this (log-factor, or 10 ms of latency) of its bound is reported as at the bound."""
+    poorly_determined: float = 0.1
+    """A parameter whose 95% interval is wider than this fraction of its value (either side) is reported."""
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Fitted parameters and their 95% confidence intervals ``(low, high)`` in the same shapes; which
+    parameters are at a bound of the search box or poorly determined by the data, and which were fixed
+    (names like ``kv[joint3]`` or ``latency``); the weighted cost before and after."""
+
+    parameters: ArmParameters
+    low: ArmParameters
+    high: ArmParameters
+    at_bound: tuple[str, ...]
+    poorly_determined: tuple[str, ...]
+    fixed: tuple[str, ...]
+    cost_before: float
+    cost_after: float
+    iterations: int
+
+
+def parameter_names(joint_names: Sequence[str]) -> list[str]:
+    """Names of the entries of the fitted vector: ``armature[joint1]``, ..., ``latency``."""
+    return [f"{p}[{j}]" for p in JOINT_PARAMETERS for j in joint_names] + ["latency"]
+
+
+def _fixed_mask(names: Sequence[str], fixed: Sequence[str]) -> np.ndarray:
+    mask = np.zeros(len(names), dtype=bool)
+    for entry in fixed:
+        hits = [i for i, n in enumerate(names) if n == entry or n.split("[")[0] == entry]
+        if not hits:
+            raise ValueError(
+                f"fixed parameter {entry!r} is not one of {[*JOINT_PARAMETERS, 'latency']} "
+                f"or a name like {names[0]!r}"
+            )
+        mask[hits] = True
+    return mask
+
+
+def noise_scale(signal: np.ndarray, *, floor: float) -> np.ndarray:
+    """Per-channel white-noise standard deviation of ``signal [T, J]``, estimated from its second
+    differences (smooth motion contributes little to them; noise contributes ``sqrt(6) σ``), at least
+    ``floor``: [J]."""
+    second = np.diff(signal, n=2, axis=0)
+    mad = np.median(np.abs(second - np.median(second, axis=0)), axis=0)
+    return np.maximum(1.4826 * mad / np.sqrt(6.0), floor)
+
+
+def tracking_rmse(log: JointLog, position: np.ndarray) -> np.ndarray:
+    """Per-joint RMSE (rad) of simulated ``position [T, J]`` against the log's measurement: [J]."""
+    return np.sqrt(np.mean((position - log.position) ** 2, axis=0))
+
+
+class _Problem:
+    """The least-squares problem over the free entries ``x`` of the full vector ``θ`` (log-factors of the
+    scene's joint parameters, then the latency in 10 ms units): residuals and their Jacobian."""
+
+    def __init__(
+        self, replayer: Replayer, logs: Sequence[JointLog], nominal: ArmParameters, options: FitOptions
+    ) -> None:
+        self.replayer, self.logs, self.options = replayer, list(logs), options
+        self.names = parameter_names(self.logs[0].joint_names)
+        self.base = np.maximum(nominal.vector(), options.floor)
+        self.free = ~_fixed_mask(self.names, options.fixed)
+        lo, hi = np.log(options.factor_bounds)
+        n = len(self.base)
+        self.lower = np.r_[np.full(n, lo), 0.0][self.free]
+        self.upper = np.r_[np.full(n, hi), options.max_latency / _LATENCY_UNIT][self.free]
+        # 0.1% steps: larger ones blur the weak directions (armature behind a large link inertia) and
+        # the fit crawled along them; the latency is piecewise linear between 2 ms grid points.
+        self.steps = np.r_[np.full(n, 1e-3), 0.05][self.free]
+        self.theta0 = self.theta(nominal)
+        self.weights = [
+            (1.0 / noise_scale(log.position, floor=1e-5), 1.0 / noise_scale(log.velocity, floor=1e-3))
+            for log in self.logs
+        ]
+        self._cache: dict[bytes, np.ndarray] = {}
+
+    def theta(self, parameters: ArmParameters) -> np.ndarray:
+        factors = np.log(np.maximum(parameters.vector(), self.options.floor) / self.base)
+        return np.r_[factors, parameters.latency / _LATENCY_UNIT]
+
+    def parameters(self, x: np.ndarray) -> ArmParameters:
+        theta = self.theta0.copy()
+        theta[self.free] = x
+        return ArmParameters.from_vector(self.base * np.exp(theta[:-1]), float(theta[-1]) * _LATENCY_UNIT)
+
+    def _residuals(self, xs: np.ndarray) -> np.ndarray:
+        """Weighted residuals ``[B, R]`` of free vectors ``xs [B, P]``."""
+        parameters = [self.parameters(x) for x in xs]
+        parts = []
+        for log, (wq, wqd) in zip(self.logs, self.weights, strict=True):
+            q, qd = self.replayer.replay(log, parameters)
+            parts.append(((q[:, 1:] - log.position[1:]) * wq).reshape(len(xs), -1))
+            parts.append(((qd[:, 1:] - log.velocity[1:]) * wqd).reshape(len(xs), -1))
+        return np.concatenate(parts, axis=1)
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        key = x.tobytes()
+        if key not in self._cache:
+            self._cache = {key: self._residuals(x[None])[0]}
+        return self._cache[key]
+
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
+        """Forward differences, every column in one batched replay ``[R, P]``."""
+        # Step inward at an upper bound so every column stays inside the box.
+        steps = np.where(x + self.steps > self.upper, -self.steps, self.steps)
+        xs = np.repeat(x[None], len(x) + 1, axis=0)
+        xs[1:][np.diag_indices(len(x))] += steps
+        r = self._residuals(xs)
+        self._cache = {x.tobytes(): r[0]}
+        return ((r[1:] - r[0]) / steps[:, None]).T
+
+
+def fit_parameters(
+    replayer: Replayer,
+    logs: Sequence[JointLog],
+    nominal: ArmParameters,
+    *,
+    options: FitOptions | None = None,
+    progress: Callable[[int, float], None] | None = None,
+) -> FitResult:
+    """Fit joint parameters and latency to ``logs``, starting from ``nominal`` (the scene's values).
+    ``progress(iteration, cost)`` is called once per Jacobian."""
+    if not logs:
+        raise ValueError("no logs to fit")
+    options = options or FitOptions()
+    problem = _Problem(replayer, logs, nominal, options)
+    # The trust-region method takes vanishing steps from a point on a bound, so start inside the box;
+    # the latency search starts at a typical driver latency rather than at its bound, zero.
+    x0 = problem.theta(replace(nominal, latency=options.initial_latency))[problem.free]
+    inset = 1e-2 * (problem.upper - problem.lower)
+    x0 = np.clip(x0, problem.lower + inset, problem.upper - inset)
+    iterations = 0
+
+    def jacobian(x: np.ndarray) -> np.ndarray:
+        nonlocal iterations
+        iterations += 1
+        jac = problem.jacobian(x)
+        if progress is not None:
+            progress(iterations, float(0.5 * np.sum(problem.residuals(x) ** 2)))
+        return jac
+
+    cost_before = float(0.5 * np.sum(problem.residuals(problem.theta0[problem.free]) ** 2))
+    solution = least_squares(
+        problem.residuals,
+        x0,
+        jac=jacobian,
+        bounds=(problem.lower, problem.upper),
+        method="trf",
+        ftol=options.tolerance,
+        max_nfev=options.max_iterations,
+    )
+    x = solution.x
+    low, high = _confidence(problem, solution)
+    names = [n for n, free in zip(problem.names, problem.free, strict=True) if free]
+    tol = options.at_bound_tolerance
+    at_bound = [
+        n
+        for n, v, lo, hi in zip(names, x, problem.lower, problem.upper, strict=True)
+        if v - lo < tol or hi - v < tol
+    ]
+    fitted = problem.theta(problem.parameters(x))[problem.free]
+    width = np.maximum(fitted - low, high - fitted)
+    # Log-factors: a half-width w means a factor exp(w); latency is judged against its own value.
+    is_latency = np.array(names) == "latency"
+    relative = np.where(is_latency, width / np.maximum(np.abs(fitted), 1e-9), np.expm1(width))
+    return FitResult(
+        parameters=problem.parameters(x),
+        low=problem.parameters(low),
+        high=problem.parameters(high),
+        at_bound=tuple(at_bound),
+        poorly_determined=tuple(
+            n for n, r in zip(names, relative, strict=True) if r > options.poorly_determined
+        ),
+        fixed=tuple(str(n) for n in np.array(problem.names)[~problem.free]),
+        cost_before=cost_before,
+        cost_after=float(solution.cost),
+        iterations=iterations,
+    )
+
+
+def _confidence(problem: _Problem, solution) -> tuple[np.ndarray, np.ndarray]:
+    """95% intervals of the parameter vector from the Gauss-Newton covariance ``s² (JᵀJ)⁻¹``."""
+    jac, residuals = solution.jac, solution.fun
+    dof = max(len(residuals) - len(solution.x), 1)
+    s2 = float(residuals @ residuals) / dof
+    covariance = s2 * np.linalg.pinv(jac.T @ jac)
+    half = _Z95 * np.sqrt(np.maximum(np.diag(covariance), 0.0))
+    return np.maximum(solution.x - half, problem.lower), np.minimum(solution.x + half, problem.upper)
