@@ -7,11 +7,14 @@ driver would report them. Nothing here is shared with the fitting code except th
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from pathlib import Path
 
 import mujoco
 import numpy as np
 
+from calibration.bags import BagWriter
 from calibration.joint_log import CommandMessage, MeasuredStates
 from calibration.parameters import ArmParameters, apply_parameters
 from sim.scene import SceneHandles
@@ -19,7 +22,7 @@ from sim.trajectory import TrajectoryFollower
 from wm_planner.config import RobotSpec
 from wm_planner.control import Trajectory
 
-__all__ = ["SensorNoise", "SyntheticRun", "simulate_run"]
+__all__ = ["SensorNoise", "SyntheticRun", "simulate_run", "write_run_bag"]
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,56 @@ def simulate_run(
     return SyntheticRun(states, command)
 
 
-def _copy(model: mujoco.MjModel) -> mujoco.MjModel:
-    import copy
+def write_run_bag(
+    run: SyntheticRun, path: str | Path, joint_names: tuple[str, ...], *, command_topic: str
+) -> Path:
+    """Write ``run`` as a rosbag2 MCAP bag, as the recorder would: ``/joint_states`` and the trajectory on
+    ``command_topic``, each logged at its stamp."""
+    with BagWriter(path) as bag:
+        types = bag.store.types
+        js, jt, point, header = (
+            types["sensor_msgs/msg/JointState"],
+            types["trajectory_msgs/msg/JointTrajectory"],
+            types["trajectory_msgs/msg/JointTrajectoryPoint"],
+            types["std_msgs/msg/Header"],
+        )
+        time_msg, duration = types["builtin_interfaces/msg/Time"], types["builtin_interfaces/msg/Duration"]
 
+        def stamp(t: float):
+            ns = round(t * 1e9)
+            return time_msg(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+        command = run.command
+        events = [(command.stamp, "command", None)] + [
+            (t, "state", i) for i, t in enumerate(run.states.stamps)
+        ]
+        for t, kind, i in sorted(events, key=lambda e: e[0]):
+            if kind == "command":
+                points = [
+                    point(
+                        positions=p,
+                        velocities=v,
+                        accelerations=np.zeros(0),
+                        effort=np.zeros(0),
+                        time_from_start=duration(sec=int(dt_ // 1), nanosec=round((dt_ % 1) * 1e9)),
+                    )
+                    for p, v, dt_ in zip(command.positions, command.velocities, command.times, strict=True)
+                ]
+                msg = jt(
+                    header=header(stamp=stamp(t), frame_id=""), joint_names=list(joint_names), points=points
+                )
+                bag.write(command_topic, "trajectory_msgs/msg/JointTrajectory", round(t * 1e9), msg)
+            else:
+                msg = js(
+                    header=header(stamp=stamp(t), frame_id=""),
+                    name=list(joint_names),
+                    position=run.states.position[i],
+                    velocity=run.states.velocity[i],
+                    effort=np.zeros(0),
+                )
+                bag.write("/joint_states", "sensor_msgs/msg/JointState", round(t * 1e9), msg)
+    return Path(path)
+
+
+def _copy(model: mujoco.MjModel) -> mujoco.MjModel:
     return copy.copy(model)

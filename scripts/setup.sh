@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
-EXTRAS="${EXTRAS:-sim,train,bench,gym,ros,dev}"
+EXTRAS="${EXTRAS:-sim,calib,train,bench,gym,ros,dev}"
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
