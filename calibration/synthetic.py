@@ -115,10 +115,14 @@ def write_run_bag(
             return time_msg(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
         command = run.command
-        events = [(command.stamp, "command", None)] + [
-            (t, "state", i) for i, t in enumerate(run.states.stamps)
-        ]
-        for t, kind, i in sorted(events, key=lambda e: e[0]):
+        # Logged as received: in stamp order, the command among the states; a receive time never goes
+        # back even where a stamp does.
+        at = int(np.searchsorted(run.states.stamps, command.stamp))
+        events = [(t, "state", i) for i, t in enumerate(run.states.stamps)]
+        events.insert(at, (command.stamp, "command", None))
+        received = 0
+        for t, kind, i in events:
+            received = max(received, round(t * 1e9))
             if kind == "command":
                 points = [
                     point(
@@ -133,7 +137,7 @@ def write_run_bag(
                 msg = jt(
                     header=header(stamp=stamp(t), frame_id=""), joint_names=list(joint_names), points=points
                 )
-                bag.write(command_topic, "trajectory_msgs/msg/JointTrajectory", round(t * 1e9), msg)
+                bag.write(command_topic, "trajectory_msgs/msg/JointTrajectory", received, msg)
             else:
                 msg = js(
                     header=header(stamp=stamp(t), frame_id=""),
@@ -142,7 +146,7 @@ def write_run_bag(
                     velocity=run.states.velocity[i],
                     effort=np.zeros(0),
                 )
-                bag.write("/joint_states", "sensor_msgs/msg/JointState", round(t * 1e9), msg)
+                bag.write("/joint_states", "sensor_msgs/msg/JointState", received, msg)
     return Path(path)
 
 
