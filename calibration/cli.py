@@ -6,7 +6,7 @@ import argparse
 
 from wm_planner.config import RobotSpec, default_robot_spec, load_yaml_model
 
-__all__ = ["register_sysid"]
+__all__ = ["register_sim2real", "register_sysid"]
 
 
 def _robot(path: str | None) -> RobotSpec:
@@ -72,3 +72,47 @@ def register_sysid(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--self-test", action="store_true", help="identify a simulated arm with known parameters")
     p.add_argument("--seed", type=int, default=0, help="seed of the self-test's perturbed arm and runs")
     p.set_defaults(func=_cmd_sysid)
+
+
+def _cmd_sim2real(args: argparse.Namespace) -> int:
+    from calibration.sim2real import run_sim2real
+
+    metrics, report = run_sim2real(
+        args.real,
+        args.profile,
+        args.out,
+        _robot(args.robot),
+        bundle=args.model,
+        outcomes=args.outcomes,
+        threads=args.threads,
+    )
+    before, after = metrics["tracking"]["uncalibrated"], metrics["tracking"]["calibrated"]
+    line = (
+        f"sim2real done: {len(metrics['logs'])} logs, joint RMSE {1000 * before['rmse_mean_rad']:.3f} -> "
+        f"{1000 * after['rmse_mean_rad']:.3f} mrad ({metrics['tracking']['improvement']:.1f}x), tool tip "
+        f"{1000 * before['ee_error_mean_m']:.2f} -> {1000 * after['ee_error_mean_m']:.2f} mm"
+    )
+    if metrics["world_model"]:
+        k = max(metrics["world_model"]["k"], key=int)
+        line += (
+            f"; model {k}-step EE error {1000 * metrics['world_model']['k'][k]['ee_pos_m']['median']:.1f} mm"
+        )
+    if metrics["success"]:
+        line += f"; success r={metrics['success']['pearson_r']:.3f}, MMRV={metrics['success']['mmrv']:.3f}"
+    print(f"{line} -> {report}")
+    return 0
+
+
+def register_sim2real(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sim2real",
+        help="how far the sim (before and after calibration) and the world model are from logged runs",
+    )
+    p.add_argument("--real", nargs="+", required=True, help="rosbag2 bag directories of runs on the arm")
+    p.add_argument("--profile", required=True, help="calibration profile YAML written by sysid")
+    p.add_argument("--model", help="ONNX bundle: adds its k-step prediction error on the logs")
+    p.add_argument("--outcomes", help="YAML {configs: {NAME: {real_success, sim_success}}}: adds r and MMRV")
+    p.add_argument("--out", required=True, help="report directory (metrics.json, report.html)")
+    p.add_argument("--robot", help="RobotSpec YAML (default: the shipped Panda spec)")
+    p.add_argument("--threads", type=int, help="MuJoCo rollout threads (default: one per core)")
+    p.set_defaults(func=_cmd_sim2real)

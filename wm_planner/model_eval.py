@@ -6,7 +6,7 @@ robot actually runs, not the torch original.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from wm_planner.config import RuntimeConfig
 from wm_planner.data import EpisodeDataset, dataset_hash
 from wm_planner.runtime import OnnxWorldModel
 
-__all__ = ["evaluate_prediction", "held_out_episodes"]
+__all__ = ["evaluate_prediction", "held_out_episodes", "kstep_errors"]
 
 DEFAULT_KS = (1, 10, 30)
 
@@ -44,6 +44,46 @@ def _errors(pred: np.ndarray, true: np.ndarray, layout) -> dict[str, np.ndarray]
     }
 
 
+def kstep_errors(
+    model: OnnxWorldModel,
+    episodes: Iterable[tuple[np.ndarray, np.ndarray]],
+    *,
+    ks: Sequence[int] = DEFAULT_KS,
+    stride: int = 5,
+) -> tuple[dict[str, dict[str, dict[str, float]]], int]:
+    """Median and p90 of the k-step open-loop error of ``model`` for each k in ``ks``, over windows starting
+    every ``stride`` steps of ``episodes`` (``observations [T+1, O]``, ``actions [T, A]`` each), and the
+    number of windows. Errors: end-effector position (m, Euclidean), joint positions (rad, mean absolute
+    over joints), cube position (m, Euclidean)."""
+    layout = model.meta.observation_layout
+    horizon = max(ks)
+    collected: dict[int, dict[str, list[np.ndarray]]] = {k: {} for k in ks}
+    windows = 0
+    for observations, actions in episodes:
+        starts = np.arange(0, len(actions) - horizon + 1, stride)
+        if starts.size == 0:
+            continue
+        windows += starts.size
+        z, offset = model.encode(observations[starts])
+        for k in range(1, horizon + 1):
+            z, features, _ = model.step(z, actions[starts + k - 1])
+            if k in collected:
+                for name, err in _errors(features + offset, observations[starts + k], layout).items():
+                    collected[k].setdefault(name, []).append(err)
+    result = {
+        str(k): {
+            name: {
+                "median": float(np.median(np.concatenate(v))),
+                "p90": float(np.percentile(np.concatenate(v), 90)),
+            }
+            for name, v in per_feature.items()
+        }
+        for k, per_feature in collected.items()
+        if per_feature
+    }
+    return result, windows
+
+
 def evaluate_prediction(
     bundle: str | Path,
     data: str | Path,
@@ -62,34 +102,15 @@ def evaluate_prediction(
     ds = EpisodeDataset(data)
     if ds.manifest.observation_layout != layout:
         raise ValueError(f"{data}: observation layout differs from the bundle's ({layout.describe()})")
-    horizon = max(ks)
-    collected: dict[int, dict[str, list[np.ndarray]]] = {k: {} for k in ks}
-    windows = 0
-    for _, episode in tqdm(
-        ds.iter_episodes(paths), total=len(paths), desc="model-eval", unit="ep", disable=not progress
-    ):
-        starts = np.arange(0, episode.num_transitions - horizon + 1, stride)
-        if starts.size == 0:
-            continue
-        windows += starts.size
-        z, offset = model.encode(episode.observations[starts])
-        for k in range(1, horizon + 1):
-            z, features, _ = model.step(z, episode.actions[starts + k - 1])
-            if k in collected:
-                for name, err in _errors(features + offset, episode.observations[starts + k], layout).items():
-                    collected[k].setdefault(name, []).append(err)
+    episodes = (
+        (e.observations, e.actions)
+        for _, e in tqdm(
+            ds.iter_episodes(paths), total=len(paths), desc="model-eval", unit="ep", disable=not progress
+        )
+    )
+    result, windows = kstep_errors(model, episodes, ks=ks, stride=stride)
     if windows == 0:
-        raise ValueError(f"{data}: no held-out episode is longer than {horizon} steps")
-    result = {
-        str(k): {
-            name: {
-                "median": float(np.median(np.concatenate(v))),
-                "p90": float(np.percentile(np.concatenate(v), 90)),
-            }
-            for name, v in per_feature.items()
-        }
-        for k, per_feature in collected.items()
-    }
+        raise ValueError(f"{data}: no held-out episode is longer than {max(ks)} steps")
     return {
         "k": result,
         "episodes": len(paths),

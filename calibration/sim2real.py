@@ -1,0 +1,225 @@
+"""How far the simulator and the learned model are from the arm that produced some logs.
+
+- Tracking: the logged commands replayed open loop in the uncalibrated scene and in the calibrated one
+  (with the profile's latency); per-joint RMSE against the measured joints, and the tool-tip error.
+- World model: k-step open-loop prediction error of an ONNX bundle on the logs, resampled to the model's
+  control period (observations from the measured joints, actions the commanded setpoint changes).
+- Task success: when several planner configurations were run both in sim and on the arm, how well sim
+  success predicts real success: Pearson r and MMRV (mean maximum rank violation, Li et al. 2024).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from calibration.joint_log import JointLog
+from calibration.parameters import read_parameters
+from calibration.profile import CalibrationProfile
+from calibration.replay import Replayer
+from sim.observation import ObservationBuilder
+from sim.scene import SceneHandles, load_scene
+from wm_planner.config import RobotSpec, StrictModel
+
+__all__ = [
+    "ConfigOutcome",
+    "Outcomes",
+    "ReplayedLog",
+    "log_episode",
+    "mmrv",
+    "pearson_r",
+    "replay_logs",
+    "run_sim2real",
+    "success_agreement",
+    "tracking_metrics",
+]
+
+
+class ConfigOutcome(StrictModel):
+    """Success rates of one planner configuration, on the real arm and in simulation (0..1)."""
+
+    real_success: float = Field(ge=0.0, le=1.0)
+    sim_success: float = Field(ge=0.0, le=1.0)
+
+
+class Outcomes(StrictModel):
+    """``configs: {name: {real_success, sim_success}}``, at least two of them."""
+
+    configs: dict[str, ConfigOutcome] = Field(min_length=2)
+
+
+def pearson_r(x: Sequence[float], y: Sequence[float]) -> float:
+    """Pearson correlation of two equally long sequences (NaN when either is constant)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    dx, dy = x - x.mean(), y - y.mean()
+    denominator = np.sqrt(np.sum(dx**2) * np.sum(dy**2))
+    return float(np.sum(dx * dy) / denominator) if denominator > 0 else float("nan")
+
+
+def mmrv(real: Sequence[float], sim: Sequence[float]) -> float:
+    """Mean maximum rank violation: for each configuration, the largest real-success gap to another
+    configuration that sim ranks the other way round; averaged. 0 when sim orders them all as reality does."""
+    real, sim = np.asarray(real, dtype=np.float64), np.asarray(sim, dtype=np.float64)
+    gap = np.abs(real[:, None] - real[None, :])
+    violated = (sim[:, None] < sim[None, :]) != (real[:, None] < real[None, :])
+    return float(np.mean(np.max(gap * violated, axis=1)))
+
+
+def success_agreement(outcomes: Outcomes) -> dict[str, Any]:
+    names = list(outcomes.configs)
+    real = [outcomes.configs[n].real_success for n in names]
+    sim = [outcomes.configs[n].sim_success for n in names]
+    return {
+        "configs": {n: outcomes.configs[n].model_dump() for n in names},
+        "pearson_r": pearson_r(sim, real),
+        "mmrv": mmrv(real, sim),
+    }
+
+
+@dataclass(frozen=True)
+class ReplayedLog:
+    """One log and its open-loop replays: positions ``[T, J]`` in the uncalibrated and calibrated sim."""
+
+    log: JointLog
+    uncalibrated: np.ndarray
+    calibrated: np.ndarray
+
+
+def _replayer(scene: Path, robot: RobotSpec, latency: float, threads: int | None):
+    model = load_scene(scene)
+    parameters = read_parameters(model, SceneHandles.of(model, robot.joint_names))
+    return Replayer(model, robot, threads=threads), parameters.scaled({}, latency=latency)
+
+
+def replay_logs(
+    logs: Sequence[JointLog],
+    profile: CalibrationProfile,
+    profile_path: str | Path,
+    robot: RobotSpec,
+    *,
+    threads: int | None = None,
+) -> list[ReplayedLog]:
+    """Replay every log's commands in the profile's source scene (no latency) and in its calibrated
+    scene (with the fitted latency)."""
+    before, nominal = _replayer(Path(profile.source_scene), robot, 0.0, threads)
+    after, calibrated = _replayer(profile.scene_path(profile_path), robot, profile.latency, threads)
+    return [
+        ReplayedLog(log, before.replay(log, [nominal])[0][0], after.replay(log, [calibrated])[0][0])
+        for log in logs
+    ]
+
+
+def _tool_tips(builder: ObservationBuilder, q: np.ndarray) -> np.ndarray:
+    return np.array([builder.tool_tip(row) for row in q])
+
+
+def tracking_metrics(replayed: Sequence[ReplayedLog], builder: ObservationBuilder) -> dict[str, Any]:
+    """Per-joint RMSE (rad) and tool-tip error (m, mean and max) of each replay against the measured
+    joints, pooled over all samples of all logs, and per log."""
+    result: dict[str, Any] = {"per_log": {}}
+    pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"uncalibrated": [], "calibrated": []}
+    for item in replayed:
+        measured_tip = _tool_tips(builder, item.log.position)
+        per_log = {}
+        for name in pooled:
+            q = getattr(item, name)
+            squared = (q - item.log.position) ** 2
+            tip_error = np.linalg.norm(_tool_tips(builder, q) - measured_tip, axis=1)
+            pooled[name].append((squared, tip_error))
+            per_log[name] = {
+                "rmse_rad": np.sqrt(squared.mean(axis=0)).tolist(),
+                "ee_error_mean_m": float(tip_error.mean()),
+            }
+        result["per_log"][item.log.name] = per_log
+    for name, parts in pooled.items():
+        squared = np.concatenate([p[0] for p in parts])
+        tips = np.concatenate([p[1] for p in parts])
+        rmse = np.sqrt(squared.mean(axis=0))
+        result[name] = {
+            "rmse_rad": rmse.tolist(),
+            "rmse_mean_rad": float(rmse.mean()),
+            "ee_error_mean_m": float(tips.mean()),
+            "ee_error_max_m": float(tips.max()),
+        }
+    result["improvement"] = result["uncalibrated"]["rmse_mean_rad"] / max(
+        result["calibrated"]["rmse_mean_rad"], 1e-12
+    )
+    return result
+
+
+def log_episode(
+    log: JointLog, control_period: float, builder: ObservationBuilder, object_pose: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The log as a model sees an episode: ``observations [T+1, O]`` from the measured joints every
+    control period, and ``actions [T, J]``, the change of the commanded setpoint over each period."""
+    stride = round(control_period / log.dt)
+    if abs(stride * log.dt - control_period) > 1e-9:
+        raise ValueError(f"control period {control_period} s is not a whole number of {log.dt} s log steps")
+    at = np.arange(0, len(log.time), stride)
+    observations = np.array([builder.build(log.position[i], log.velocity[i], object_pose) for i in at])
+    return observations.astype(np.float32), np.diff(log.command[at], axis=0).astype(np.float32)
+
+
+def run_sim2real(
+    real: Sequence[str | Path],
+    profile_path: str | Path,
+    out: str | Path,
+    robot: RobotSpec,
+    *,
+    bundle: str | Path | None = None,
+    outcomes: str | Path | None = None,
+    ks: Sequence[int] = (1, 10, 30),
+    threads: int | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, Any], Path]:
+    """Compute every metric for the bags ``real`` and write ``metrics.json`` and ``report.html`` into
+    ``out``. Returns the metrics and the report's path."""
+    from tqdm import tqdm
+
+    from calibration.bags import read_joint_log
+    from calibration.profile import load_profile
+    from calibration.report import write_report
+    from wm_planner.config import load_yaml_model
+    from wm_planner.model_eval import kstep_errors
+    from wm_planner.runtime import OnnxWorldModel
+
+    profile = load_profile(profile_path)
+    if tuple(profile.joint_names) != tuple(robot.joint_names):
+        raise ValueError(
+            f"{profile_path}: joints {profile.joint_names} are not the robot's {robot.joint_names}"
+        )
+    dt = load_scene(profile.scene_path(profile_path)).opt.timestep
+    logs = [
+        read_joint_log(p, robot.joint_names, dt=dt)
+        for p in tqdm(real, desc="reading logs", unit="log", disable=not progress)
+    ]
+    replayed = replay_logs(logs, profile, profile_path, robot, threads=threads)
+    builder = ObservationBuilder(robot=robot)
+    metrics: dict[str, Any] = {
+        "logs": [log.name for log in logs],
+        "profile": str(profile_path),
+        "latency_s": profile.latency,
+        "tracking": tracking_metrics(replayed, builder),
+        "world_model": None,
+        "success": None,
+    }
+    if bundle is not None:
+        model = OnnxWorldModel(bundle)
+        if model.meta.observation_layout != builder.layout:
+            raise ValueError(
+                f"{bundle}: observations are {model.meta.observation_layout.describe()}, "
+                f"not the arm's {builder.layout.describe()}"
+            )
+        episodes = [log_episode(log, model.meta.control_period, builder) for log in logs]
+        result, windows = kstep_errors(model, episodes, ks=ks, stride=5)
+        if windows == 0:
+            raise ValueError(f"the logs are shorter than {max(ks)} control periods of the model")
+        metrics["world_model"] = {"bundle": str(bundle), "k": result, "windows": windows}
+    if outcomes is not None:
+        metrics["success"] = success_agreement(load_yaml_model(outcomes, Outcomes))
+    return metrics, write_report(out, metrics, replayed, robot.joint_names)

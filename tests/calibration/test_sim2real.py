@@ -1,0 +1,127 @@
+"""The sim-to-real report's metrics agree with the same quantities computed directly."""
+
+import json
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+
+from calibration.bags import read_joint_log
+from calibration.excitation import ExcitationOptions, excitation_trajectory
+from calibration.parameters import JOINT_PARAMETERS, read_parameters
+from calibration.profile import CalibrationProfile, write_calibrated_scene
+from calibration.selftest import perturbed_truth
+from calibration.sim2real import log_episode, mmrv, pearson_r
+from calibration.synthetic import SensorNoise, simulate_run, write_run_bag
+from sim.observation import ObservationBuilder
+from sim.scene import HOME_QPOS, SCENE_PATH, SceneHandles, load_scene
+from wm_planner.cli import main
+from wm_planner.config import default_robot_spec
+from wm_planner.runtime import OnnxWorldModel
+
+ROBOT = default_robot_spec()
+LATENCY_STEPS = 6  # a whole number of physics steps, so a direct replay can delay the commands exactly
+
+
+def test_mmrv_and_pearson_on_known_rankings():
+    real, sim = [0.8, 0.5, 0.6], [0.9, 0.7, 0.6]
+    # Only configs 2 and 3 are swapped by sim; the real gap between them is 0.1, counted for both.
+    assert mmrv(real, sim) == pytest.approx(0.2 / 3)
+    assert mmrv(real, real) == 0.0
+    assert pearson_r(sim, real) == pytest.approx(np.corrcoef(sim, real)[0, 1])
+
+
+@pytest.fixture(scope="module")
+def arm_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path]:
+    """Two short runs of a perturbed arm as bags, and a profile holding its true parameters."""
+    out = tmp_path_factory.mktemp("sim2real")
+    model = load_scene()
+    nominal = read_parameters(model, SceneHandles.of(model, ROBOT.joint_names))
+    truth = perturbed_truth(
+        nominal, seed=1, latency=LATENCY_STEPS * model.opt.timestep, names=ROBOT.joint_names
+    )
+    bags = []
+    for k in range(2):
+        trajectory = excitation_trajectory(ROBOT, HOME_QPOS, options=ExcitationOptions(duration=4.0), seed=k)
+        run = simulate_run(model, ROBOT, truth, trajectory, HOME_QPOS, noise=SensorNoise(), seed=k)
+        bags.append(write_run_bag(run, out / f"run_{k}", ROBOT.joint_names, command_topic="/cmd"))
+    scene = write_calibrated_scene(SCENE_PATH, out / "profile.xml", ROBOT.joint_names, truth)
+    values = {k: truth.joints[k].tolist() for k in JOINT_PARAMETERS}
+    profile = CalibrationProfile(
+        robot=ROBOT.name,
+        joint_names=ROBOT.joint_names,
+        source_scene=str(SCENE_PATH),
+        scene=scene.name,
+        logs=[str(b) for b in bags],
+        parameters=values,
+        latency=truth.latency,
+        ci95_low=values,
+        ci95_high=values,
+        latency_ci95=(truth.latency, truth.latency),
+    )
+    return bags, profile.write(out / "profile.yaml")
+
+
+def _direct_replay(scene: Path, log, delay: int) -> np.ndarray:
+    """Step MuJoCo by hand from the log's first state, the servos ``delay`` steps behind the commands."""
+    model = load_scene(scene)
+    h = SceneHandles.of(model, ROBOT.joint_names)
+    data = mujoco.MjData(model)
+    data.qpos[h.arm_qpos], data.qvel[h.arm_dof] = log.position[0], log.velocity[0]
+    q = [log.position[0]]
+    for k in range(len(log.time) - 1):
+        data.ctrl[h.actuators] = log.command[max(k - delay, 0)]
+        mujoco.mj_step(model, data)
+        q.append(data.qpos[h.arm_qpos].copy())
+    return np.array(q)
+
+
+def test_report_metrics_match_direct_computation(arm_logs, tiny_bundle: Path, tmp_path: Path):
+    bags, profile = arm_logs
+    outcomes = tmp_path / "outcomes.yaml"
+    outcomes.write_text(
+        "configs:\n  a: {real_success: 0.8, sim_success: 0.9}\n  b: {real_success: 0.5, sim_success: 0.7}\n"
+        "  c: {real_success: 0.6, sim_success: 0.6}\n"
+    )
+    out = tmp_path / "report"
+    args = ["sim2real", "--real", *map(str, bags), "--profile", str(profile), "--out", str(out)]
+    assert main([*args, "--model", str(tiny_bundle), "--outcomes", str(outcomes)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (out / "report.html").read_text().count("data:image/png;base64") == 4
+
+    logs = [read_joint_log(b, ROBOT.joint_names, dt=0.002) for b in bags]
+    fk = ObservationBuilder()
+    for name, scene, delay in (
+        ("uncalibrated", SCENE_PATH, 0),
+        ("calibrated", profile.with_suffix(".xml"), LATENCY_STEPS),
+    ):
+        sims = [_direct_replay(scene, log, delay) for log in logs]
+        errors = np.concatenate([s - log.position for s, log in zip(sims, logs, strict=True)])
+        np.testing.assert_allclose(
+            metrics["tracking"][name]["rmse_rad"], np.sqrt(np.mean(errors**2, axis=0)), rtol=1e-6
+        )
+        tips = np.concatenate(
+            [
+                [np.linalg.norm(fk.tool_tip(a) - fk.tool_tip(b)) for a, b in zip(s, log.position, strict=True)]
+                for s, log in zip(sims, logs, strict=True)
+            ]
+        )
+        assert metrics["tracking"][name]["ee_error_mean_m"] == pytest.approx(tips.mean(), rel=1e-6)
+    # The calibrated scene holds the true parameters: what is left is the sensor noise (2e-5 rad).
+    assert max(metrics["tracking"]["calibrated"]["rmse_rad"]) < 4e-5
+    assert metrics["tracking"]["improvement"] > 20
+
+    model = OnnxWorldModel(tiny_bundle)
+    observations, actions = log_episode(logs[0], model.meta.control_period, fk)
+    z, offset = model.encode(observations[:1])
+    _, features, _ = model.step(z, actions[:1])
+    ee = model.meta.observation_layout.slice("ee_pos")
+    one_step = np.linalg.norm((features + offset)[0, ee] - observations[1, ee])
+    assert metrics["world_model"]["windows"] > 0
+    assert 0 < metrics["world_model"]["k"]["1"]["ee_pos_m"]["median"] < 10 * one_step + 0.05
+
+    assert metrics["success"]["pearson_r"] == pytest.approx(
+        np.corrcoef([0.9, 0.7, 0.6], [0.8, 0.5, 0.6])[0, 1]
+    )
+    assert metrics["success"]["mmrv"] == pytest.approx(0.2 / 3)
