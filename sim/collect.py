@@ -16,6 +16,7 @@ from tqdm import tqdm
 from sim.env import ACTION_KIND, ACTION_LAYOUT, ArmEnv, EnvOptions
 from sim.explore import ExplorationConfig, Explorer
 from sim.planner_policy import PlannerPolicy
+from sim.randomization import RandomizationConfig, load_randomization
 from sim.tasks import OBSERVATION_LAYOUT, TASKS
 from wm_planner.config import RobotSpec, RuntimeConfig, default_robot_spec
 from wm_planner.data import DatasetManifest, DatasetWriter, Episode
@@ -119,6 +120,7 @@ def collect(
     robot: RobotSpec | None = None,
     exploration: ExplorationConfig | None = None,
     policy: str | Path | None = None,
+    randomization: RandomizationConfig | None = None,
     resume: bool = False,
     progress: bool = True,
 ) -> CollectionSummary:
@@ -126,7 +128,8 @@ def collect(
     ``policy`` (an ONNX bundle) the planner acting on that model.
 
     Episode ``i`` depends only on ``(seed, i)``, so any worker count gives the same dataset, and
-    ``resume=True`` completes an interrupted run by writing only the missing episodes.
+    ``resume=True`` completes an interrupted run by writing only the missing episodes. With
+    ``randomization``, the scene's parameters are drawn afresh for every episode (domain randomization).
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
@@ -135,7 +138,9 @@ def collect(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     robot = robot or default_robot_spec()
-    options = EnvOptions(episode_steps=episode_steps or DEFAULT_EPISODE_STEPS[task])
+    options = EnvOptions(
+        episode_steps=episode_steps or DEFAULT_EPISODE_STEPS[task], randomization=randomization
+    )
     exploration = exploration or ExplorationConfig()
     manifest = DatasetManifest(
         observation_layout=OBSERVATION_LAYOUT,
@@ -150,6 +155,7 @@ def collect(
             "episode_steps": options.episode_steps,
             "exploration": asdict(exploration),
             "policy": None if policy is None else str(policy),
+            "randomization": None if randomization is None else randomization.model_dump(mode="json"),
             "mujoco": mujoco.__version__,
         },
     )
@@ -207,6 +213,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         episode_steps=args.steps,
         robot=default_robot_spec(control_period=args.control_period),
         policy=args.policy,
+        randomization=None if args.randomize is None else load_randomization(args.randomize),
         resume=args.resume,
     )
     print(summary.line(args.task))
@@ -227,6 +234,9 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
         "--policy",
         default=None,
         help="ONNX bundle: act with the planner on this model instead of exploring (on-policy data)",
+    )
+    p.add_argument(
+        "--randomize", default=None, help="domain randomization YAML: scene parameters drawn per episode"
     )
     p.add_argument("--resume", action="store_true", help="complete an interrupted collection in --out")
     p.set_defaults(func=_cmd_collect)

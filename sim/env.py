@@ -13,6 +13,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from sim.randomization import RandomizationConfig, Randomizer
 from sim.scene import HOME_QPOS, SceneHandles, check_scene_matches, load_scene
 from sim.tasks import OBSERVATION_LAYOUT, Task, get_task
 from wm_planner.config import RobotSpec, default_robot_spec
@@ -35,6 +36,8 @@ class EnvOptions:
     """Half-width (rad) of the uniform noise added to the home pose at reset."""
     timestep: float | None = None
     """Physics timestep override (s); the scene's 2 ms when None."""
+    randomization: RandomizationConfig | None = None
+    """Scene parameters drawn afresh at every reset (see :mod:`sim.randomization`)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,12 @@ class ArmEnv:
         self.command = HOME_QPOS.copy()
         self.steps = 0
         self._rng = np.random.default_rng()
+        self.randomizer = (
+            Randomizer(self.model, self.options.randomization, self.robot.joint_names)
+            if self.options.randomization
+            else None
+        )
+        self.randomized: dict[str, np.ndarray] = {}
 
     @property
     def dt(self) -> float:
@@ -100,6 +109,8 @@ class ArmEnv:
     def reset(self, *, seed: int | None = None) -> np.ndarray:
         """Home pose plus noise, a cube on the table and a fresh goal; all drawn from ``seed``."""
         self._rng = np.random.default_rng(seed)
+        if self.randomizer is not None:
+            self.randomized = self.randomizer.apply(self._rng)
         h, d = self.handles, self.data
         mujoco.mj_resetData(self.model, d)
         noise = self._rng.uniform(-1.0, 1.0, size=7) * self.options.init_joint_noise
