@@ -44,12 +44,14 @@ class Rig:
 
 
 @contextlib.contextmanager
-def running_rig(bundle: Path, interface: str, log_path: Path) -> Iterator[Rig]:
-    """The sim node and an autostarted planner node on ``interface``, their output in ``log_path``."""
+def running_rig(bundle: Path, interface: str, log_path: Path, **planner_params: object) -> Iterator[Rig]:
+    """The sim node and an autostarted planner node on ``interface`` (with ``planner_params`` overriding
+    its parameters), their output in ``log_path``."""
     planner = {
         "model_path": str(bundle),
         "command_interface": interface,
         "controller_name": CONTROLLERS[interface],
+        **planner_params,
     }
     topic = command_topic(interface, CONTROLLERS[interface])
     with open(log_path, "wb") as log:
