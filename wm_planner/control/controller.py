@@ -136,6 +136,14 @@ class MpcController:
         command = self.filter.hold()
         return ControlStep(command, self._preview(command, []), "hold", problem)
 
+    def brake(self, problem: str | None = None) -> ControlStep:
+        """A smooth stop from the current command, sent between periods (a watchdog that noticed stale
+        state). Unlike :meth:`hold` it does not take this period's step: the next period's command follows
+        the last one by one period, as the arm does, however many brakes went out in between."""
+        fork = self.filter.fork()
+        command = fork.hold()
+        return ControlStep(command, self._preview(command, [], source=fork), "hold", problem)
+
     def _reanchor_if_far(self, obs: np.ndarray) -> str | None:
         measured = np.asarray(obs[self.joint_slice], dtype=np.float64)
         error = float(np.max(np.abs(measured - self.filter.position)))
@@ -146,9 +154,12 @@ class MpcController:
         self.reset(measured, velocity)
         return f"arm {error:.3f} rad from the last command: commands restart from the measured position"
 
-    def _preview(self, first: FilteredCommand, actions: np.ndarray) -> Trajectory:
-        """``first``, the filtered commands of ``actions [K, A]`` after it, then a stop."""
-        fork = self.filter.fork()
+    def _preview(
+        self, first: FilteredCommand, actions: np.ndarray, *, source: CommandFilter | None = None
+    ) -> Trajectory:
+        """``first``, the filtered commands of ``actions [K, A]`` after it, then a stop; ``source`` is the
+        filter that produced ``first`` (this controller's own by default)."""
+        fork = (source or self.filter).fork()
         commands = [first]
         for action in actions:
             commands.append(fork.filter(fork.position + action))

@@ -120,3 +120,24 @@ def test_bad_preview_steps_are_refused() -> None:
     planner = make_planner(config, action_low=-ROBOT.max_step(), action_high=ROBOT.max_step())
     with pytest.raises(ValueError, match="preview_steps"):
         MpcController(planner, integrator, ROBOT, joint_slice=JOINTS, preview_steps=-1)
+
+
+def test_brakes_between_periods_do_not_run_the_commands_ahead_of_the_arm() -> None:
+    mpc = controller()
+    goal = HOME + 0.5
+    mpc.set_goal(JointCost(LAYOUT, goal))
+    q = HOME.copy()
+    for _ in range(10):
+        q = mpc.step(observe(q)).command.position
+    moving = mpc.filter.position.copy()
+    brakes = [mpc.brake("joint states stale") for _ in range(3)]
+    # Each brake is the same smooth stop from the current command, ending at rest ...
+    for brake in brakes:
+        np.testing.assert_array_equal(brake.trajectory.positions, brakes[0].trajectory.positions)
+        assert np.all(brake.trajectory.velocities[-1] == 0.0)
+        assert np.all(np.abs(brake.command.position - moving) <= mpc.filter.max_step + 1e-12)
+    # ... and the commands' timeline stays where it was: the next period follows the last command.
+    np.testing.assert_array_equal(mpc.filter.position, moving)
+    step = mpc.step(observe(q))
+    assert step.mode == "plan" and mpc.reanchors == 0
+    assert np.all(np.abs(step.command.position - moving) <= mpc.filter.max_step + 1e-12)

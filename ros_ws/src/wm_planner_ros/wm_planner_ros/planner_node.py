@@ -308,20 +308,20 @@ class PlannerNode(LifecycleNode):
 
     def _watchdog_tick(self) -> None:
         if self._anchored and self.problem != "joint states stale" and self.watchdog.stale(self._now()):
-            self._step(self._now())
+            self._step(self._now(), between_periods=True)
 
     def _control_tick(self) -> None:
         now = self._now()
         self.telemetry.tick(now)
         self._step(now)
 
-    def _step(self, now: float) -> None:
-        """Decide and publish this period's command (also called early by the watchdog)."""
+    def _step(self, now: float, *, between_periods: bool = False) -> None:
+        """Decide and publish this period's command (also called early by the watchdog, between periods)."""
         if not self._anchored:
             # Without a measured state there is nothing safe to command, not even a hold.
             self._publish_idle(now, "waiting for joint states")
             return
-        step = self._decide(now)
+        step = self._decide(now, between_periods)
         if step is None:
             return
         if step.plan is not None:
@@ -344,7 +344,7 @@ class PlannerNode(LifecycleNode):
             self._status.publish(String(data=json.dumps(status)))
             self._next_status = now + self.params["status_period"]
 
-    def _decide(self, now: float) -> ControlStep | None:
+    def _decide(self, now: float, between_periods: bool) -> ControlStep | None:
         """This period's step; None when there is nothing to send."""
         controller = self.stack.controller
         if self.watchdog.stale(now):
@@ -353,7 +353,10 @@ class PlannerNode(LifecycleNode):
                 # driver came back elsewhere (restarted, or the arm moved by hand).
                 self._publish_idle(now, "joint states stale")
                 return None
-            return controller.hold("joint states stale")
+            # Between periods the commands' timeline must not advance: each early hold would put the
+            # commands a period further ahead of the arm, and a flickering stream re-anchored it.
+            stale = controller.brake if between_periods else controller.hold
+            return stale("joint states stale")
         if self.paused:
             return controller.hold("paused")
         q, qd = self.state
