@@ -58,7 +58,9 @@ def register_sysid(sub: argparse._SubParsersAction) -> None:
         "joint damping is part of kv) and the command latency to logged runs by replaying their commands "
         "in MuJoCo. Writes a calibration profile (YAML) and the calibrated scene (.xml beside it).",
     )
-    p.add_argument("--log", nargs="+", help="rosbag2 bag directories of identification runs")
+    p.add_argument(
+        "--log", nargs="+", help="identification runs: rosbag2 bags, episode files or dataset directories"
+    )
     p.add_argument("--out", help="profile YAML to write (with --self-test: a directory)")
     p.add_argument("--scene", help="MJCF to calibrate (default: the shipped arm scene)")
     p.add_argument("--robot", help="RobotSpec YAML (default: the shipped Panda spec)")
@@ -108,10 +110,15 @@ def register_sim2real(sub: argparse._SubParsersAction) -> None:
         "sim2real",
         help="how far the sim (before and after calibration) and the world model are from logged runs",
     )
-    p.add_argument("--real", nargs="+", required=True, help="rosbag2 bag directories of runs on the arm")
+    p.add_argument(
+        "--real", nargs="+", required=True, help="runs on the arm: rosbag2 bags, episode files or datasets"
+    )
     p.add_argument("--profile", required=True, help="calibration profile YAML written by sysid")
     p.add_argument("--model", help="ONNX bundle: adds its k-step prediction error on the logs")
-    p.add_argument("--outcomes", help="YAML {configs: {NAME: {real_success, sim_success}}}: adds r and MMRV")
+    p.add_argument(
+        "--outcomes",
+        help="YAML {configs: {NAME: {real_success, sim_success | sim_eval: EVAL.json}}}: adds r and MMRV",
+    )
     p.add_argument("--out", required=True, help="report directory (metrics.json, report.html)")
     p.add_argument("--robot", help="RobotSpec YAML (default: the shipped Panda spec)")
     p.add_argument("--threads", type=int, help="MuJoCo rollout threads (default: one per core)")

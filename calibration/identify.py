@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from calibration.bags import read_joint_log
 from calibration.joint_log import JointLog
 from calibration.parameters import JOINT_PARAMETERS, ArmParameters, read_parameters
 from calibration.profile import CalibrationProfile, FitQuality, write_calibrated_scene
 from calibration.replay import Replayer
+from calibration.sources import read_logs
 from calibration.sysid import FitOptions, FitResult, fit_parameters, tracking_rmse
 from sim.scene import SCENE_PATH, SceneHandles, load_scene
 from wm_planner.config import RobotSpec
@@ -68,7 +68,7 @@ def identify(
     model = load_scene(source)
     handles = SceneHandles.of(model, robot.joint_names)
     nominal = read_parameters(model, handles)
-    logs = [read_joint_log(p, robot.joint_names, dt=model.opt.timestep) for p in log_paths]
+    logs = read_logs(log_paths, robot.joint_names, dt=model.opt.timestep)
     train, test = split_logs(logs, held_out)
     replayer = Replayer(model, robot, threads=threads)
     options = options or FitOptions()

@@ -10,13 +10,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from calibration.joint_log import JointLog
 from calibration.parameters import read_parameters
@@ -24,12 +25,13 @@ from calibration.profile import CalibrationProfile
 from calibration.replay import Replayer
 from sim.observation import ObservationBuilder
 from sim.scene import SceneHandles, load_scene
-from wm_planner.config import RobotSpec, StrictModel
+from wm_planner.config import RobotSpec, StrictModel, load_yaml_model
 
 __all__ = [
     "ConfigOutcome",
     "Outcomes",
     "ReplayedLog",
+    "load_outcomes",
     "log_episode",
     "mmrv",
     "pearson_r",
@@ -41,16 +43,44 @@ __all__ = [
 
 
 class ConfigOutcome(StrictModel):
-    """Success rates of one planner configuration, on the real arm and in simulation (0..1)."""
+    """Success rates of one planner configuration, on the real arm and in simulation (0..1). The sim
+    rate is given, or read from the JSON that ``wm-planner eval`` wrote for that configuration
+    (``sim_eval``, relative to the outcomes file)."""
 
     real_success: float = Field(ge=0.0, le=1.0)
-    sim_success: float = Field(ge=0.0, le=1.0)
+    sim_success: float | None = Field(default=None, ge=0.0, le=1.0)
+    sim_eval: str | None = None
+
+    @model_validator(mode="after")
+    def _one_sim_source(self) -> ConfigOutcome:
+        if (self.sim_success is None) == (self.sim_eval is None):
+            raise ValueError("give exactly one of sim_success and sim_eval")
+        return self
 
 
 class Outcomes(StrictModel):
-    """``configs: {name: {real_success, sim_success}}``, at least two of them."""
+    """``configs: {name: {real_success, sim_success or sim_eval}}``, at least two of them."""
 
     configs: dict[str, ConfigOutcome] = Field(min_length=2)
+
+
+def load_outcomes(path: str | Path) -> Outcomes:
+    """The outcomes file at ``path``, every ``sim_eval`` replaced by the success rate it reports."""
+    path = Path(path)
+    outcomes = load_yaml_model(path, Outcomes)
+    configs = {}
+    for name, outcome in outcomes.configs.items():
+        if outcome.sim_eval is not None:
+            report = path.parent / outcome.sim_eval
+            try:
+                rate = float(json.loads(report.read_text())["success_rate"])
+            except (OSError, ValueError, KeyError) as error:
+                raise ValueError(
+                    f"{path}: configs.{name}.sim_eval: cannot read success_rate from {report}: {error}"
+                ) from None
+            outcome = ConfigOutcome(real_success=outcome.real_success, sim_success=rate)
+        configs[name] = outcome
+    return Outcomes(configs=configs)
 
 
 def pearson_r(x: Sequence[float], y: Sequence[float]) -> float:
@@ -75,7 +105,7 @@ def success_agreement(outcomes: Outcomes) -> dict[str, Any]:
     real = [outcomes.configs[n].real_success for n in names]
     sim = [outcomes.configs[n].sim_success for n in names]
     return {
-        "configs": {n: outcomes.configs[n].model_dump() for n in names},
+        "configs": {n: outcomes.configs[n].model_dump(exclude={"sim_eval"}) for n in names},
         "pearson_r": pearson_r(sim, real),
         "mmrv": mmrv(real, sim),
     }
@@ -175,16 +205,12 @@ def run_sim2real(
     outcomes: str | Path | None = None,
     ks: Sequence[int] = (1, 10, 30),
     threads: int | None = None,
-    progress: bool = True,
 ) -> tuple[dict[str, Any], Path]:
-    """Compute every metric for the bags ``real`` and write ``metrics.json`` and ``report.html`` into
-    ``out``. Returns the metrics and the report's path."""
-    from tqdm import tqdm
-
-    from calibration.bags import read_joint_log
+    """Compute every metric for the runs ``real`` (bags, episode files or datasets) and write
+    ``metrics.json`` and ``report.html`` into ``out``. Returns the metrics and the report's path."""
     from calibration.profile import load_profile
     from calibration.report import write_report
-    from wm_planner.config import load_yaml_model
+    from calibration.sources import read_logs
     from wm_planner.model_eval import kstep_errors
     from wm_planner.runtime import OnnxWorldModel
 
@@ -194,10 +220,7 @@ def run_sim2real(
             f"{profile_path}: joints {profile.joint_names} are not the robot's {robot.joint_names}"
         )
     dt = load_scene(profile.scene_path(profile_path)).opt.timestep
-    logs = [
-        read_joint_log(p, robot.joint_names, dt=dt)
-        for p in tqdm(real, desc="reading logs", unit="log", disable=not progress)
-    ]
+    logs = read_logs(real, robot.joint_names, dt=dt)
     replayed = replay_logs(logs, profile, profile_path, robot, threads=threads)
     builder = ObservationBuilder(robot=robot)
     metrics: dict[str, Any] = {
@@ -221,5 +244,5 @@ def run_sim2real(
             raise ValueError(f"the logs are shorter than {max(ks)} control periods of the model")
         metrics["world_model"] = {"bundle": str(bundle), "k": result, "windows": windows}
     if outcomes is not None:
-        metrics["success"] = success_agreement(load_yaml_model(outcomes, Outcomes))
+        metrics["success"] = success_agreement(load_outcomes(outcomes))
     return metrics, write_report(out, metrics, replayed, robot.joint_names)

@@ -12,12 +12,12 @@ from calibration.excitation import ExcitationOptions, excitation_trajectory
 from calibration.parameters import JOINT_PARAMETERS, read_parameters
 from calibration.profile import CalibrationProfile, write_calibrated_scene
 from calibration.selftest import perturbed_truth
-from calibration.sim2real import log_episode, mmrv, pearson_r
+from calibration.sim2real import load_outcomes, log_episode, mmrv, pearson_r
 from calibration.synthetic import SensorNoise, simulate_run, write_run_bag
 from sim.observation import ObservationBuilder
 from sim.scene import HOME_QPOS, SCENE_PATH, SceneHandles, load_scene
 from wm_planner.cli import main
-from wm_planner.config import default_robot_spec
+from wm_planner.config import ConfigError, default_robot_spec
 from wm_planner.runtime import OnnxWorldModel
 
 ROBOT = default_robot_spec()
@@ -82,8 +82,9 @@ def test_report_metrics_match_direct_computation(arm_logs, tiny_bundle: Path, tm
     outcomes = tmp_path / "outcomes.yaml"
     outcomes.write_text(
         "configs:\n  a: {real_success: 0.8, sim_success: 0.9}\n  b: {real_success: 0.5, sim_success: 0.7}\n"
-        "  c: {real_success: 0.6, sim_success: 0.6}\n"
+        "  c: {real_success: 0.6, sim_eval: c_eval.json}\n"
     )
+    (tmp_path / "c_eval.json").write_text('{"success_rate": 0.6, "episodes": 10}')
     out = tmp_path / "report"
     args = ["sim2real", "--real", *map(str, bags), "--profile", str(profile), "--out", str(out)]
     assert main([*args, "--model", str(tiny_bundle), "--outcomes", str(outcomes)]) == 0
@@ -124,3 +125,11 @@ def test_report_metrics_match_direct_computation(arm_logs, tiny_bundle: Path, tm
         np.corrcoef([0.9, 0.7, 0.6], [0.8, 0.5, 0.6])[0, 1]
     )
     assert metrics["success"]["mmrv"] == pytest.approx(0.2 / 3)
+
+
+def test_outcomes_need_exactly_one_sim_rate(tmp_path: Path):
+    path = tmp_path / "outcomes.yaml"
+    path.write_text("configs:\n  a: {real_success: 0.8}\n  b: {real_success: 0.5, sim_success: 0.4}\n")
+    with pytest.raises(ConfigError, match=r"configs\.a") as error:
+        load_outcomes(path)
+    assert str(path) in str(error.value)
