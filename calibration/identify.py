@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 from tqdm import tqdm
 
 from calibration.joint_log import JointLog
@@ -19,7 +20,7 @@ from calibration.sysid import FitOptions, FitResult, fit_parameters, tracking_rm
 from sim.scene import SCENE_PATH, SceneHandles, load_scene
 from wm_planner.config import RobotSpec
 
-__all__ = ["Identification", "held_out_rmse", "identify", "split_logs"]
+__all__ = ["Identification", "held_out_rmse", "identify", "split_logs", "write_randomization"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,33 @@ def held_out_rmse(replayer: Replayer, logs: Sequence[JointLog], parameters: ArmP
     return np.sqrt(np.average(np.array(squares), axis=0, weights=weights))
 
 
+_RANDOMIZED = {
+    "armature": "joint.armature",
+    "frictionloss": "joint.frictionloss",
+    "kp": "actuator.kp",
+    "kv": "actuator.kv",
+}
+
+
+def write_randomization(fit: FitResult, joint_names: Sequence[str], path: Path) -> Path:
+    """A domain-randomization config (see :mod:`sim.randomization`) drawing every fitted parameter
+    uniformly from its 95% interval, for training that does not bet on the point estimate."""
+    terms = [
+        {
+            "parameter": _RANDOMIZED[name],
+            "targets": [joint],
+            "operation": "set",
+            "distribution": "uniform",
+            "range": [float(fit.low.joints[name][j]), float(fit.high.joints[name][j])],
+        }
+        for name in JOINT_PARAMETERS
+        for j, joint in enumerate(joint_names)
+        if f"{name}[{joint}]" not in fit.fixed
+    ]
+    path.write_text(yaml.safe_dump({"randomization": terms}, sort_keys=False))
+    return path
+
+
 def identify(
     log_paths: Sequence[str | Path],
     out: str | Path,
@@ -62,8 +90,9 @@ def identify(
     threads: int | None = None,
     progress: bool = True,
 ) -> Identification:
-    """Fit the scene's arm parameters and the command latency to the bags at ``log_paths``; write the
-    profile to ``out`` (YAML) and the calibrated scene beside it (same name, ``.xml``)."""
+    """Fit the scene's arm parameters and the command latency to the runs at ``log_paths`` (bags,
+    episode files or datasets); write the profile to ``out`` (YAML), and beside it the calibrated scene
+    (``.xml``) and a domain randomization over the confidence intervals (``.randomization.yaml``)."""
     source = Path(scene or SCENE_PATH)
     model = load_scene(source)
     handles = SceneHandles.of(model, robot.joint_names)
@@ -105,6 +134,7 @@ def identify(
         quality=quality,
     )
     profile.write(out)
+    write_randomization(fit, robot.joint_names, out.with_suffix(".randomization.yaml"))
     for name in fit.at_bound:
         print(f"warning: {name} is at a bound of the search box; widen it or check the logs", file=sys.stderr)
     for name in fit.poorly_determined:

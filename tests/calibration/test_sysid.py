@@ -8,6 +8,7 @@ import pytest
 from calibration.parameters import JOINT_PARAMETERS, read_parameters
 from calibration.profile import load_profile
 from calibration.sysid import noise_scale
+from sim.randomization import Randomizer, load_randomization
 from sim.scene import SceneHandles, load_scene
 from wm_planner.cli import main
 from wm_planner.config import default_robot_spec
@@ -38,3 +39,10 @@ def test_self_test_recovers_every_parameter_and_the_latency(tmp_path: Path, caps
     written = read_parameters(scene, SceneHandles.of(scene, robot.joint_names))
     for name in JOINT_PARAMETERS:
         np.testing.assert_allclose(written.joints[name], profile.parameters[name], rtol=1e-9)
+    # Beside them, a domain randomization over the confidence intervals that the sim accepts.
+    randomization = load_randomization(tmp_path / "profile.randomization.yaml")
+    assert len(randomization.randomization) == 4 * 7 - 1
+    Randomizer(scene, randomization, robot.joint_names).apply(np.random.default_rng(0))
+    kp = read_parameters(scene, SceneHandles.of(scene, robot.joint_names)).joints["kp"]
+    assert np.all(kp >= np.array(profile.ci95_low["kp"]) - 1e-9)
+    assert np.all(kp <= np.array(profile.ci95_high["kp"]) + 1e-9)
