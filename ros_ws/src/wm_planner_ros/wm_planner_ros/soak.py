@@ -80,8 +80,8 @@ def _run(
                     f"rss {samples[-1]['rss_mb']:.1f} MiB, {samples[-1]['loop_rate_hz']:.2f} Hz"
                 )
                 next_sample += sample_s
-            bar.n = round(now - start)
-            bar.refresh()
+            if round(now - start) > bar.n:
+                bar.update(round(now - start) - bar.n)
             time.sleep(0.05)
     after = [s for s in samples if s["t"] >= warmup_s]
     if len(after) < 2:
