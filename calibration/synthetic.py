@@ -2,7 +2,9 @@
 
 The arm is the default scene with its joint parameters changed, its servos receiving every setpoint
 ``latency`` seconds late, and its joint states reported with Gaussian sensor noise, as a real arm's
-driver would report them. Nothing here is shared with the fitting code except the scene.
+driver would report them. It is simulated step by step with ``mj_step``, not through the
+replay the fit uses; what the two share is the scene, how parameters are written into it, and the model
+of the trajectory controller.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def simulate_run(
     """Hold ``start [J]`` for ``settle`` s, then send ``trajectory`` (stamped at ``settle``) and run until
     it ends plus half a second. Joint states are reported every physics step from 0.1 s before the
     command; their stamps are the time of the state they report."""
-    model = _copy(model)
+    model = copy.copy(model)
     handles = SceneHandles.of(model, robot.joint_names)
     apply_parameters(model, handles, truth)
     data = mujoco.MjData(model)
@@ -148,7 +150,3 @@ def write_run_bag(
                 )
                 bag.write("/joint_states", "sensor_msgs/msg/JointState", received, msg)
     return Path(path)
-
-
-def _copy(model: mujoco.MjModel) -> mujoco.MjModel:
-    return copy.copy(model)
