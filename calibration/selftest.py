@@ -13,6 +13,7 @@ from the motor's datasheet for the same reason.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,9 +136,10 @@ def run_self_test(
         run = simulate_run(
             model, robot, truth, trajectory, HOME_QPOS, noise=noise or SensorNoise(), seed=seed * 1000 + k
         )
-        paths.append(
-            write_run_bag(run, out / "logs" / f"run_{k}", robot.joint_names, command_topic=COMMAND_TOPIC)
-        )
+        bag = out / "logs" / f"run_{k}"
+        if (bag / "metadata.yaml").exists():
+            shutil.rmtree(bag)  # an earlier self-test's bag: bags are never written over, so replace it
+        paths.append(write_run_bag(run, bag, robot.joint_names, command_topic=COMMAND_TOPIC))
     result = identify(
         paths,
         out / "profile.yaml",

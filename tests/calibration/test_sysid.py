@@ -23,7 +23,9 @@ def test_noise_scale_recovers_white_noise_on_a_smooth_signal():
 
 @pytest.mark.slow
 def test_self_test_recovers_every_parameter_and_the_latency(tmp_path: Path, capsys: pytest.CaptureFixture):
-    assert main(["sysid", "--self-test", "--out", str(tmp_path)]) == 0
+    (tmp_path / "logs" / "run_0").mkdir(parents=True)
+    (tmp_path / "logs" / "run_0" / "metadata.yaml").write_text("an earlier self-test's bag")
+    assert main(["sysid", "--self-test", "--out", str(tmp_path)]) == 0  # replaces it
     out = capsys.readouterr().out
     assert "sysid self-test PASS" in out
     table = [line for line in out.splitlines() if line.startswith(JOINT_PARAMETERS)]
