@@ -10,10 +10,11 @@ controller's JointTrajectory topic and records the run: the same on the sim node
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,10 @@ class BagRecorder:
         return {t: n for t, n in self.received.items() if n}
 
 
-def _start_ros(args: argparse.Namespace, name: str):
+@contextlib.contextmanager
+def _recording(args: argparse.Namespace, name: str) -> Iterator[tuple[Any, BagRecorder]]:
+    """A node ``name`` spun in the background, recording the run's topics into ``args.out``; yields the
+    node and the recorder, and prints the summary when the recording ends."""
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
@@ -101,9 +105,16 @@ def _start_ros(args: argparse.Namespace, name: str):
     node = rclpy.create_node(name, parameter_overrides=[Parameter("use_sim_time", value=args.use_sim_time)])
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    return rclpy, node, executor
+    threading.Thread(target=executor.spin, daemon=True).start()
+    recorder = BagRecorder(node, args.out, default_topics())
+    try:
+        yield node, recorder
+    finally:
+        counts = recorder.close()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    print(_summary(counts, Path(args.out)))
 
 
 def _summary(counts: dict[str, int], path: Path) -> str:
@@ -114,23 +125,16 @@ def _summary(counts: dict[str, int], path: Path) -> str:
 def _cmd_record(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    rclpy, node, executor = _start_ros(args, "wm_planner_recorder")
-    recorder = BagRecorder(node, args.out, default_topics())
-    try:
-        with tqdm(total=args.duration, desc="recording", unit="s", disable=args.duration is None) as bar:
-            start = time.monotonic()
-            while args.duration is None or time.monotonic() - start < args.duration:
-                time.sleep(0.5)
-                bar.n = round(min(time.monotonic() - start, args.duration or 0.0), 1)
-                bar.set_postfix(messages=sum(recorder.received.values()))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        counts = recorder.close()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    print(_summary(counts, Path(args.out)))
+    with _recording(args, "wm_planner_recorder") as (_, recorder):
+        try:
+            with tqdm(total=args.duration, desc="recording", unit="s", disable=args.duration is None) as bar:
+                start = time.monotonic()
+                while args.duration is None or time.monotonic() - start < args.duration:
+                    time.sleep(0.5)
+                    bar.n = round(min(time.monotonic() - start, args.duration or 0.0), 1)
+                    bar.set_postfix(messages=sum(recorder.received.values()))
+        except KeyboardInterrupt:
+            pass
     return 0
 
 
@@ -178,23 +182,15 @@ def _cmd_excite(args: argparse.Namespace) -> int:
     excitation = excitation_trajectory(
         robot, start, options=ExcitationOptions(duration=args.duration), seed=args.seed
     )
-    rclpy, node, executor = _start_ros(args, "wm_planner_excite")
     topic = command_topic("trajectory", args.controller)
-    publisher = node.create_publisher(JointTrajectory, topic, 10)
-    recorder = BagRecorder(node, args.out, default_topics())
-    try:
+    with _recording(args, "wm_planner_excite") as (node, _):
+        publisher = node.create_publisher(JointTrajectory, topic, 10)
         q = _latest_state(node, robot.joint_names, 10.0)
         move = _approach(q, start, np.asarray(robot.velocity_limits), robot.control_period)
         for what, trajectory in (("moving to the start pose", move), ("exciting", excitation)):
             print(f"{what}: {len(trajectory.positions) * trajectory.dt:.1f} s on {topic}", flush=True)
             publisher.publish(trajectory_message(trajectory, robot.joint_names))
             time.sleep(len(trajectory.positions) * trajectory.dt + 0.5)
-    finally:
-        counts = recorder.close()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    print(_summary(counts, Path(args.out)))
     return 0
 
 
