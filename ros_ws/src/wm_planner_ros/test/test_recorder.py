@@ -25,7 +25,7 @@ from rosbags.highlevel import AnyReader
 from calibration.bags import bag_topics, read_goals, read_joint_log
 from calibration.profile import load_profile
 from wm_planner.config import default_robot_spec
-from wm_planner_ros.launcher import ros_environment, start_node
+from wm_planner_ros.launcher import NodeProcesses, ros_environment, start_node
 from wm_planner_ros.recorder import BagRecorder, default_topics
 
 pytestmark = pytest.mark.slow
@@ -37,14 +37,17 @@ def sim(ros: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     logs = tmp_path_factory.mktemp("sim")
     env = ros_environment(int(os.environ["ROS_DOMAIN_ID"]))
     with tempfile.TemporaryDirectory() as params, open(logs / "sim.log", "wb") as out:
-        process = start_node(
-            "sim_node", "sim_node", {"task": "reach"}, env=env, params_dir=Path(params), output=out
+        nodes = NodeProcesses(int(env["ROS_DOMAIN_ID"]))
+        nodes.start(
+            "sim",
+            lambda: start_node(
+                "sim_node", "sim_node", {"task": "reach"}, env=env, params_dir=Path(params), output=out
+            ),
         )
         try:
             yield
         finally:
-            process.terminate()
-            process.wait(10)
+            nodes.stop()
 
 
 def test_a_recorded_sim_run_reads_back_with_every_message(sim: None, tmp_path: Path):
@@ -118,9 +121,12 @@ def test_an_excitation_through_the_sim_node_replays_in_the_scene_and_identifies(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     quality = load_profile(profile).quality
-    # The sim node runs the default scene with no latency, so the logged commands, replayed as the
-    # trajectory controller followed them, must reproduce its arm to within the interpolation of its
-    # 100 Hz joint states; and calibration must not make that worse.
-    assert max(quality.rmse_before) < 1e-4
+    # The sim node runs the default scene with no latency. The recorder logs the trajectory at its last
+    # /clock (published every 10 ms), so the command's recorded time may be up to a clock period early:
+    # identification sees that as latency. After it, the scene reproduces the sim node's arm to within
+    # the interpolation of its 100 Hz joint states, and never worse than before.
+    fitted = load_profile(profile)
+    assert max(quality.rmse_before) < 2e-2
+    assert max(quality.rmse_after) < 1e-4
     assert np.mean(quality.rmse_after) <= 1.05 * np.mean(quality.rmse_before)
-    assert load_profile(profile).latency < 0.004
+    assert fitted.latency < 0.012
