@@ -105,13 +105,17 @@ def _recording(args: argparse.Namespace, name: str) -> Iterator[tuple[Any, BagRe
     node = rclpy.create_node(name, parameter_overrides=[Parameter("use_sim_time", value=args.use_sim_time)])
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    threading.Thread(target=executor.spin, daemon=True).start()
+    spinner = threading.Thread(target=executor.spin, name=name, daemon=True)
+    spinner.start()
     recorder = BagRecorder(node, args.out, default_topics())
     try:
         yield node, recorder
     finally:
         counts = recorder.close()
         executor.shutdown()
+        # The spin thread must leave the executor's wait before the process exits; a thread still in
+        # it when the interpreter ends aborts the process (std::terminate).
+        spinner.join(timeout=5.0)
         node.destroy_node()
         rclpy.try_shutdown()
     print(_summary(counts, Path(args.out)))
