@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,7 @@ class ReplayedLog:
 def _replayer(scene: Path, robot: RobotSpec, latency: float, threads: int | None):
     model = load_scene(scene)
     parameters = read_parameters(model, SceneHandles.of(model, robot.joint_names))
-    return Replayer(model, robot, threads=threads), parameters.scaled({}, latency=latency)
+    return Replayer(model, robot, threads=threads), replace(parameters, latency=latency)
 
 
 def replay_logs(
