@@ -185,7 +185,9 @@ def _read_commands(
         velocities = (
             np.array([np.asarray(p.velocities)[order] for p in msg.points]) if with_velocity else None
         )
-        commands.append(CommandMessage(_stamp(msg.header, log_time), positions, times, velocities))
+        commands.append(
+            CommandMessage(_stamp(msg.header, log_time), positions, times, velocities, log_time * 1e-9)
+        )
     check_stamps(np.array([c.stamp for c in commands]), log=name, topic=topic)
     return commands
 

@@ -78,12 +78,23 @@ class MeasuredStates:
 @dataclass(frozen=True)
 class CommandMessage:
     """One command: a trajectory (``times [K]`` after ``stamp``, ``positions [K, J]``, optional
-    ``velocities``) or, with ``times`` None, a position setpoint ``positions [1, J]`` held from ``stamp``."""
+    ``velocities``) or, with ``times`` None, a position setpoint ``positions [1, J]`` held from ``stamp``.
+
+    ``received``: when it arrived, if known. A trajectory stamped ahead of its arrival (as
+    joint_trajectory_controller allows) blends from the setpoint at arrival to its first point; one that
+    arrives after its stamp is replayed from the stamp, and the fitted latency takes up the delay.
+    """
 
     stamp: float
     positions: np.ndarray
     times: np.ndarray | None = None
     velocities: np.ndarray | None = None
+    received: float | None = None
+
+    @property
+    def taken(self) -> float:
+        """When the command replaces the one before it (s)."""
+        return self.stamp if self.received is None else min(self.received, self.stamp)
 
 
 def check_stamps(stamps: np.ndarray, *, log: str, topic: str, max_gap: float | None = None) -> None:
@@ -152,18 +163,18 @@ def _setpoints(grid: np.ndarray, commands: Sequence[CommandMessage], hold: np.nd
     out = np.empty((len(grid), len(hold)))
     k = 0
     for i, t in enumerate(grid):
-        while k < len(commands) and commands[k].stamp <= t + 1e-12:
+        while k < len(commands) and commands[k].taken <= t + 1e-12:
             command = commands[k]
             if command.times is None:
                 follower.hold(command.positions[-1])
             else:
-                current, velocity = follower.sample(command.stamp)
+                current, velocity = follower.sample(command.taken)
                 follower.follow(
                     command.stamp,
                     command.times,
                     command.positions,
                     command.velocities,
-                    now=command.stamp,
+                    now=command.taken,
                     current=current,
                     current_velocity=velocity,
                 )

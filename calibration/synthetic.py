@@ -117,11 +117,12 @@ def write_run_bag(
             return time_msg(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
 
         command = run.command
-        # Logged as received: in stamp order, the command among the states; a receive time never goes
+        arrival = command.stamp if command.received is None else command.received
+        # Logged as received: in arrival order, the command among the states; a receive time never goes
         # back even where a stamp does.
-        at = int(np.searchsorted(run.states.stamps, command.stamp))
+        at = int(np.searchsorted(run.states.stamps, arrival))
         events = [(t, "state", i) for i, t in enumerate(run.states.stamps)]
-        events.insert(at, (command.stamp, "command", None))
+        events.insert(at, (arrival, "command", None))
         received = 0
         for t, kind, i in events:
             received = max(received, round(t * 1e9))
@@ -137,7 +138,9 @@ def write_run_bag(
                     for p, v, dt_ in zip(command.positions, command.velocities, command.times, strict=True)
                 ]
                 msg = jt(
-                    header=header(stamp=stamp(t), frame_id=""), joint_names=list(joint_names), points=points
+                    header=header(stamp=stamp(command.stamp), frame_id=""),
+                    joint_names=list(joint_names),
+                    points=points,
                 )
                 bag.write(command_topic, "trajectory_msgs/msg/JointTrajectory", received, msg)
             else:

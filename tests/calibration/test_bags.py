@@ -1,5 +1,6 @@
 """Bags of arm runs: written and read back without ROS, and bad logs refused with a clear reason."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,24 @@ def test_a_run_reads_back_on_one_grid(tmp_path: Path):
         i = round(after / DT)
         np.testing.assert_allclose(log.command[i], 0.1 * np.arange(7) + 0.1 * (knot + 1), atol=1e-9)
     np.testing.assert_allclose(log.command[-1], 0.1 * np.arange(7) + 0.2, atol=1e-12)
+
+
+def test_a_trajectory_stamped_ahead_of_its_arrival_blends_from_the_arrival(tmp_path: Path):
+    on_time = _run()
+    early = SyntheticRun(on_time.states, replace(on_time.command, received=on_time.command.stamp - 0.3))
+    logs = [
+        read_joint_log(write_run_bag(run, tmp_path / name, NAMES, command_topic=TOPIC), NAMES, dt=DT)
+        for run, name in ((on_time, "on_time"), (early, "early"))
+    ]
+    # Both grids start at the stamp and reach the knots 0.2 s and 0.4 s after it, but the early one has
+    # been under way since it arrived, as joint_trajectory_controller does with a future start time.
+    assert logs[0].time[0] == logs[1].time[0] == 0.0
+    for after, knot in ((0.2, 0), (0.4, 1)):
+        i = round(after / DT)
+        for log in logs:
+            np.testing.assert_allclose(log.command[i], 0.1 * np.arange(7) + 0.1 * (knot + 1), atol=1e-9)
+    np.testing.assert_allclose(logs[0].command[0], logs[0].position[0], atol=1e-12)
+    assert np.all(logs[1].command[0] - logs[1].position[0] > 1e-3)
 
 
 def test_joint_states_in_another_order_are_matched_by_name(tmp_path: Path):

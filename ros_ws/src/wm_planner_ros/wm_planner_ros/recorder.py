@@ -25,6 +25,9 @@ from wm_planner_ros.topics import CONTROLLERS, command_topic
 
 __all__ = ["BagRecorder", "default_topics", "register_cli", "register_excite_cli", "type_name"]
 
+_LEAD = 0.5
+"""Seconds between sending the excitation and its stamped start: far more than any delivery delay."""
+
 
 def default_topics() -> dict[str, Any]:
     """``{topic: message class}`` of a planner run: joint states, both command interfaces, goals, object."""
@@ -173,11 +176,24 @@ def _approach(start: np.ndarray, goal: np.ndarray, velocity_limits: np.ndarray, 
     return Trajectory(start + shape[:, None] * (goal - start), rate[:, None] * (goal - start), dt)
 
 
+def _wait_on_clock(node: Any, seconds: float) -> None:
+    """Waits ``seconds`` on the node's clock: simulated time under ``use_sim_time``, so a simulator that
+    runs slower than real time still finishes the motion before the recording ends."""
+    end = node.get_clock().now().nanoseconds + round(seconds * 1e9)
+    give_up = time.monotonic() + 3.0 * seconds + 10.0
+    while node.get_clock().now().nanoseconds < end:
+        if time.monotonic() > give_up:
+            raise RuntimeError(f"the node's clock stopped: {seconds:.1f} s did not pass on it (is /clock published?)")
+        time.sleep(0.01)
+
+
 def _cmd_excite(args: argparse.Namespace) -> int:
+    from rclpy.duration import Duration
     from trajectory_msgs.msg import JointTrajectory
 
     from calibration.excitation import ExcitationOptions, excitation_trajectory
     from sim.scene import HOME_QPOS
+    from wm_planner.control import Trajectory
     from wm_planner.config import default_robot_spec
     from wm_planner_ros.messages import trajectory_message
 
@@ -191,10 +207,25 @@ def _cmd_excite(args: argparse.Namespace) -> int:
         publisher = node.create_publisher(JointTrajectory, topic, 10)
         q = _latest_state(node, robot.joint_names, 10.0)
         move = _approach(q, start, np.asarray(robot.velocity_limits), robot.control_period)
-        for what, trajectory in (("moving to the start pose", move), ("exciting", excitation)):
-            print(f"{what}: {len(trajectory.positions) * trajectory.dt:.1f} s on {topic}", flush=True)
-            publisher.publish(trajectory_message(trajectory, robot.joint_names))
-            time.sleep(len(trajectory.positions) * trajectory.dt + 0.5)
+        # One message for the approach and the excitation: every message reaches the controller and the
+        # recorder at slightly different instants, and identification can fit one such offset (as
+        # latency) but not a different one per message.
+        run = Trajectory(
+            np.concatenate([move.positions, excitation.positions]),
+            np.concatenate([move.velocities, excitation.velocities]),
+            robot.control_period,
+        )
+        print(
+            f"moving to the start pose ({len(move.positions) * run.dt:.1f} s), then exciting "
+            f"({len(excitation.positions) * run.dt:.1f} s) on {topic}",
+            flush=True,
+        )
+        message = trajectory_message(run, robot.joint_names)
+        # Stamped ahead, the controller and the log agree on when the motion starts, whenever each of
+        # them received the message.
+        message.header.stamp = (node.get_clock().now() + Duration(seconds=_LEAD)).to_msg()
+        publisher.publish(message)
+        _wait_on_clock(node, _LEAD + len(run.positions) * run.dt + 0.5)
     return 0
 
 
