@@ -183,7 +183,9 @@ def _wait_on_clock(node: Any, seconds: float) -> None:
     give_up = time.monotonic() + 3.0 * seconds + 10.0
     while node.get_clock().now().nanoseconds < end:
         if time.monotonic() > give_up:
-            raise RuntimeError(f"the node's clock stopped: {seconds:.1f} s did not pass on it (is /clock published?)")
+            raise RuntimeError(
+                f"the node's clock stopped: {seconds:.1f} s did not pass on it (is /clock published?)"
+            )
         time.sleep(0.01)
 
 
@@ -193,8 +195,8 @@ def _cmd_excite(args: argparse.Namespace) -> int:
 
     from calibration.excitation import ExcitationOptions, excitation_trajectory
     from sim.scene import HOME_QPOS
-    from wm_planner.control import Trajectory
     from wm_planner.config import default_robot_spec
+    from wm_planner.control import Trajectory
     from wm_planner_ros.messages import trajectory_message
 
     robot = default_robot_spec()
