@@ -35,6 +35,12 @@ def nan_bundle(bundle: Path, out: Path) -> Path:
     return out
 
 
+def holding_because(client, problem: str) -> bool:
+    """Whether the planner's latest status is a hold for ``problem``."""
+    status = client.status() or {}
+    return status.get("mode") == "hold" and problem in (status.get("problem") or "")
+
+
 def diagnostic(client, key: str) -> int:
     return int((client.diagnostics() or {}).get(key, 0))
 
@@ -44,11 +50,11 @@ def test_a_model_returning_nan_holds_the_arm_and_is_reported(ros, bundle: Path, 
     with running_rig(broken, "trajectory", tmp_path / "nodes.log") as rig:
         client = rig.client
         client.send_joint_goal(JOINT_GOAL)
-        assert client.wait_for(lambda: "invalid plan" in ((client.status() or {}).get("problem") or ""), 5.0)
-        assert rig.mode() == "hold"
+        assert client.wait_for(lambda: holding_because(client, "invalid plan"), 5.0)
         assert arm_displacement(client, 1.0) < 0.005
         assert client.wait_for(lambda: diagnostic(client, "invalid_plans") > 40, 3.0)
-        assert "invalid plan" in (client.diagnostics() or {}).get("message", "")
+        # Diagnostics name the latest problem; on a loaded machine that may briefly be a late joint state.
+        assert client.wait_for(lambda: "invalid plan" in (client.diagnostics() or {}).get("message", ""), 3.0)
         assert_within_limits(client.commands())
 
 
