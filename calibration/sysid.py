@@ -215,11 +215,10 @@ def fit_parameters(
         for n, v, lo, hi in zip(names, x, problem.lower, problem.upper, strict=True)
         if v - lo < tol or hi - v < tol
     ]
-    fitted = problem.theta(problem.parameters(x))[problem.free]
-    width = np.maximum(fitted - low, high - fitted)
+    width = np.maximum(x - low, high - x)
     # Log-factors: a half-width w means a factor exp(w); latency is judged against its own value.
     is_latency = np.array(names) == "latency"
-    relative = np.where(is_latency, width / np.maximum(np.abs(fitted), 1e-9), np.expm1(width))
+    relative = np.where(is_latency, width / np.maximum(np.abs(x), 1e-9), np.expm1(width))
     return FitResult(
         parameters=problem.parameters(x),
         low=problem.parameters(low),
