@@ -79,7 +79,7 @@ def _pytorch_mppi_planner(
     mppi = MPPI(
         dynamics,
         running_cost,
-        model.config.latent_size,
+        model.state_size,
         sigma,
         num_samples=config.samples,
         horizon=config.horizon,
@@ -128,7 +128,7 @@ def run_bench(
         sampler = make_planner(config, action_low=-env.max_step, action_high=env.max_step, seed=seed)
         return lambda: sampler.plan(bind(), cost)
 
-    onnx = OnnxRollout(model)
+    onnx = OnnxRollout(model, uncertainty_weight=config.uncertainty_weight)
     oracle = MujocoOracle(env)
     results = {
         "ours": _timed(ours_with(lambda: onnx.bind(env.observe())), repeats, 20, "ours (onnx)", progress),

@@ -17,9 +17,10 @@ from sim.env import ACTION_KIND, ACTION_LAYOUT, ArmEnv, EnvOptions
 from sim.explore import ExplorationConfig, Explorer
 from sim.planner_policy import PlannerPolicy
 from sim.randomization import RandomizationConfig, load_randomization
-from sim.tasks import OBSERVATION_LAYOUT, TASKS
+from sim.tasks import CUBE, OBSERVATION_LAYOUT, TASKS
 from wm_planner.config import RobotSpec, RuntimeConfig, default_robot_spec
 from wm_planner.data import DatasetManifest, DatasetWriter, Episode
+from wm_planner.data.hygiene import cut_unsound
 
 __all__ = ["DEFAULT_EPISODE_STEPS", "CollectionSummary", "collect", "register_cli", "run_episode"]
 
@@ -35,13 +36,16 @@ class CollectionSummary:
     transitions: int
     successes: int
     cube_moved: int
+    cut: int
+    """Episodes cut where the cube tipped over or fell (see :mod:`wm_planner.data.hygiene`)."""
     seconds: float
 
     def line(self, task: str) -> str:
         resumed = f", {self.skipped} already there" if self.skipped else ""
         return (
             f"collected {self.episodes} {task} episodes ({self.transitions} transitions, success in "
-            f"{self.successes}, cube moved in {self.cube_moved}{resumed}) "
+            f"{self.successes}, cube moved in {self.cube_moved}, cut at a tipped or fallen cube in "
+            f"{self.cut}{resumed}) "
             f"in {self.seconds:.1f} s -> {self.out}"
         )
 
@@ -92,7 +96,7 @@ def run_episode(env: ArmEnv, explorer: Explorer | PlannerPolicy, seed_seq: np.ra
     )
 
 
-def _collect_one(job: _Job, index: int) -> tuple[int, int, bool, bool]:
+def _collect_one(job: _Job, index: int) -> tuple[int, int, bool, bool, bool]:
     manifest = job.writer.manifest
     env = ArmEnv(manifest.task, robot=manifest.robot, options=job.options)
     actor = (
@@ -101,11 +105,13 @@ def _collect_one(job: _Job, index: int) -> tuple[int, int, bool, bool]:
         else PlannerPolicy(env, job.policy, runtime=job.runtime)
     )
     episode = run_episode(env, actor, episode_seed(job.seed, index))
+    episode, cut = cut_unsound(episode, manifest.observation_layout, manifest.objects)
     job.writer.write(index, episode)
-    return index, episode.num_transitions, episode.info["success"], episode.info["cube_displacement"] > 0.01
+    moved = episode.info["cube_displacement"] > 0.01
+    return index, episode.num_transitions, episode.info["success"], moved, cut
 
 
-def _collect_star(args: tuple[_Job, int]) -> tuple[int, int, bool, bool]:
+def _collect_star(args: tuple[_Job, int]) -> tuple[int, int, bool, bool, bool]:
     return _collect_one(*args)
 
 
@@ -149,6 +155,7 @@ def collect(
         goal_size=3,
         robot=robot,
         task=task,
+        objects=(CUBE,),
         source={
             "generator": "sim.collect",
             "seed": seed,
@@ -172,16 +179,15 @@ def collect(
         runtime=RuntimeConfig(cpu_shards=1, intra_op_threads=1) if workers > 1 else RuntimeConfig(),
     )
     start = time.perf_counter()
-    transitions = successes = moved = 0
     bar = tqdm(total=len(todo), desc=f"collect {task}", unit="ep", disable=not progress)
     with bar:
         if workers == 1 or len(todo) <= 1:
             results = (_collect_one(job, i) for i in todo)
-            transitions, successes, moved = _tally(results, bar)
+            transitions, successes, moved, cut = _tally(results, bar)
         else:
             with mp.get_context("spawn").Pool(min(workers, len(todo))) as pool:
                 results = pool.imap_unordered(_collect_star, [(job, i) for i in todo])
-                transitions, successes, moved = _tally(results, bar)
+                transitions, successes, moved, cut = _tally(results, bar)
     return CollectionSummary(
         out=out,
         episodes=len(todo),
@@ -189,18 +195,20 @@ def collect(
         transitions=transitions,
         successes=successes,
         cube_moved=moved,
+        cut=cut,
         seconds=time.perf_counter() - start,
     )
 
 
-def _tally(results, bar: tqdm) -> tuple[int, int, int]:
-    transitions = successes = moved = 0
-    for _, n, success, cube_moved in results:
+def _tally(results, bar: tqdm) -> tuple[int, int, int, int]:
+    transitions = successes = moved = cut = 0
+    for _, n, success, cube_moved, was_cut in results:
         transitions += n
         successes += success
         moved += cube_moved
+        cut += was_cut
         bar.update(1)
-    return transitions, successes, moved
+    return transitions, successes, moved, cut
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:

@@ -90,7 +90,14 @@ class EvalReport:
 class _Backend:
     """How a rollout is bound to the environment's current state, settled once."""
 
-    def __init__(self, env: ArmEnv, bundle: Path | None, runtime: RuntimeConfig | None, oracle: bool) -> None:
+    def __init__(
+        self,
+        env: ArmEnv,
+        bundle: Path | None,
+        runtime: RuntimeConfig | None,
+        oracle: bool,
+        planner: PlannerConfig,
+    ) -> None:
         self.samples: int | None = None
         self.horizon: int | None = None
         if bundle is not None:
@@ -100,7 +107,7 @@ class _Backend:
                 bundle, robot=env.robot, observation_layout=OBSERVATION_LAYOUT, runtime=runtime
             )
             self.samples, self.horizon = model.samples, model.horizon
-            rollout = OnnxRollout(model)
+            rollout = OnnxRollout(model, uncertainty_weight=planner.uncertainty_weight)
             self.name, self.providers = "onnx", model.providers
             self.bind: Callable[[], RolloutFn] = lambda: rollout.bind(env.observe())
         if oracle:
@@ -138,8 +145,8 @@ def evaluate(
     if bundle is None and not oracle:
         raise ValueError("evaluate needs a bundle, or oracle=True")
     env = ArmEnv(task, options=EnvOptions(episode_steps=steps or DEFAULT_EVAL_STEPS[task]))
-    backend = _Backend(env, Path(bundle) if bundle is not None else None, runtime, oracle)
     config = planner or PlannerConfig()
+    backend = _Backend(env, Path(bundle) if bundle is not None else None, runtime, oracle, config)
     if backend.samples is not None:
         config = config.model_copy(update={"samples": backend.samples, "horizon": backend.horizon})
     sampler = make_planner(config, action_low=-env.max_step, action_high=env.max_step, seed=seed)

@@ -172,7 +172,7 @@ def plan_gym(
         )
         low, high = env.action_space.low, env.action_space.high
         sampler = make_planner(config, action_low=low, action_high=high, hold_action=(low + high) / 2.0)
-        rollout = OnnxRollout(model)
+        rollout = OnnxRollout(model, uncertainty_weight=config.uncertainty_weight)
         results = []
         for i in tqdm(range(episodes), desc=f"plan {env_id}", unit="ep", disable=not progress):
             results.append(_planned_episode(env, sampler, rollout, cost, seed + i, steps))

@@ -46,7 +46,7 @@ class PlannerPolicy:
             update={"samples": model.samples, "horizon": model.horizon}
         )
         self.env = env
-        self.rollout = OnnxRollout(model)
+        self.rollout = OnnxRollout(model, uncertainty_weight=config.uncertainty_weight)
         self.planner = make_planner(config, action_low=-env.max_step, action_high=env.max_step)
         self.noise_std = action_noise * env.max_step
         self._rng = np.random.default_rng(0)

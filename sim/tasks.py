@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wm_planner.config import ObjectSpec
 from wm_planner.data.layout import Layout
 
-__all__ = ["OBSERVATION_LAYOUT", "TASKS", "PushTask", "ReachTask", "Task", "get_task"]
+__all__ = ["CUBE", "OBSERVATION_LAYOUT", "TASKS", "PushTask", "ReachTask", "Task", "get_task"]
 
 OBSERVATION_LAYOUT = Layout.of(
     ("joint_pos", 7, "rad"),
@@ -19,6 +20,11 @@ OBSERVATION_LAYOUT = Layout.of(
     ("cube_quat", 4, "wxyz"),
 )
 """Observation vector of :class:`sim.ArmEnv`: proprioception, tool tip, then cube pose (world frame)."""
+
+CUBE = ObjectSpec(
+    name="cube", position="cube_pos", orientation="cube_quat", half_extents=(0.025, 0.025, 0.025), symmetry=4
+)
+"""The scene's 5 cm cube, which world models carry as an object (a test checks it against the scene)."""
 
 _EE = OBSERVATION_LAYOUT.slice("ee_pos")
 _CUBE = OBSERVATION_LAYOUT.slice("cube_pos")

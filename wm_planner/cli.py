@@ -114,9 +114,18 @@ def _cmd_model_eval(args: argparse.Namespace) -> int:
     out.write_text(json.dumps(report, indent=2) + "\n")
     k = max(report["k"], key=int)
     ee = report["k"][k]["ee_pos_m"]
+    contact = ""
+    if "contact" in report:
+        c = report["contact"]
+        moving = c["object_error_moving_m"]
+        contact = (
+            f"; objects over {c['horizon']} steps: false motion {c['false_motion_rate']:.1%}, missed "
+            f"{c['missed_motion_rate'] or 0.0:.1%}, error when moving "
+            + ("n/a" if moving is None else f"{1000 * moving:.1f} mm")
+        )
     print(
         f"{k}-step EE error median {100 * ee['median']:.2f} cm, p90 {100 * ee['p90']:.2f} cm over "
-        f"{report['windows']} windows of {report['episodes']} held-out episodes -> {out}"
+        f"{report['windows']} windows of {report['episodes']} held-out episodes{contact} -> {out}"
     )
     return 0
 

@@ -17,12 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 __all__ = [
     "ConfigError",
+    "Kinematics",
     "ModelConfig",
+    "ObjectSpec",
     "PlannerConfig",
     "RobotSpec",
     "RuntimeConfig",
     "StrictModel",
     "TrainConfig",
+    "ToolPoint",
     "TrainingFile",
     "default_robot_spec",
     "load_versioned_json",
@@ -41,6 +44,40 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Vec3 = tuple[float, float, float]
+Quat = tuple[float, float, float, float]
+
+
+class FixedTransform(StrictModel):
+    """A frame placed in its parent frame: origin ``xyz`` (m) and orientation ``quat`` (w x y z)."""
+
+    xyz: Vec3 = (0.0, 0.0, 0.0)
+    quat: Quat = (1.0, 0.0, 0.0, 0.0)
+
+
+class ToolPoint(StrictModel):
+    """A sphere of the tool's collision geometry, centred at ``xyz`` in the tool frame."""
+
+    xyz: Vec3
+    radius: float = Field(ge=0.0, description="m")
+
+
+class Kinematics(StrictModel):
+    """Serial-chain kinematics of the arm, enough to place the tool in the world from joint positions.
+
+    ``joints[i]`` is the frame of joint ``i`` in the previous joint's frame (the first one in the world),
+    before the joint turns; every joint is a hinge about its frame's z axis, as in URDF/MJCF chains
+    written with z-aligned joints. ``tool`` is the tool frame in the last joint's frame, ``tip`` the tool
+    tip in the tool frame (the ``ee_pos`` the tasks measure), and ``tool_points`` the spheres that cover
+    the tool and the last links: what can touch an object.
+    """
+
+    joints: tuple[FixedTransform, ...] = Field(min_length=1)
+    tool: FixedTransform = FixedTransform()
+    tip: Vec3 = (0.0, 0.0, 0.0)
+    tool_points: tuple[ToolPoint, ...] = Field(min_length=1)
+
+
 class RobotSpec(StrictModel):
     """Joint-space description of the arm the planner commands.
 
@@ -56,6 +93,9 @@ class RobotSpec(StrictModel):
     acceleration_limits: tuple[float, ...]
     effort_limits: tuple[float, ...] | None = None
     control_period: float = Field(default=0.02, gt=0.0, le=1.0)
+    kinematics: Kinematics | None = Field(
+        default=None, description="chain and tool geometry; needed by world models with objects"
+    )
 
     @model_validator(mode="after")
     def _check_consistent(self) -> RobotSpec:
@@ -82,6 +122,8 @@ class RobotSpec(StrictModel):
         for name, lo, hi in zip(self.joint_names, self.position_lower, self.position_upper, strict=True):
             if lo >= hi:
                 raise ValueError(f"joint {name!r}: position_lower {lo} is not below position_upper {hi}")
+        if self.kinematics is not None and len(self.kinematics.joints) != n:
+            raise ValueError(f"kinematics.joints has {len(self.kinematics.joints)} entries but there are {n} joint_names")
         return self
 
     @property
@@ -101,6 +143,22 @@ class RobotSpec(StrictModel):
         return np.asarray(self.velocity_limits, dtype=np.float64) * self.control_period
 
 
+class ObjectSpec(StrictModel):
+    """An object the world model carries explicitly: its observation blocks and its shape.
+
+    The object moves in the table plane (position and a turn about the vertical); ``position`` names a
+    3-value block (m, world frame) and ``orientation`` a 4-value quaternion block (w x y z).
+    ``symmetry`` is the order of the shape's rotational symmetry about the vertical (4 for a cube), so
+    contacts are seen in one canonical frame whichever face points where.
+    """
+
+    name: str = Field(min_length=1)
+    position: str = Field(min_length=1)
+    orientation: str = Field(min_length=1)
+    half_extents: Vec3 = Field(description="half sizes (m) of the object's box in its own frame")
+    symmetry: Literal[1, 2, 4] = 4
+
+
 class ModelConfig(StrictModel):
     """Shape of the latent world model.
 
@@ -116,6 +174,20 @@ class ModelConfig(StrictModel):
     decoder_hidden: int = Field(default=128, gt=0)
     decoder_layers: int = Field(default=1, ge=1)
     ensemble: int = Field(default=1, ge=1, description="dynamics heads; >1 gives a disagreement penalty")
+    objects: tuple[ObjectSpec, ...] | None = Field(
+        default=None,
+        description="objects advanced by the interaction module; None takes the dataset's, () none",
+    )
+    interaction_hidden: int = Field(default=64, gt=0, description="width of the interaction MLP")
+    interaction_layers: int = Field(default=2, ge=1)
+    interaction_ensemble: int = Field(
+        default=3, ge=1, description="interaction heads; their disagreement is the planner's penalty"
+    )
+    contact_margin: float = Field(
+        default=0.01,
+        gt=0.0,
+        description="m of clearance between tool and object beyond which the object cannot move (the gate)",
+    )
 
 
 class TrainConfig(StrictModel):
@@ -127,6 +199,13 @@ class TrainConfig(StrictModel):
     learning_rate: float = Field(default=1e-3, gt=0)
     weight_decay: float = Field(default=1e-5, ge=0)
     latent_weight: float = Field(default=0.5, ge=0, description="weight of latent consistency")
+    object_weight: float = Field(default=1.0, ge=0, description="weight of the objects' pose error")
+    object_horizon: int = Field(
+        default=16, gt=0, description="steps of the objects' open-loop loss (at most horizon)"
+    )
+    balanced_contacts: bool = Field(
+        default=True, description="draw object windows in equal shares: moving, near miss, free"
+    )
     val_fraction: float = Field(default=0.1, ge=0, lt=1)
     eval_every: int = Field(default=500, gt=0)
     checkpoint_every: int = Field(default=1000, gt=0)
@@ -208,6 +287,16 @@ class PlannerConfig(StrictModel):
         default=0.0, ge=0, description="colour of the sampling noise over time: 0 white, 2 as in iCEM"
     )
     warm_start: bool = Field(default=True, description="start from the previous plan shifted by one step")
+    select: Literal["best", "mean"] = Field(
+        default="best",
+        description="plan returned: the best candidate scored, or the sampling mean of the last round "
+        "(less prone to exploiting one sample's model error)",
+    )
+    uncertainty_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="cost per metre of the model's ensemble disagreement, summed over the imagined steps",
+    )
     deadline_ms: float | None = Field(
         default=None, gt=0, description="stop iterating when the next round would end after this"
     )

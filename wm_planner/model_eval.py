@@ -6,7 +6,7 @@ robot actually runs, not the torch original.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,16 @@ from tqdm import tqdm
 
 from wm_planner.config import RuntimeConfig
 from wm_planner.data import EpisodeDataset, dataset_hash
+from wm_planner.data.hygiene import cut_unsound
 from wm_planner.runtime import OnnxWorldModel
 
-__all__ = ["evaluate_prediction", "held_out_episodes", "kstep_errors"]
+__all__ = ["contact_metrics", "evaluate_prediction", "held_out_episodes", "kstep_errors"]
 
 DEFAULT_KS = (1, 10, 30)
+STILL_M = 0.003
+"""m: an object that moves less than this within a window is still."""
+FALSE_MOTION_M = 0.01
+"""m: imagined motion beyond this of a still object is false motion."""
 
 
 def held_out_episodes(model: OnnxWorldModel, data: Path) -> tuple[list[Path], str]:
@@ -44,6 +49,29 @@ def _errors(pred: np.ndarray, true: np.ndarray, layout) -> dict[str, np.ndarray]
     }
 
 
+def _open_loop(
+    model: OnnxWorldModel, observations: np.ndarray, actions: np.ndarray, starts: np.ndarray, steps: int
+) -> np.ndarray:
+    """Anchored features ``[W, steps, O]`` imagined from each start in ``starts [W]``."""
+    z, offset = model.encode(observations[starts])
+    predicted = []
+    for k in range(steps):
+        z, features, _ = model.step(z, actions[starts + k])
+        predicted.append(features + offset)
+    return np.stack(predicted, axis=1)
+
+
+def _windows(
+    episodes: Iterable[tuple[np.ndarray, np.ndarray]], model: OnnxWorldModel, steps: int, stride: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(predicted [W, steps, O], true [W, steps + 1, O])`` per episode, windows every ``stride`` steps."""
+    for observations, actions in episodes:
+        starts = np.arange(0, len(actions) - steps + 1, stride)
+        if starts.size:
+            true = observations[starts[:, None] + np.arange(steps + 1)]
+            yield _open_loop(model, observations, actions, starts, steps), true
+
+
 def kstep_errors(
     model: OnnxWorldModel,
     episodes: Iterable[tuple[np.ndarray, np.ndarray]],
@@ -56,32 +84,69 @@ def kstep_errors(
     number of windows. Errors: end-effector position (m, Euclidean), joint positions (rad, mean absolute
     over joints), cube position (m, Euclidean)."""
     layout = model.meta.observation_layout
-    horizon = max(ks)
     collected: dict[int, dict[str, list[np.ndarray]]] = {k: {} for k in ks}
     windows = 0
-    for observations, actions in episodes:
-        starts = np.arange(0, len(actions) - horizon + 1, stride)
-        if starts.size == 0:
-            continue
-        windows += starts.size
-        z, offset = model.encode(observations[starts])
-        for k in range(1, horizon + 1):
-            z, features, _ = model.step(z, actions[starts + k - 1])
-            if k in collected:
-                for name, err in _errors(features + offset, observations[starts + k], layout).items():
-                    collected[k].setdefault(name, []).append(err)
-    result = {
-        str(k): {
-            name: {
-                "median": float(np.median(np.concatenate(v))),
-                "p90": float(np.percentile(np.concatenate(v), 90)),
-            }
-            for name, v in per_feature.items()
-        }
-        for k, per_feature in collected.items()
-        if per_feature
+    for predicted, true in _windows(episodes, model, max(ks), stride):
+        windows += len(predicted)
+        for k in ks:
+            for name, err in _errors(predicted[:, k - 1], true[:, k], layout).items():
+                collected[k].setdefault(name, []).append(err)
+    return {str(k): _summary(per_feature) for k, per_feature in collected.items() if per_feature}, windows
+
+
+def _summary(per_feature: dict[str, list[np.ndarray]]) -> dict[str, dict[str, float]]:
+    return {
+        name: {"median": float(np.median(np.concatenate(v))), "p90": float(np.percentile(np.concatenate(v), 90))}
+        for name, v in per_feature.items()
     }
-    return result, windows
+
+
+def contact_metrics(
+    model: OnnxWorldModel,
+    episodes: Iterable[tuple[np.ndarray, np.ndarray]],
+    *,
+    horizon: int,
+    stride: int = 5,
+) -> dict[str, Any]:
+    """How well the model knows when objects move, over windows of ``horizon`` steps (the planner's).
+
+    In each window an object's motion is the largest distance in the table plane from its start. A
+    window is still when it really moves less than ``STILL_M`` and moving otherwise.
+    ``false_motion_rate``: still windows imagined to move more than ``FALSE_MOTION_M``;
+    ``missed_motion_rate``: windows really moving more than ``FALSE_MOTION_M`` imagined to move less
+    than ``STILL_M``; and the object's position error after ``horizon`` steps on moving and still windows.
+    """
+    meta = model.meta
+    layout = meta.observation_layout
+    blocks = [layout.slice(spec.position) for spec in meta.model.objects or ()]
+    real_motion, imagined_motion, final_error = [], [], []
+    for predicted, true in _windows(episodes, model, horizon, stride):
+        for at in blocks:
+            start = true[:, :1, at][..., :2]
+            real_motion.append(np.linalg.norm(true[:, 1:, at][..., :2] - start, axis=-1).max(axis=1))
+            imagined_motion.append(np.linalg.norm(predicted[:, :, at][..., :2] - start, axis=-1).max(axis=1))
+            final_error.append(np.linalg.norm(predicted[:, -1, at] - true[:, -1, at], axis=-1))
+    if not real_motion:
+        raise ValueError(f"no window of {horizon} steps to measure contacts on")
+    real, imagined, error = (np.concatenate(v) for v in (real_motion, imagined_motion, final_error))
+    still, moving, clearly = real < STILL_M, real >= STILL_M, real > FALSE_MOTION_M
+
+    def rate(hit: np.ndarray, among: np.ndarray) -> float | None:
+        return float(hit[among].mean()) if among.any() else None
+
+    def median(among: np.ndarray) -> float | None:
+        return float(np.median(error[among])) if among.any() else None
+
+    return {
+        "horizon": horizon,
+        "windows": int(real.size),
+        "still_windows": int(still.sum()),
+        "moving_windows": int(moving.sum()),
+        "false_motion_rate": rate(imagined > FALSE_MOTION_M, still),
+        "missed_motion_rate": rate(imagined < STILL_M, clearly),
+        "object_error_moving_m": median(moving),
+        "object_error_still_m": median(still),
+    }
 
 
 def evaluate_prediction(
@@ -102,17 +167,23 @@ def evaluate_prediction(
     ds = EpisodeDataset(data)
     if ds.manifest.observation_layout != layout:
         raise ValueError(f"{data}: observation layout differs from the bundle's ({layout.describe()})")
-    episodes = (
+    episodes = [
         (e.observations, e.actions)
-        for _, e in tqdm(
+        for e in (cut_unsound(episode, layout, ds.manifest.objects)[0] for _, episode in tqdm(
             ds.iter_episodes(paths), total=len(paths), desc="model-eval", unit="ep", disable=not progress
-        )
-    )
+        ))
+    ]
     result, windows = kstep_errors(model, episodes, ks=ks, stride=stride)
     if windows == 0:
         raise ValueError(f"{data}: no held-out episode is longer than {max(ks)} steps")
+    contact = (
+        {"contact": contact_metrics(model, episodes, horizon=model.horizon, stride=stride)}
+        if model.meta.model.objects
+        else {}
+    )
     return {
         "k": result,
+        **contact,
         "episodes": len(paths),
         "windows": windows,
         "held_out": held_out,

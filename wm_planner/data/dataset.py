@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from wm_planner.config import RobotSpec, StrictModel, load_versioned_json
+from wm_planner.config import ObjectSpec, RobotSpec, StrictModel, load_versioned_json
 from wm_planner.data.episode import PARTIAL_SUFFIX, CorruptEpisodeError, Episode, read_episode, write_episode
+from wm_planner.data.hygiene import upright_steps
 from wm_planner.data.layout import Layout
 
 __all__ = [
@@ -56,6 +57,9 @@ class DatasetManifest(StrictModel):
     robot: RobotSpec
     task: str
     source: dict[str, Any] = Field(default_factory=dict, description="how the data was made")
+    objects: tuple[ObjectSpec, ...] = Field(
+        default=(), description="objects in the observation, which world models carry explicitly"
+    )
 
     @property
     def control_period(self) -> float:
@@ -133,12 +137,15 @@ class DatasetReport:
     episodes: int
     transitions: int
     corrupt: tuple[CorruptEpisodeError, ...]
+    objects_unsound: int = 0
+    """Episodes in which an object tips over or falls (cut there for training)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "episodes": self.episodes,
             "transitions": self.transitions,
             "corrupt": [str(c.path) for c in self.corrupt],
+            "objects_unsound": self.objects_unsound,
         }
 
 
@@ -196,14 +203,18 @@ class EpisodeDataset:
 
     def report(self) -> DatasetReport:
         corrupt: list[CorruptEpisodeError] = []
-        episodes = transitions = 0
+        episodes = transitions = unsound = 0
+        layout, objects = self.manifest.observation_layout, self.manifest.objects
         for _, episode in self.iter_episodes(corrupt=corrupt):
             episodes += 1
             transitions += episode.num_transitions
+            unsound += upright_steps(episode.observations, layout, objects) < len(episode.observations)
         corrupt.extend(
             CorruptEpisodeError(p, "partial file left by an interrupted writer") for p in self.partial_paths()
         )
-        return DatasetReport(episodes=episodes, transitions=transitions, corrupt=tuple(corrupt))
+        return DatasetReport(
+            episodes=episodes, transitions=transitions, corrupt=tuple(corrupt), objects_unsound=unsound
+        )
 
 
 def verify_dataset(root: str | Path) -> DatasetReport:

@@ -1,7 +1,7 @@
 """The world model in PyTorch: network, training and ONNX export. Imports torch; not on the robot's path."""
 
 from wm_planner.model.export import load_bundle_model
-from wm_planner.model.network import WorldModel
+from wm_planner.model.world import WorldModel
 from wm_planner.model.rollout import TorchRollout
 from wm_planner.model.train import TrainResult, load_checkpoint, train
 

@@ -19,8 +19,8 @@ import torch
 from torch import Tensor, nn
 
 import wm_planner
-from wm_planner.model.network import WorldModel
 from wm_planner.model.train import load_checkpoint
+from wm_planner.model.world import WorldModel
 from wm_planner.runtime.bundle import (
     GRAPH_FILES,
     METADATA_NAME,
@@ -120,15 +120,32 @@ def _random_inputs(
     obs_mean, obs_std = model.obs_mean.numpy(), model.obs_std.numpy()
     batch = 64
     features = obs_mean.size
+    obs_batch = (obs_mean + obs_std * rng.standard_normal((batch, features))).astype(np.float32)
+    obs0 = (obs_mean + obs_std * rng.standard_normal(features)).astype(np.float32)
+    if model.objects:
+        # Objects under the tool, so that the compared rollouts go through contact, not only free motion.
+        obs_batch, obs0 = _touching(model, obs_batch), _touching(model, obs0[None])[0]
     return {
-        "obs_batch": (obs_mean + obs_std * rng.standard_normal((batch, features))).astype(np.float32),
+        "obs_batch": obs_batch,
         "action_batch": rng.uniform(-max_step, max_step, (batch, max_step.size)).astype(np.float32),
-        "obs0": (obs_mean + obs_std * rng.standard_normal(features)).astype(np.float32),
+        "obs0": obs0,
         "actions": rng.uniform(-max_step, max_step, (samples, horizon, max_step.size)).astype(np.float32),
         "goal": (obs_mean + obs_std * rng.standard_normal(features)).astype(np.float32),
         "weights": rng.uniform(0.0, 1.0, features).astype(np.float32),
         "uncertainty_weight": np.array(0.5, dtype=np.float32),
     }
+
+
+def _touching(model: WorldModel, obs: np.ndarray) -> np.ndarray:
+    """``obs [B, O]`` with every object moved just under the tool's first sphere, in contact with it."""
+    obs = obs.copy()
+    with torch.no_grad():
+        q = model.robot_obs(torch.from_numpy(obs))[:, model.joints]
+        first = model.tool_spheres(q)[:, 0].numpy()
+    for spec in model.config.objects or ():
+        at = model.layout.slice(spec.position)
+        obs[:, at] = first - np.array([0.0, 0.0, spec.half_extents[2] + 0.015], dtype=np.float32)
+    return obs
 
 
 def export_bundle(
@@ -238,7 +255,7 @@ def _metadata(
         robot=manifest.robot,
         samples=samples,
         horizon=horizon,
-        latent_size=model.config.latent_size,
+        latent_size=model.state_size,
         ensemble=model.config.ensemble,
         model=model.config,
         normalization=Normalization(
@@ -269,6 +286,6 @@ def load_bundle_model(bundle: str | Path) -> WorldModel:
     weights = root / TORCH_WEIGHTS
     if not weights.is_file() or file_sha256(weights) != meta.files.get(TORCH_WEIGHTS):
         raise BundleError(f"{weights}: missing or its checksum differs from {METADATA_NAME}")
-    model = WorldModel(meta.observation_layout.size, meta.action_layout.size, meta.model)
+    model = WorldModel(meta.observation_layout, meta.action_layout.size, meta.model, meta.robot.kinematics)
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return model.float().eval()

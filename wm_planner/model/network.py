@@ -1,4 +1,7 @@
-"""The latent world model: ``encode(obs) -> z``, ``step(z, a) -> z'``, ``decode(z) -> features``.
+"""The latent dynamics of the robot: ``encode(obs) -> z``, ``step(z, a) -> z'``, ``decode(z) -> features``.
+
+:class:`wm_planner.model.world.WorldModel` runs it on the robot's own observation blocks (proprioception,
+tool tip) and advances objects separately, so that arm motion cannot leak into an imagined object.
 
 Observations and actions are normalised inside the model with statistics fitted on the training set, so
 callers (and the exported ONNX graphs) work in physical units. The latent is layer-normalised after every
@@ -6,7 +9,7 @@ step, which keeps long imagined rollouts bounded. The decoder predicts the obser
 features that costs are written against are the observation's named blocks.
 
 Planning cost is N x H sequential dynamics steps, so the dynamics head is a small residual ReLU MLP whose
-first layer is split into a latent part and an action part: :meth:`WorldModel.imagine` projects all
+first layer is split into a latent part and an action part: :meth:`LatentDynamics.imagine` projects all
 N x H actions in one matrix product before the loop, and decodes all imagined latents in one batch after
 it. Inside the loop a step is four operators once ONNX Runtime has fused them (Gemm with the projected
 action as its addend, Gemm+ReLU, Gemm, Add+LayerNorm): small models are bound by per-operator overhead,
@@ -20,7 +23,7 @@ from torch import Tensor, nn
 
 from wm_planner.config import ModelConfig
 
-__all__ = ["DynamicsHead", "WorldModel", "mlp"]
+__all__ = ["DynamicsHead", "LatentDynamics", "mlp"]
 
 
 def mlp(inputs: int, hidden: int, outputs: int, layers: int) -> nn.Sequential:
@@ -56,7 +59,7 @@ class DynamicsHead(nn.Module):
         return z + self.body(torch.addmm(projected, z, self.latent_in.weight.t()))
 
 
-class WorldModel(nn.Module):
+class LatentDynamics(nn.Module):
     """Action-conditioned latent dynamics with an optional ensemble of dynamics heads.
 
     obs: [..., O], actions: [..., A], z: [..., L], features: [..., O] (physical units).

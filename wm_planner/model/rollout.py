@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from wm_planner.model.network import WorldModel
+from wm_planner.model.world import WorldModel
 from wm_planner.planning.planner import Imagined, RolloutFn
 
 __all__ = ["TorchRollout"]
@@ -21,7 +21,7 @@ class TorchRollout:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.uncertainty_weight = uncertainty_weight
-        self._penalised = uncertainty_weight > 0.0 and model.config.ensemble > 1
+        self._penalised = uncertainty_weight > 0.0
 
     @torch.no_grad()
     def bind(self, obs: np.ndarray) -> RolloutFn:

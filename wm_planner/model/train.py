@@ -27,47 +27,84 @@ from tqdm import tqdm
 
 from wm_planner.config import ModelConfig, TrainConfig
 from wm_planner.data import DatasetManifest, combined_hash, dataset_hash
-from wm_planner.model.network import WorldModel
-from wm_planner.model.windows import EpisodeArrays, load_split
+from wm_planner.model.windows import EpisodeArrays, contact_classes, load_split
+from wm_planner.model.world import WorldModel, resolve_objects
 
-__all__ = ["CHECKPOINT_NAME", "TrainResult", "load_checkpoint", "train", "validation_field"]
+__all__ = ["CHECKPOINT_NAME", "TrainResult", "build_model", "load_checkpoint", "train", "validation_field"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 EE_FIELD = "ee_pos"
 
 
-class MultiStepObjective(nn.Module):
-    """Loss of one batch of windows: decoded-feature error at the start and at every imagined step
-    (anchored to the start, as :meth:`WorldModel.imagine` predicts), plus latent consistency.
+POSITION_ERROR_SCALE = 0.005
+"""m: object position errors are scored in units of this."""
+TURN_ERROR_SCALE = 0.05
+"""rad: object orientation errors are scored in units of this."""
 
-    ``forward(obs [B, H+1, O], actions [B, H, A]) -> (loss, feature_loss, latent_loss)``; a module so that
-    DistributedDataParallel can hook its backward pass.
+
+class MultiStepObjective(nn.Module):
+    """Loss of one batch of windows.
+
+    Robot: decoded-feature error of the robot's blocks at the start and at every imagined step (anchored
+    to the start, as :meth:`LatentDynamics.imagine` predicts), plus latent consistency. Objects: each
+    interaction head's error on the object's pose at every step of an open-loop rollout of the object
+    (advanced by the ensemble mean) from the tool's true placement, over its own batch of windows (drawn
+    balanced between moving, near-miss and free windows).
+
+    ``forward(obs [B, H+1, O], actions [B, H, A], object_obs [B', H+1, O] | None)
+    -> (loss, feature_loss, latent_loss, object_loss)``; a module so that DistributedDataParallel can
+    hook its backward pass.
     """
 
-    def __init__(self, model: WorldModel, latent_weight: float) -> None:
+    def __init__(self, model: WorldModel, latent_weight: float, object_weight: float) -> None:
         super().__init__()
         self.model = model
         self.latent_weight = latent_weight
+        self.object_weight = object_weight
 
-    def forward(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        model = self.model
-        target = model.normalize_obs(obs)
-        z = model.encode(obs[:, 0])
-        start_error = model.decode_normalized(z) - target[:, 0]
+    def forward(
+        self, obs: Tensor, actions: Tensor, object_obs: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        robot = self.model.robot
+        robot_obs = self.model.robot_obs(obs)
+        target = robot.normalize_obs(robot_obs)
+        z = robot.encode(robot_obs[:, 0])
+        start_error = robot.decode_normalized(z) - target[:, 0]
         feature_loss = start_error.pow(2).mean()
         with torch.no_grad():
-            z_targets = model.encode(obs[:, 1:])
+            z_targets = robot.encode(robot_obs[:, 1:])
         latent_loss = torch.zeros((), device=obs.device)
         horizon = actions.shape[1]
         for k in range(horizon):
-            heads = model.step_heads(z, actions[:, k])
-            predicted = model.decode_normalized(heads) - start_error  # anchored, as WorldModel.imagine
+            heads = robot.step_heads(z, actions[:, k])
+            predicted = robot.decode_normalized(heads) - start_error  # anchored, as imagine()
             feature_loss = feature_loss + (predicted - target[:, k + 1]).pow(2).mean()
             latent_loss = latent_loss + (heads - z_targets[:, k]).pow(2).mean()
             z = heads.mean(dim=0)
         feature_loss = feature_loss / (horizon + 1)
         latent_loss = latent_loss / horizon
-        return feature_loss + self.latent_weight * latent_loss, feature_loss, latent_loss
+        object_loss = self.object_loss(object_obs) if object_obs is not None else torch.zeros_like(feature_loss)
+        loss = feature_loss + self.latent_weight * latent_loss + self.object_weight * object_loss
+        return loss, feature_loss, latent_loss, object_loss
+
+    def object_loss(self, obs: Tensor) -> Tensor:
+        """Mean over objects, steps and heads of the squared pose error in scaled units."""
+        model = self.model
+        tool = model.tool_spheres(model.robot_obs(obs)[..., model.joints])  # [B, H+1, M, 3]
+        truth = model.object_states(obs)
+        horizon = obs.shape[1] - 1
+        total = torch.zeros((), device=obs.device)
+        for module, true_pose in zip(model.objects, truth, strict=True):
+            pose = true_pose[:, 0]
+            for k in range(horizon):
+                heads, _ = module.step(pose, tool[:, k], tool[:, k + 1])
+                target = true_pose[:, k + 1]
+                position = (heads[..., 0:2] - target[:, 0:2]).pow(2).sum(-1) / POSITION_ERROR_SCALE**2
+                # 1 - <q, q*>^2 is sin^2 of half the angle between them, whatever the quaternions' signs.
+                turn = 1.0 - (heads[..., 3:7] * target[:, 3:7]).sum(-1).pow(2)
+                total = total + (position + turn / (0.5 * TURN_ERROR_SCALE) ** 2).mean()
+                pose, _ = module.combine(heads)
+        return total / (horizon * len(model.objects))
 
 
 @dataclass(frozen=True)
@@ -102,6 +139,16 @@ def _pick_device(device: str | None, rank: int) -> torch.device:
     if device == "cuda" and dist.is_initialized():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
     return torch.device(device)
+
+
+def build_model(manifest: DatasetManifest, config: ModelConfig) -> WorldModel:
+    """An untrained world model for data described by ``manifest`` (objects resolved from it)."""
+    return WorldModel(
+        manifest.observation_layout,
+        manifest.action_layout.size,
+        resolve_objects(config, manifest.objects),
+        manifest.robot.kinematics,
+    )
 
 
 def _fit_normalization(model: WorldModel, data: EpisodeArrays) -> None:
@@ -195,10 +242,16 @@ def train(
     )
     torch.manual_seed(cfg.seed)
     dev = _pick_device(device, rank)
-    model = WorldModel(manifest.observation_layout.size, manifest.action_layout.size, mcfg)
+    mcfg = resolve_objects(mcfg, manifest.objects)
+    model = build_model(manifest, mcfg)
     _fit_normalization(model, train_data)
     model.to(dev)
-    objective: nn.Module = MultiStepObjective(model, cfg.latent_weight)
+    classes = (
+        contact_classes(train_data, manifest.observation_layout, mcfg.objects or (), manifest.robot.kinematics)
+        if model.objects and manifest.robot.kinematics is not None
+        else None
+    )
+    objective: nn.Module = MultiStepObjective(model, cfg.latent_weight, cfg.object_weight)
     if world > 1:
         objective = nn.parallel.DistributedDataParallel(objective)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -234,8 +287,17 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = cfg.learning_rate * _lr_factor(step, cfg.steps)
             obs, act = train_data.sample(rng, per_rank)
-            loss, feature_loss, latent_loss = objective(
-                torch.from_numpy(obs).to(dev), torch.from_numpy(act).to(dev)
+            object_obs = None
+            if classes is not None:
+                object_obs, _ = (
+                    train_data.sample_balanced(rng, per_rank, classes)
+                    if cfg.balanced_contacts
+                    else train_data.sample(rng, per_rank)
+                )
+            loss, feature_loss, latent_loss, object_loss = objective(
+                torch.from_numpy(obs).to(dev),
+                torch.from_numpy(act).to(dev),
+                None if object_obs is None else torch.from_numpy(object_obs[:, : cfg.object_horizon + 1]).to(dev),
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -250,6 +312,7 @@ def train(
                     "loss": loss_value,
                     "feature_loss": feature_loss.item(),
                     "latent_loss": latent_loss.item(),
+                    "object_loss": object_loss.item(),
                 }
                 if val_data is not None:
                     val_error = validation_error(model, val_data, manifest)
@@ -309,11 +372,7 @@ def load_checkpoint(run: Path, *, device: str = "cpu") -> tuple[WorldModel, dict
     except Exception as error:  # torch raises assorted types for damaged archives
         raise ValueError(f"{path}: unreadable checkpoint: {error}") from None
     manifest = DatasetManifest.model_validate(state["manifest"])
-    model = WorldModel(
-        manifest.observation_layout.size,
-        manifest.action_layout.size,
-        ModelConfig.model_validate(state["model_config"]),
-    )
+    model = build_model(manifest, ModelConfig.model_validate(state["model_config"]))
     model.load_state_dict(state["model"])
     model.eval()
     return model, {**state, "manifest": manifest}

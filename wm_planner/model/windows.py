@@ -1,4 +1,5 @@
-"""Training windows: fixed-length slices of episodes, sampled uniformly and reproducibly."""
+"""Training windows: fixed-length slices of episodes, sampled uniformly or balanced by contact, and
+reproducibly."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
-from wm_planner.data import DatasetManifest, EpisodeDataset
+from wm_planner.config import Kinematics, ObjectSpec
+from wm_planner.data import DatasetManifest, Episode, EpisodeDataset, Layout
+from wm_planner.data.hygiene import cut_unsound
+from wm_planner.kinematics import ForwardKinematics
 
-__all__ = ["EpisodeArrays", "load_split"]
+__all__ = ["CONTACT_CLASSES", "EpisodeArrays", "contact_classes", "load_split"]
+
+CONTACT_CLASSES = ("moving", "near_miss", "free")
+MOVING_DISTANCE = 0.003
+"""m: an object that moves more than this within a window is moving (the contact metrics' threshold)."""
+NEAR_DISTANCE = 0.03
+"""m: a still object whose clearance to the tool falls below this within a window is a near miss."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,36 @@ class EpisodeArrays:
     def sample(self, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray]:
         return self.gather(self.starts[rng.integers(0, self.starts.size, size=batch)])
 
+    def sample_balanced(
+        self, rng: np.random.Generator, batch: int, classes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Windows drawn in equal shares from each non-empty class of ``classes [W]`` (one per window)."""
+        groups = [np.flatnonzero(classes == c) for c in range(len(CONTACT_CLASSES))]
+        groups = [g for g in groups if g.size]
+        share = rng.integers(0, len(groups), size=batch)
+        picks = np.array([groups[g][rng.integers(0, groups[g].size)] for g in share])
+        return self.gather(self.starts[picks])
+
+
+def contact_classes(
+    data: EpisodeArrays, layout: Layout, objects: tuple[ObjectSpec, ...], kinematics: Kinematics
+) -> np.ndarray:
+    """Class of every window ``[W]``: 0 an object moves more than 3 mm from its start, 1 a near miss
+    (still, but the tool comes within 3 cm), 2 free motion."""
+    fk = ForwardKinematics(kinematics)
+    spheres = fk.tool_points(data.observations[:, layout.slice("joint_pos")])
+    offsets = data.starts[:, None] + np.arange(data.horizon + 1)
+    moving = np.zeros(data.starts.size, dtype=bool)
+    near = np.zeros(data.starts.size, dtype=bool)
+    for spec in objects:
+        position = data.observations[:, layout.slice(spec.position)]
+        shift = np.linalg.norm(position[offsets, :2] - position[data.starts, None, :2], axis=-1)
+        moving |= shift.max(axis=1) > MOVING_DISTANCE
+        gap = np.linalg.norm(spheres - position[:, None, :], axis=-1) - fk.radii
+        clearance = gap.min(axis=1) - min(spec.half_extents)
+        near |= clearance[offsets].min(axis=1) < NEAR_DISTANCE
+    return np.where(moving, 0, np.where(near, 1, 2))
+
 
 def load_split(
     roots: list[Path], *, horizon: int, val_fraction: float, seed: int
@@ -72,15 +112,19 @@ def load_split(
         else:
             _check_compatible(manifest, ds.manifest, root)
         train_paths, val_paths = ds.split(val_fraction=val_fraction, seed=seed)
-        train += [ep for _, ep in ds.iter_episodes(train_paths)]
-        val += [ep for _, ep in ds.iter_episodes(val_paths)]
+        train += [_sound(ep, ds.manifest) for _, ep in ds.iter_episodes(train_paths)]
+        val += [_sound(ep, ds.manifest) for _, ep in ds.iter_episodes(val_paths)]
     if manifest is None:
         raise ValueError("no dataset given")
     return manifest, EpisodeArrays.build(train, horizon), (EpisodeArrays.build(val, horizon) if val else None)
 
 
+def _sound(episode: Episode, manifest: DatasetManifest) -> Episode:
+    return cut_unsound(episode, manifest.observation_layout, manifest.objects)[0]
+
+
 def _check_compatible(first: DatasetManifest, other: DatasetManifest, root: Path) -> None:
-    for field in ("observation_layout", "action_layout", "action_kind", "robot"):
+    for field in ("observation_layout", "action_layout", "action_kind", "robot", "objects"):
         if getattr(first, field) != getattr(other, field):
             raise ValueError(
                 f"{root}: {field} differs from the first dataset's; they cannot be trained together"

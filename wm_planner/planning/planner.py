@@ -94,6 +94,7 @@ class SamplingPlanner(ABC):
         self.initial_std = config.noise_std * half_range
         self.min_std = config.min_noise_std * half_range
         self.shape = (config.samples, config.horizon, self.low.size)
+        self._select_mean = config.select == "mean"
         self.reset(seed=seed)
 
     @property
@@ -122,6 +123,7 @@ class SamplingPlanner(ABC):
             )
         best = self._previous_best if self._previous_best is not None else mean
         best_cost, best_features = np.inf, None
+        scored_mean: tuple[np.ndarray, float, np.ndarray] | None = None
         rollout_s, rounds = 0.0, 0
         while rounds < self.config.iterations:
             round_start = time.perf_counter()
@@ -132,6 +134,7 @@ class SamplingPlanner(ABC):
             i = int(np.argmin(costs))
             if costs[i] < best_cost:
                 best, best_cost, best_features = actions[i].copy(), float(costs[i]), imagined.features[i]
+            scored_mean = (actions[_MEAN].copy(), float(costs[_MEAN]), imagined.features[_MEAN])
             mean, std = self.refit(actions, costs, mean, std)
             rounds += 1
             now = time.perf_counter()
@@ -144,6 +147,8 @@ class SamplingPlanner(ABC):
         self._mean = self._shift(mean)
         self._std = np.concatenate([std[1:], self.initial_std[None]], axis=0)
         self._previous_best = self._shift(best)
+        if self._select_mean and scored_mean is not None and np.isfinite(scored_mean[1]):
+            best, best_cost, best_features = scored_mean
         latency = time.perf_counter() - start
         return Plan(
             actions=best,

@@ -23,7 +23,7 @@ class OnnxRollout:
         self.uncertainty_weight = uncertainty_weight
         features = model.meta.feature_layout.size
         self._zeros = np.zeros(features, dtype=np.float32)
-        self._penalised = uncertainty_weight > 0.0 and model.meta.ensemble > 1
+        self._penalised = uncertainty_weight > 0.0
 
     def bind(self, obs: np.ndarray) -> RolloutFn:
         """The rollout from observation ``obs [O]``: ``actions [N, H, A] -> Imagined``."""

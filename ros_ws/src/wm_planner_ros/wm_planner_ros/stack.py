@@ -145,7 +145,7 @@ def load_stack(params: dict[str, Any]) -> PlanningStack:
     )
     controller = MpcController(
         planner,
-        OnnxRollout(model).bind,
+        OnnxRollout(model, uncertainty_weight=planner_config.uncertainty_weight).bind,
         robot,
         joint_slice=observations.layout.slice("joint_pos"),
         velocity_slice=observations.layout.slice("joint_vel"),

@@ -1,0 +1,217 @@
+"""The world model: the robot's latent dynamics plus explicit objects advanced by interaction modules.
+
+The latent of :class:`LatentDynamics` sees only the robot's blocks of the observation (proprioception and
+the tool tip), so arm motion cannot leak into an imagined object. Each object of the configuration keeps
+its pose as state and is advanced by an :class:`ObjectInteraction` from the tool's spheres, placed by
+forward kinematics of the imagined joint positions. A model without objects is the plain latent model.
+
+State for :meth:`WorldModel.step` (the ``z`` of the dynamics graph): ``[robot latent L, joint anchor J,
+object poses 7 each]``. The joint anchor (the encoder's offset on the joint positions) travels with the
+state so that one step places the tool exactly as :meth:`WorldModel.imagine` does.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from wm_planner.config import Kinematics, ModelConfig, ObjectSpec
+from wm_planner.data.layout import Layout
+from wm_planner.kinematics import ChainConstants, chain_tool_points
+from wm_planner.model.interaction import ObjectInteraction
+from wm_planner.model.network import LatentDynamics
+
+__all__ = ["JOINT_FIELD", "WorldModel", "resolve_objects"]
+
+JOINT_FIELD = "joint_pos"
+POSE_SIZE = 7
+
+
+def resolve_objects(config: ModelConfig, dataset_objects: tuple[ObjectSpec, ...]) -> ModelConfig:
+    """``config`` with its objects settled: the dataset's when the config leaves them open (None)."""
+    if config.objects is not None:
+        return config
+    return config.model_copy(update={"objects": tuple(dataset_objects)})
+
+
+class _Chain(nn.Module):
+    """Forward kinematics of the tool spheres in torch: ``q [..., J] -> [..., M, 3]``."""
+
+    def __init__(self, kinematics: Kinematics) -> None:
+        super().__init__()
+        chain = ChainConstants.of(kinematics)
+        for name in ("rotations", "offsets", "tool_rotation", "tool_offset"):
+            self.register_buffer(name, torch.tensor(getattr(chain, name), dtype=torch.float32))
+        self.register_buffer("spheres", torch.tensor(chain.points[1:], dtype=torch.float32))
+        self.register_buffer("radii", torch.tensor([p.radius for p in kinematics.tool_points]))
+
+    def forward(self, q: Tensor) -> Tensor:
+        chain = ChainConstants(self.rotations, self.offsets, self.tool_rotation, self.tool_offset, self.spheres)
+        return chain_tool_points(q, chain, torch)
+
+
+class WorldModel(nn.Module):
+    """``encode(obs [B, O]) -> (state [B, S], offset [B, O])``, ``step(state, action [B, A]) -> (state',
+    disagreement [B])``, ``decode(state) -> features [B, O]``, ``imagine(obs0, actions [N, H, A])``.
+
+    ``config.objects`` must be resolved (see :func:`resolve_objects`); objects need ``kinematics``.
+    """
+
+    def __init__(
+        self, layout: Layout, action_size: int, config: ModelConfig, kinematics: Kinematics | None
+    ) -> None:
+        super().__init__()
+        objects = tuple(config.objects or ())
+        if config.objects is None:
+            raise ValueError("ModelConfig.objects must be resolved before building a WorldModel")
+        self.config = config
+        self.layout = layout
+        self.obs_size, self.action_size = layout.size, action_size
+        object_blocks = {name for spec in objects for name in (spec.position, spec.orientation)}
+        missing = sorted(object_blocks - set(layout.names))
+        if missing:
+            raise ValueError(f"object blocks {missing} are not in the observation layout ({layout.describe()})")
+        robot_index = [i for f in layout.fields if f.name not in object_blocks for i in _range(layout, f.name)]
+        object_index = [
+            i for spec in objects for name in (spec.position, spec.orientation) for i in _range(layout, name)
+        ]
+        for spec in objects:
+            for name, size in ((spec.position, 3), (spec.orientation, 4)):
+                if layout.slice(name).stop - layout.slice(name).start != size:
+                    raise ValueError(f"object {spec.name!r}: block {name!r} must have {size} values")
+        self.register_buffer("robot_index", torch.tensor(robot_index, dtype=torch.long))
+        self.register_buffer("object_index", torch.tensor(object_index, dtype=torch.long))
+        # Features are assembled as [robot blocks, object poses] and put back in layout order.
+        order = robot_index + object_index
+        self.register_buffer("layout_order", torch.tensor([order.index(i) for i in range(layout.size)]))
+        self.register_buffer("obs_mean", torch.zeros(layout.size))
+        self.register_buffer("obs_std", torch.ones(layout.size))
+        self.robot = LatentDynamics(len(robot_index), action_size, config)
+        self.objects = nn.ModuleList()
+        self.chain: _Chain | None = None
+        if objects:
+            if kinematics is None:
+                raise ValueError("a world model with objects needs the robot's kinematics (RobotSpec.kinematics)")
+            if JOINT_FIELD not in layout.names:
+                raise ValueError(f"a world model with objects needs a {JOINT_FIELD!r} block to place the tool")
+            self.chain = _Chain(kinematics)
+            for spec in objects:
+                self.objects.append(
+                    ObjectInteraction(
+                        spec,
+                        self.chain.radii,
+                        hidden=config.interaction_hidden,
+                        layers=config.interaction_layers,
+                        heads=config.interaction_ensemble,
+                        margin=config.contact_margin,
+                    )
+                )
+            robot_layout = [f.name for f in layout.fields if f.name not in object_blocks]
+            start = sum(f.size for f in layout.fields if f.name in robot_layout[: robot_layout.index(JOINT_FIELD)])
+            self.joints = slice(start, start + layout.slice(JOINT_FIELD).stop - layout.slice(JOINT_FIELD).start)
+
+    @property
+    def state_size(self) -> int:
+        """Size S of the state :meth:`step` advances."""
+        extra = self.joints.stop - self.joints.start + POSE_SIZE * len(self.objects) if self.objects else 0
+        return self.config.latent_size + extra
+
+    def set_normalization(
+        self, obs_mean: Tensor, obs_std: Tensor, action_mean: Tensor, action_std: Tensor
+    ) -> None:
+        """Data statistics ``[O]`` and ``[A]``; the robot's latent normalises its own blocks."""
+        self.obs_mean.copy_(obs_mean)
+        self.obs_std.copy_(obs_std.clamp_min(1e-3))
+        idx = self.robot_index
+        self.robot.set_normalization(obs_mean[idx], obs_std[idx], action_mean, action_std)
+
+    def robot_obs(self, obs: Tensor) -> Tensor:
+        return obs.index_select(-1, self.robot_index)
+
+    def object_states(self, obs: Tensor) -> list[Tensor]:
+        """Each object's pose ``[..., 7]`` from observations ``[..., O]``."""
+        poses = obs.index_select(-1, self.object_index)
+        return list(poses.split(POSE_SIZE, dim=-1)) if self.objects else []
+
+    def assemble(self, robot: Tensor, poses: list[Tensor]) -> Tensor:
+        """Features ``[..., O]`` in layout order from robot features and object poses."""
+        if not poses:
+            return robot
+        return torch.cat([robot, *poses], -1).index_select(-1, self.layout_order)
+
+    def tool_spheres(self, q: Tensor) -> Tensor:
+        """Centres ``[..., M, 3]`` of the tool's spheres at joint positions ``q [..., J]``."""
+        assert self.chain is not None
+        return self.chain(q)
+
+    def anchor(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """State ``[B, S]`` of ``obs [B, O]`` and the offset ``[B, O]`` that anchors its decoded features
+        (zero on object blocks, which are carried exactly)."""
+        z, robot_offset = self.robot.anchor(self.robot_obs(obs))
+        poses = self.object_states(obs)
+        if not poses:
+            return z, robot_offset
+        state = torch.cat([z, robot_offset[:, self.joints], *poses], -1)
+        return state, self.assemble(robot_offset, [torch.zeros_like(p) for p in poses])
+
+    def encode(self, obs: Tensor) -> Tensor:
+        return self.anchor(obs)[0]
+
+    def _split(self, state: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
+        latent = self.config.latent_size
+        joints = self.joints.stop - self.joints.start
+        z, q_offset = state[:, :latent], state[:, latent : latent + joints]
+        return z, q_offset, list(state[:, latent + joints :].split(POSE_SIZE, dim=-1))
+
+    def step(self, state: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
+        """Next state ``[B, S]`` and disagreement ``[B]`` (robot heads plus object heads)."""
+        if not self.objects:
+            return self.robot.step(state, action)
+        z, q_offset, poses = self._split(state)
+        z_next, disagreement = self.robot.step(z, action)
+        tool_now = self.tool_spheres(self.robot.decode(z)[:, self.joints] + q_offset)
+        tool_next = self.tool_spheres(self.robot.decode(z_next)[:, self.joints] + q_offset)
+        moved = []
+        for module, pose in zip(self.objects, poses, strict=True):
+            pose, spread = module.advance(pose, tool_now, tool_next)
+            moved.append(pose)
+            disagreement = disagreement + spread
+        return torch.cat([z_next, q_offset, *moved], -1), disagreement
+
+    def decode(self, state: Tensor) -> Tensor:
+        """Features ``[B, O]`` of a state, before anchoring (robot blocks) and exact (object blocks)."""
+        if not self.objects:
+            return self.robot.decode(state)
+        z, _, poses = self._split(state)
+        return self.assemble(self.robot.decode(z), poses)
+
+    def imagine(self, obs0: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+        """Open-loop rollout: features ``[N, H, O]`` and disagreement ``[N, H]`` for ``obs0: [N, O]`` (or
+        ``[1, O]``, one start for all) and ``actions: [N, H, A]``.
+
+        The robot's latent runs first over all steps; the tool's spheres for every imagined step then
+        come from one batched forward kinematics, and only the small object updates remain sequential.
+        """
+        robot, disagreement = self.robot.imagine(self.robot_obs(obs0), actions)
+        if not self.objects:
+            return robot, disagreement
+        samples, horizon = actions.shape[0], actions.shape[1]
+        q0 = self.robot_obs(obs0)[:, None, self.joints].expand(samples, 1, -1)
+        tool = self.tool_spheres(torch.cat([q0, robot[:, :, self.joints]], 1))  # [N, H+1, M, 3]
+        imagined = []
+        spreads = []
+        for module, pose in zip(self.objects, self.object_states(obs0), strict=True):
+            pose = pose.expand(samples, -1)
+            path = []
+            for h in range(horizon):
+                pose, spread = module.advance(pose, tool[:, h], tool[:, h + 1])
+                path.append(pose)
+                spreads.append(spread)
+            imagined.append(torch.stack(path, 1))
+        disagreement = disagreement + torch.stack(spreads, 1).view(samples, len(self.objects), horizon).sum(1)
+        return self.assemble(robot, imagined), disagreement
+
+
+def _range(layout: Layout, name: str) -> range:
+    where = layout.slice(name)
+    return range(where.start, where.stop)
