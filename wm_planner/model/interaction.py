@@ -3,10 +3,10 @@
 An object's state is its observation blocks, ``[x, y, z, qw, qx, qy, qz]`` (world frame). One step:
 
 1. The tool's spheres now and after the step (from imagined joint positions by forward kinematics) are
-   expressed in the object's frame: its centre, turned by its heading in the table plane, reduced by
-   the shape's symmetry (a cube's frame is the one of its four within 45 degrees of the world's x axis).
-   Every push in the data then lands in one small patch of input space, wherever on the table and
-   whichever way the push happens.
+   expressed in the object's frame: its centre, turned by its heading in the table plane, and of the
+   frames its symmetry makes equivalent (four for a cube) the one that sees the tool's first sphere on
+   its -x side. Every push in the data then lands in one small patch of input space, wherever on the
+   table, whichever way and on whichever face the push happens.
 2. A gate from the tool's clearance to the object's box: 1 in contact, falling to exactly 0 at
    ``contact_margin``. An untouched object imagines no motion.
 3. An ensemble of small MLPs predicts the object's planar change (dx, dy in its frame, and a turn); the
@@ -72,26 +72,27 @@ def _heading(quat: Tensor) -> tuple[Tensor, Tensor]:
     return c / norm, s / norm
 
 
-def _half_angle(c: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
-    """``(cos, sin)`` of half the angle of ``(c, s)``, taken in (-90, 90] degrees."""
-    half_c = torch.sqrt(torch.clamp(0.5 * (1.0 + c), min=0.0))
-    half_s = torch.sqrt(torch.clamp(0.5 * (1.0 - c), min=0.0))
-    return half_c, torch.where(s >= 0.0, half_s, -half_s)
+def canonical_heading(quat: Tensor, toward: Tensor, symmetry: int) -> tuple[Tensor, Tensor]:
+    """Heading ``(cos, sin)`` ``[B]`` of the object's frame, chosen among its ``symmetry`` equivalent
+    frames as the one that sees ``toward [B, 2]`` (a tool point relative to the object's centre, world
+    table plane) on its negative x side.
 
-
-def canonical_heading(quat: Tensor, symmetry: int) -> tuple[Tensor, Tensor]:
-    """The heading of the object's frame among its ``symmetry`` equivalent ones that lies within
-    180/symmetry degrees of the world x axis: ``(cos, sin)`` ``[B]``.
-
-    Multiplying the angle by the symmetry order and halving it back (principal branch) picks that
-    frame with elementwise operations only, which ONNX Runtime runs cheaply in the rollout loop.
+    So a push always comes from the frame's -x side, whichever face of a cube the tool meets: every
+    contact in the data lands in one patch of input space, and the choice turns with the scene, which
+    keeps the model equivariant to planar rotations. Elementwise selections only, cheap in ONNX.
     """
     c, s = _heading(quat)
-    for _ in range({1: 0, 2: 1, 4: 2}[symmetry]):
-        c, s = c * c - s * s, 2.0 * c * s
-    for _ in range({1: 0, 2: 1, 4: 2}[symmetry]):
-        c, s = _half_angle(c, s)
-    return c, s
+    if symmetry == 1:
+        return c, s
+    px, py = toward[:, 0], toward[:, 1]
+    along = c * px + s * py  # the point's x in the object's own frame
+    flip = torch.where(along < 0.0, 1.0, -1.0)
+    if symmetry == 2:
+        return flip * c, flip * s
+    across = c * py - s * px  # its y, which is the x of the frame turned by 90 degrees
+    use_x = along.abs() >= across.abs()
+    turn = torch.where(across < 0.0, 1.0, -1.0)
+    return torch.where(use_x, flip * c, -turn * s), torch.where(use_x, flip * s, turn * c)
 
 
 class ObjectInteraction(nn.Module):
@@ -127,7 +128,8 @@ class ObjectInteraction(nn.Module):
         """Network input ``[B, 8M]``, gate ``[B]`` and the frame's heading ``[B, 2]``."""
         # The frame is a choice of coordinates, not a prediction: no gradient through it (the half-angle
         # square roots have infinite slope where the frame switches faces).
-        c, s = canonical_heading(state[:, 3:7].detach(), self.symmetry)
+        toward = (tool_now[:, 0, 0:2] - state[:, 0:2]).detach()
+        c, s = canonical_heading(state[:, 3:7].detach(), toward, self.symmetry)
         c, s = c.unsqueeze(-1), s.unsqueeze(-1)
         centre = state[:, None, 0:3]
 
