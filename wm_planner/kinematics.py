@@ -59,27 +59,27 @@ class ChainConstants:
 def chain_tool_points(q: Any, chain: ChainConstants, xp: Any) -> Any:
     """World positions ``[..., M, 3]`` of ``chain.points`` at joint positions ``q [..., J]``.
 
-    ``xp`` is the array namespace (``numpy`` or ``torch``) of ``q`` and of the chain's constants.
+    ``xp`` is the array namespace (``numpy`` or ``torch``) of ``q`` and of the chain's constants. Every
+    matrix product has a constant right operand, so ONNX Runtime runs each as one GEMM over all samples
+    and steps (a batched product of 3x3 matrices would run one tiny GEMM per matrix); a matrix times a
+    vector is a product summed over the last axis for the same reason.
     """
     cos, sin = xp.cos(q), xp.sin(q)
     rotation = None
     position = None
     for i in range(chain.offsets.shape[0]):
-        fixed, offset = chain.rotations[i], chain.offsets[i]
-        # fixed @ Rz(q): the first two columns turn by q, the third is the joint axis.
         c, s = cos[..., i, None], sin[..., i, None]
-        x_axis = fixed[:, 0] * c + fixed[:, 1] * s
-        y_axis = fixed[:, 1] * c - fixed[:, 0] * s
-        z_axis = fixed[:, 2] + 0.0 * c
-        local = xp.stack([x_axis, y_axis, z_axis], -1)
         if rotation is None:
-            rotation, position = local, offset + 0.0 * c
+            turned, position = chain.rotations[i] + 0.0 * c[..., None], chain.offsets[i] + 0.0 * c
         else:
-            position = position + (rotation @ offset[:, None])[..., 0]
-            rotation = rotation @ local
-    position = position + (rotation @ chain.tool_offset[:, None])[..., 0]
+            position = position + (rotation * chain.offsets[i]).sum(-1)
+            turned = rotation @ chain.rotations[i]
+        # turned @ Rz(q): the first two columns turn by q, the third (the joint axis) stays.
+        x_axis, y_axis, z_axis = turned[..., 0], turned[..., 1], turned[..., 2]
+        rotation = xp.stack([x_axis * c + y_axis * s, y_axis * c - x_axis * s, z_axis], -1)
+    position = position + (rotation * chain.tool_offset).sum(-1)
     rotation = rotation @ chain.tool_rotation
-    return position[..., None, :] + chain.points @ xp.swapaxes(rotation, -1, -2)
+    return position[..., None, :] + xp.swapaxes(rotation @ xp.swapaxes(chain.points, 0, 1), -1, -2)
 
 
 class ForwardKinematics:

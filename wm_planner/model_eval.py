@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from wm_planner.config import RuntimeConfig
+from wm_planner.config import ObjectSpec, RuntimeConfig
 from wm_planner.data import EpisodeDataset, dataset_hash
 from wm_planner.data.hygiene import cut_unsound
+from wm_planner.data.layout import Layout
 from wm_planner.runtime import OnnxWorldModel
 
-__all__ = ["contact_metrics", "evaluate_prediction", "held_out_episodes", "kstep_errors"]
+__all__ = ["contact_metrics", "contact_summary", "evaluate_prediction", "held_out_episodes", "kstep_errors"]
 
 DEFAULT_KS = (1, 10, 30)
 STILL_M = 0.003
@@ -108,26 +109,36 @@ def contact_metrics(
     horizon: int,
     stride: int = 5,
 ) -> dict[str, Any]:
-    """How well the model knows when objects move, over windows of ``horizon`` steps (the planner's).
+    """:func:`contact_summary` of ``model`` over windows of ``horizon`` steps (the planner's) starting
+    every ``stride`` steps of ``episodes``."""
+    meta = model.meta
+    pairs = list(_windows(episodes, model, horizon, stride))
+    if not pairs:
+        raise ValueError(f"no window of {horizon} steps to measure contacts on")
+    predicted = np.concatenate([p for p, _ in pairs])
+    true = np.concatenate([t for _, t in pairs])
+    return contact_summary(predicted, true, meta.observation_layout, meta.model.objects or ())
+
+
+def contact_summary(
+    predicted: np.ndarray, true: np.ndarray, layout: Layout, objects: Sequence[ObjectSpec]
+) -> dict[str, Any]:
+    """How well imagined objects move when the real ones do, from ``predicted [W, H, O]`` (imagined from
+    each window's start) and ``true [W, H+1, O]``.
 
     In each window an object's motion is the largest distance in the table plane from its start. A
     window is still when it really moves less than ``STILL_M`` and moving otherwise.
     ``false_motion_rate``: still windows imagined to move more than ``FALSE_MOTION_M``;
     ``missed_motion_rate``: windows really moving more than ``FALSE_MOTION_M`` imagined to move less
-    than ``STILL_M``; and the object's position error after ``horizon`` steps on moving and still windows.
+    than ``STILL_M``; and the median object position error after H steps on moving and still windows.
     """
-    meta = model.meta
-    layout = meta.observation_layout
-    blocks = [layout.slice(spec.position) for spec in meta.model.objects or ()]
     real_motion, imagined_motion, final_error = [], [], []
-    for predicted, true in _windows(episodes, model, horizon, stride):
-        for at in blocks:
-            start = true[:, :1, at][..., :2]
-            real_motion.append(np.linalg.norm(true[:, 1:, at][..., :2] - start, axis=-1).max(axis=1))
-            imagined_motion.append(np.linalg.norm(predicted[:, :, at][..., :2] - start, axis=-1).max(axis=1))
-            final_error.append(np.linalg.norm(predicted[:, -1, at] - true[:, -1, at], axis=-1))
-    if not real_motion:
-        raise ValueError(f"no window of {horizon} steps to measure contacts on")
+    for spec in objects:
+        at = layout.slice(spec.position)
+        start = true[:, :1, at][..., :2]
+        real_motion.append(np.linalg.norm(true[:, 1:, at][..., :2] - start, axis=-1).max(axis=1))
+        imagined_motion.append(np.linalg.norm(predicted[:, :, at][..., :2] - start, axis=-1).max(axis=1))
+        final_error.append(np.linalg.norm(predicted[:, -1, at] - true[:, -1, at], axis=-1))
     real, imagined, error = (np.concatenate(v) for v in (real_motion, imagined_motion, final_error))
     still, moving, clearly = real < STILL_M, real >= STILL_M, real > FALSE_MOTION_M
 
@@ -138,7 +149,7 @@ def contact_metrics(
         return float(np.median(error[among])) if among.any() else None
 
     return {
-        "horizon": horizon,
+        "horizon": predicted.shape[1],
         "windows": int(real.size),
         "still_windows": int(still.sum()),
         "moving_windows": int(moving.sum()),

@@ -67,3 +67,30 @@ def test_timestep_override() -> None:
     assert load_scene(timestep=0.001).opt.timestep == 0.001
     with pytest.raises(ValueError, match="timestep must be positive"):
         load_scene(timestep=0.0)
+
+
+def test_the_robot_specs_kinematics_place_the_tool_where_the_scene_does() -> None:
+    from sim.scene import SceneHandles
+    from wm_planner.kinematics import ForwardKinematics
+
+    model, spec = load_scene(), default_robot_spec()
+    data = mujoco.MjData(model)
+    handles = SceneHandles.of(model, spec.joint_names)
+    pusher = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "pusher")
+    fk = ForwardKinematics(spec.kinematics)
+    local = np.array([p.xyz for p in spec.kinematics.tool_points])
+    rng = np.random.default_rng(0)
+    for q in rng.uniform(spec.lower(), spec.upper(), size=(20, 7)):
+        data.qpos[handles.arm_qpos] = q
+        mujoco.mj_kinematics(model, data)
+        np.testing.assert_allclose(fk.tip(q), data.site_xpos[handles.ee_site], atol=1e-9)
+        expected = data.xpos[pusher] + local @ data.xmat[pusher].reshape(3, 3).T
+        np.testing.assert_allclose(fk.tool_points(q), expected, atol=1e-9)
+
+
+def test_the_cube_object_spec_is_the_scenes_cube() -> None:
+    from sim.tasks import CUBE
+
+    model = load_scene()
+    geom = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "cube_geom")
+    np.testing.assert_allclose(CUBE.half_extents, model.geom_size[geom])

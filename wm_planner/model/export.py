@@ -124,7 +124,7 @@ def _random_inputs(
     obs0 = (obs_mean + obs_std * rng.standard_normal(features)).astype(np.float32)
     if model.objects:
         # Objects under the tool, so that the compared rollouts go through contact, not only free motion.
-        obs_batch, obs0 = _touching(model, obs_batch), _touching(model, obs0[None])[0]
+        obs_batch, obs0 = _touching(model, obs_batch, rng), _touching(model, obs0[None], rng)[0]
     return {
         "obs_batch": obs_batch,
         "action_batch": rng.uniform(-max_step, max_step, (batch, max_step.size)).astype(np.float32),
@@ -136,15 +136,19 @@ def _random_inputs(
     }
 
 
-def _touching(model: WorldModel, obs: np.ndarray) -> np.ndarray:
-    """``obs [B, O]`` with every object moved just under the tool's first sphere, in contact with it."""
+def _touching(model: WorldModel, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``obs [B, O]`` with every object moved beside the tool's first sphere, just touching it (from a
+    random side: right above the centre, the choice of the object's frame is a tie)."""
     obs = obs.copy()
     with torch.no_grad():
         q = model.robot_obs(torch.from_numpy(obs))[:, model.joints]
         first = model.tool_spheres(q)[:, 0].numpy()
+    radius = float(model.chain.radii[0]) if model.chain is not None else 0.0
     for spec in model.config.objects or ():
+        side = rng.uniform(-np.pi, np.pi, len(obs))
+        reach = spec.half_extents[0] + radius - 0.002
         at = model.layout.slice(spec.position)
-        obs[:, at] = first - np.array([0.0, 0.0, spec.half_extents[2] + 0.015], dtype=np.float32)
+        obs[:, at] = first + reach * np.stack([np.cos(side), np.sin(side), np.zeros_like(side)], -1)
     return obs
 
 
@@ -261,8 +265,8 @@ def _metadata(
         normalization=Normalization(
             obs_mean=tuple(model.obs_mean.tolist()),
             obs_std=tuple(model.obs_std.tolist()),
-            action_mean=tuple(model.action_mean.tolist()),
-            action_std=tuple(model.action_std.tolist()),
+            action_mean=tuple(model.robot.action_mean.tolist()),
+            action_std=tuple(model.robot.action_std.tolist()),
         ),
         training_data=tuple(TrainingData(path=p, sha256=h) for p, h in state.get("data_hashes", [])),
         data_hash=state["data_hash"],

@@ -9,8 +9,10 @@ An object's state is its observation blocks, ``[x, y, z, qw, qx, qy, qz]`` (worl
    table, whichever way and on whichever face the push happens.
 2. A gate from the tool's clearance to the object's box: 1 in contact, falling to exactly 0 at
    ``contact_margin``. An untouched object imagines no motion.
-3. An ensemble of small MLPs predicts the object's planar change (dx, dy in its frame, and a turn); the
-   mean moves the object, the heads' spread is the disagreement the planner pays for.
+3. An ensemble of small MLPs predicts the object's planar change (dx, dy in its frame, and a turn),
+   each bounded by how far the touching part of the tool travels (quasi-static pushing: a pusher does
+   not throw what it pushes); the mean moves the object, the heads' spread is the disagreement the
+   planner pays for.
 
 The object moves in the table plane: its height and tilt are carried unchanged (quasi-static pushing).
 """
@@ -22,14 +24,12 @@ from torch import Tensor, nn
 
 from wm_planner.config import ObjectSpec
 
-__all__ = ["EnsembleMLP", "ObjectInteraction"]
+__all__ = ["EnsembleMLP", "ObjectInteraction", "heading_of", "turn_quaternion"]
 
 POSITION_SCALE = 0.05
 """m: tool positions relative to the object are seen in units of this (the size of a small object)."""
 MOTION_SCALE = 0.01
 """m: tool motion per step and the clearance are seen in units of this."""
-STEP_SCALE = (0.01, 0.01, 0.1)
-"""Output units of (dx, dy) in m and of the turn in rad per step."""
 
 
 class EnsembleMLP(nn.Module):
@@ -63,44 +63,77 @@ class EnsembleMLP(nn.Module):
         return h
 
 
-def _heading(quat: Tensor) -> tuple[Tensor, Tensor]:
-    """Unit direction ``(cos, sin)`` ``[B]`` of the object's x axis in the table plane."""
+def heading_of(quat: Tensor) -> Tensor:
+    """Unit direction ``(cos, sin)`` ``[..., 2]`` of the object's x axis in the table plane, from its
+    orientation ``quat [..., 4]`` (w x y z)."""
     w, x, y, z = quat.unbind(-1)
-    c = 1.0 - 2.0 * (y * y + z * z)
-    s = 2.0 * (x * y + w * z)
-    norm = torch.sqrt(c * c + s * s + 1e-12)
-    return c / norm, s / norm
+    heading = torch.stack([1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z)], -1)
+    return heading / torch.sqrt(heading.pow(2).sum(-1, keepdim=True) + 1e-12)
 
 
-def canonical_heading(quat: Tensor, toward: Tensor, symmetry: int) -> tuple[Tensor, Tensor]:
-    """Heading ``(cos, sin)`` ``[B]`` of the object's frame, chosen among its ``symmetry`` equivalent
-    frames as the one that sees ``toward [B, 2]`` (a tool point relative to the object's centre, world
-    table plane) on its negative x side.
+def _frame_candidates(symmetry: int) -> Tensor:
+    """``[2, 2K]``: ``heading [B, 2] @ this`` lists the K frames the symmetry makes equivalent, each
+    turned by a further 360/K degrees."""
+    angles = torch.arange(symmetry, dtype=torch.float64) * (2.0 * torch.pi / symmetry)
+    c, s = torch.cos(angles), torch.sin(angles)
+    # (hc, hs) turned by a: (hc c - hs s, hs c + hc s) = hc (c, s) + hs (-s, c)
+    return torch.stack([torch.stack([c, s], -1).flatten(), torch.stack([-s, c], -1).flatten()]).float()
+
+
+def canonical_frame(heading: Tensor, toward: Tensor, candidates: Tensor) -> Tensor:
+    """Heading ``(cos, sin)`` ``[B, 2]`` of the object's frame, chosen among the equivalent ones
+    (``candidates``, see :func:`_frame_candidates`) as the one that sees ``toward [B, 2]`` (a tool point
+    relative to the object's centre, world table plane) furthest on its negative x side.
 
     So a push always comes from the frame's -x side, whichever face of a cube the tool meets: every
     contact in the data lands in one patch of input space, and the choice turns with the scene, which
-    keeps the model equivariant to planar rotations. Elementwise selections only, cheap in ONNX.
+    keeps the model equivariant to planar rotations.
     """
-    c, s = _heading(quat)
-    if symmetry == 1:
-        return c, s
-    px, py = toward[:, 0], toward[:, 1]
-    along = c * px + s * py  # the point's x in the object's own frame
-    flip = torch.where(along < 0.0, 1.0, -1.0)
-    if symmetry == 2:
-        return flip * c, flip * s
-    across = c * py - s * px  # its y, which is the x of the frame turned by 90 degrees
-    use_x = along.abs() >= across.abs()
-    turn = torch.where(across < 0.0, 1.0, -1.0)
-    return torch.where(use_x, flip * c, -turn * s), torch.where(use_x, flip * s, turn * c)
+    frames = (heading @ candidates).view(heading.shape[0], -1, 2)  # [B, K, 2]
+    along = (frames * toward.unsqueeze(1)).sum(-1)  # [B, K]: the point's x in each frame
+    pick = along.argmin(-1, keepdim=True).unsqueeze(-1).expand(-1, 1, 2)
+    return frames.gather(1, pick).squeeze(1)
+
+
+# With the frame's heading (c, s): world-to-object coordinates are c (x, y, 0) + s (y, -x, 0) + (0, 0, z),
+# and object-to-world displacements of (dx, dy, turn) are c (dx, dy, 0) + s (-dy, dx, 0). Products with
+# these constants run as one GEMM each over all samples.
+_LOCAL_C = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+_LOCAL_S = torch.tensor([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+_LOCAL_Z = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+_WORLD_S = torch.tensor([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+
+_PERPENDICULAR = torch.tensor([[0.0, 1.0], [-1.0, 0.0]])
+"""``v @ this`` turns ``v [..., 2]`` by +90 degrees."""
+
+
+def rotate(heading: Tensor, turn: Tensor) -> Tensor:
+    """``heading [..., 2]`` (cos, sin) turned by ``turn [...]`` rad."""
+    turn = turn.unsqueeze(-1)
+    return heading * torch.cos(turn) + (heading @ _PERPENDICULAR.to(heading)) * torch.sin(turn)
+
+
+def turn_quaternion(turn: Tensor, quat: Tensor) -> Tensor:
+    """``quat [..., 4]`` (w x y z) after a turn ``turn [...]`` about the world's vertical."""
+    cw, sz = torch.cos(0.5 * turn), torch.sin(0.5 * turn)
+    w, x, y, z = quat.unbind(-1)
+    return torch.stack([cw * w - sz * z, cw * x - sz * y, cw * y + sz * x, cw * z + sz * w], -1)
 
 
 class ObjectInteraction(nn.Module):
-    """One object's interaction module.
+    """One object's interaction module, on the object's planar state: ``position [B, 3]`` and
+    ``heading [B, 2]`` (cos, sin of its x axis in the table plane).
 
-    ``step(state [B, 7], tool_now [B, M, 3], tool_next [B, M, 3]) -> (next [E, B, 7], gate [B])``:
-    every head's next state (heads share the gate). ``tool_*`` are the centres of the tool's spheres
-    (radii ``radii [M]``) before and after the step, in the world frame.
+    ``changes(position, heading, tool_now [B, M, 3], motion [B, M, 3]) -> (change [E, B, 3], frame [B, 2])``:
+    every head's change (dx, dy in the frame, turn in rad) over one step in which the tool's spheres
+    (radii ``radii [M]``) move from ``tool_now`` by ``motion`` (world frame), and the frame they are
+    expressed in. ``move`` applies a change; :meth:`advance` does both with the ensemble mean.
+
+    Structure (what the network cannot get wrong):
+    - the gate: a sphere further than ``margin`` from the object's box, before and after the step, does
+      not count; with none left, the object does not move at all;
+    - quasi-static pushing: each planar component of the change is at most the fastest counting sphere's
+      travel in the table plane, and the turn at most that travel over the object's smallest half size.
     """
 
     def __init__(
@@ -110,72 +143,67 @@ class ObjectInteraction(nn.Module):
         self.spec = spec
         self.symmetry = spec.symmetry
         self.margin = margin
-        self.register_buffer("radii", radii.clone().float())
-        self.register_buffer("half_extents", torch.tensor(spec.half_extents, dtype=torch.float32))
-        self.register_buffer("step_scale", torch.tensor(STEP_SCALE, dtype=torch.float32))
         points = radii.numel()
+        self.points = points
+        self.register_buffer("radii", torch.cat([radii, radii]).float())
+        self.register_buffer("half_extents", torch.tensor(spec.half_extents, dtype=torch.float32))
+        self.register_buffer("limit_scale", torch.tensor([1.0, 1.0, 1.0 / min(spec.half_extents)]))
+        self.register_buffer(
+            "input_scale",
+            torch.tensor([1.0 / POSITION_SCALE] * 3 * points + [1.0 / MOTION_SCALE] * 5 * points),
+        )
+        self.register_buffer("candidates", _frame_candidates(spec.symmetry))
+        for name, value in (("local_c", _LOCAL_C), ("local_s", _LOCAL_S), ("local_z", _LOCAL_Z), ("world_s", _WORLD_S)):
+            self.register_buffer(name, value.clone())
         self.net = EnsembleMLP(points * 8, hidden, 3, layers, heads)
 
     def _clearance(self, local: Tensor) -> Tensor:
-        """Signed distance ``[B, M]`` from each tool sphere (centres ``local [B, M, 3]`` in the object's
+        """Signed distance ``[B, K]`` from each tool sphere (centres ``local [B, K, 3]`` in the object's
         frame) to the object's box: negative when they overlap."""
         q = local.abs() - self.half_extents
         outside = torch.sqrt(torch.relu(q).pow(2).sum(-1) + 1e-12)
         inside = torch.clamp(q.amax(-1), max=0.0)
         return outside + inside - self.radii
 
-    def inputs(self, state: Tensor, tool_now: Tensor, tool_next: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Network input ``[B, 8M]``, gate ``[B]`` and the frame's heading ``[B, 2]``."""
-        # The frame is a choice of coordinates, not a prediction: no gradient through it (the half-angle
-        # square roots have infinite slope where the frame switches faces).
-        toward = (tool_now[:, 0, 0:2] - state[:, 0:2]).detach()
-        c, s = canonical_heading(state[:, 3:7].detach(), toward, self.symmetry)
-        c, s = c.unsqueeze(-1), s.unsqueeze(-1)
-        centre = state[:, None, 0:3]
+    def changes(self, position: Tensor, heading: Tensor, tool_now: Tensor, motion: Tensor) -> tuple[Tensor, Tensor]:
+        # The frame is a choice of coordinates, not a prediction: no gradient through it.
+        toward = (tool_now[:, 0, 0:2] - position[:, 0:2]).detach()
+        frame = canonical_frame(heading.detach(), toward, self.candidates)
+        c, s = frame[:, 0:1].unsqueeze(-1), frame[:, 1:2].unsqueeze(-1)
+        relative = torch.cat([tool_now - position.unsqueeze(1), motion], 1)  # [B, 2M, 3]
+        local = c * (relative @ self.local_c) + s * (relative @ self.local_s) + relative @ self.local_z
+        now, moved = local[:, : self.points], local[:, self.points :]
+        clearance = self._clearance(torch.cat([now, now + moved], 1))  # [B, 2M]: before, after
+        counts = torch.clamp(1.0 - clearance / self.margin, 0.0, 1.0)
+        counts = torch.maximum(counts[:, : self.points], counts[:, self.points :])  # [B, M]
+        travel = torch.sqrt(moved[..., 0:2].pow(2).sum(-1) + 1e-12)  # [B, M]
+        limit = (counts * travel).amax(-1, keepdim=True)  # [B, 1]
+        x = torch.cat([local.flatten(1), torch.clamp(clearance, max=0.1)], -1) * self.input_scale
+        change = torch.tanh(self.net(x)) * (limit * self.limit_scale)  # [E, B, 3]
+        return change, frame
 
-        def to_local(v: Tensor) -> Tensor:
-            x, y, z = v.unbind(-1)
-            return torch.stack([c * x + s * y, c * y - s * x, z], -1)
+    def move(self, position: Tensor, heading: Tensor, frame: Tensor, change: Tensor) -> tuple[Tensor, Tensor]:
+        """Position and heading after ``change [..., B, 3]`` (dx, dy in ``frame [B, 2]``, turn)."""
+        c, s = frame[:, 0:1], frame[:, 1:2]
+        shift = c * (change @ self.local_c) + s * (change @ self.world_s)
+        return position + shift, rotate(heading, change[..., 2])
 
-        now = to_local(tool_now - centre)
-        moved = to_local(tool_next - tool_now)
-        clear_now = self._clearance(now)
-        clear_next = self._clearance(now + moved)
-        closest = torch.minimum(clear_now.amin(-1), clear_next.amin(-1))
-        gate = torch.clamp(1.0 - closest / self.margin, 0.0, 1.0)
-        x = torch.cat(
-            [
-                now.flatten(1) / POSITION_SCALE,
-                moved.flatten(1) / MOTION_SCALE,
-                torch.clamp(clear_now, max=0.1) / MOTION_SCALE,
-                torch.clamp(clear_next, max=0.1) / MOTION_SCALE,
-            ],
-            -1,
-        )
-        return x, gate, torch.cat([c, s], -1)
+    def advance(
+        self, position: Tensor, heading: Tensor, tool_now: Tensor, motion: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Ensemble-mean step: position ``[B, 3]``, heading ``[B, 2]``, turn ``[B]`` and the heads' spread
+        of the planar displacement ``[B]`` (m, 0 when untouched)."""
+        change, frame = self.changes(position, heading, tool_now, motion)
+        mean = change.mean(0)
+        if change.shape[0] > 1:
+            spread = torch.sqrt(change[..., 0:2].var(0, unbiased=False).sum(-1) + 1e-12) - 1e-6
+            spread = torch.relu(spread)
+        else:
+            spread = torch.zeros_like(mean[:, 0])
+        position, heading = self.move(position, heading, frame, mean)
+        return position, heading, mean[:, 2], spread
 
-    def step(self, state: Tensor, tool_now: Tensor, tool_next: Tensor) -> tuple[Tensor, Tensor]:
-        x, gate, heading = self.inputs(state, tool_now, tool_next)
-        change = self.net(x) * self.step_scale * gate.unsqueeze(-1)  # [E, B, 3]
-        c, s = heading[:, 0], heading[:, 1]
-        dx, dy, turn = change.unbind(-1)
-        position = state[:, 0:3] + torch.stack([c * dx - s * dy, s * dx + c * dy, torch.zeros_like(dx)], -1)
-        # A turn about the world's vertical, composed before the current orientation.
-        cw, sz = torch.cos(0.5 * turn), torch.sin(0.5 * turn)
-        w, qx, qy, qz = state[:, 3:7].unbind(-1)
-        quat = torch.stack([cw * w - sz * qz, cw * qx - sz * qy, cw * qy + sz * qx, cw * qz + sz * w], -1)
-        return torch.cat([position, quat], -1), gate
-
-    def advance(self, state: Tensor, tool_now: Tensor, tool_next: Tensor) -> tuple[Tensor, Tensor]:
-        """Ensemble-mean next state ``[B, 7]`` and the heads' spread of the position change ``[B]`` (m)."""
-        return self.combine(self.step(state, tool_now, tool_next)[0])
-
-    @staticmethod
-    def combine(heads: Tensor) -> tuple[Tensor, Tensor]:
-        """Mean state ``[B, 7]`` (unit quaternion) and position spread ``[B]`` of ``heads [E, B, 7]``."""
-        if heads.shape[0] == 1:
-            return heads[0], torch.zeros_like(heads[0, :, 0])
-        mean = heads.mean(0)
-        quat = mean[:, 3:7] / torch.sqrt(mean[:, 3:7].pow(2).sum(-1, keepdim=True))
-        spread = torch.sqrt(heads[..., 0:2].var(0, unbiased=False).sum(-1) + 1e-12) - 1e-6
-        return torch.cat([mean[:, 0:3], quat], -1), torch.relu(spread)
+    def step_pose(self, pose: Tensor, tool_now: Tensor, tool_next: Tensor) -> tuple[Tensor, Tensor]:
+        """One step of a pose ``[B, 7]`` (position, quaternion): the next pose and the spread ``[B]``."""
+        position, _, turn, spread = self.advance(pose[:, 0:3], heading_of(pose[:, 3:7]), tool_now, tool_next - tool_now)
+        return torch.cat([position, turn_quaternion(turn, pose[:, 3:7])], -1), spread

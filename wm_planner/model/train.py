@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from wm_planner.config import ModelConfig, TrainConfig
 from wm_planner.data import DatasetManifest, combined_hash, dataset_hash
+from wm_planner.model.interaction import heading_of
 from wm_planner.model.windows import EpisodeArrays, contact_classes, load_split
 from wm_planner.model.world import WorldModel, resolve_objects
 
@@ -88,22 +89,25 @@ class MultiStepObjective(nn.Module):
         return loss, feature_loss, latent_loss, object_loss
 
     def object_loss(self, obs: Tensor) -> Tensor:
-        """Mean over objects, steps and heads of the squared pose error in scaled units."""
+        """Mean over objects, steps and heads of the squared planar pose error in scaled units."""
         model = self.model
         tool = model.tool_spheres(model.robot_obs(obs)[..., model.joints])  # [B, H+1, M, 3]
-        truth = model.object_states(obs)
+        motion = tool[:, 1:] - tool[:, :-1]
         horizon = obs.shape[1] - 1
         total = torch.zeros((), device=obs.device)
-        for module, true_pose in zip(model.objects, truth, strict=True):
-            pose = true_pose[:, 0]
+        for module, truth in zip(model.objects, model.object_states(obs), strict=True):
+            true_heading = heading_of(truth[..., 3:7])
+            position, heading = truth[:, 0, 0:3], true_heading[:, 0]
             for k in range(horizon):
-                heads, _ = module.step(pose, tool[:, k], tool[:, k + 1])
-                target = true_pose[:, k + 1]
-                position = (heads[..., 0:2] - target[:, 0:2]).pow(2).sum(-1) / POSITION_ERROR_SCALE**2
-                # 1 - <q, q*>^2 is sin^2 of half the angle between them, whatever the quaternions' signs.
-                turn = 1.0 - (heads[..., 3:7] * target[:, 3:7]).sum(-1).pow(2)
-                total = total + (position + turn / (0.5 * TURN_ERROR_SCALE) ** 2).mean()
-                pose, _ = module.combine(heads)
+                change, frame = module.changes(position, heading, tool[:, k], motion[:, k])
+                each_position, each_heading = module.move(position, heading, frame, change)
+                position_error = (each_position[..., 0:2] - truth[:, k + 1, 0:2]).pow(2).sum(-1)
+                # The chord between unit headings is the turn error in rad, for small errors.
+                turn_error = (each_heading - true_heading[:, k + 1]).pow(2).sum(-1)
+                total = total + (
+                    position_error / POSITION_ERROR_SCALE**2 + turn_error / TURN_ERROR_SCALE**2
+                ).mean()
+                position, heading = module.move(position, heading, frame, change.mean(0))
         return total / (horizon * len(model.objects))
 
 

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from wm_planner.config import Kinematics, ModelConfig, ObjectSpec
 from wm_planner.data.layout import Layout
 from wm_planner.kinematics import ChainConstants, chain_tool_points
-from wm_planner.model.interaction import ObjectInteraction
+from wm_planner.model.interaction import ObjectInteraction, heading_of, turn_quaternion
 from wm_planner.model.network import LatentDynamics
 
 __all__ = ["JOINT_FIELD", "WorldModel", "resolve_objects"]
@@ -81,9 +81,10 @@ class WorldModel(nn.Module):
                     raise ValueError(f"object {spec.name!r}: block {name!r} must have {size} values")
         self.register_buffer("robot_index", torch.tensor(robot_index, dtype=torch.long))
         self.register_buffer("object_index", torch.tensor(object_index, dtype=torch.long))
-        # Features are assembled as [robot blocks, object poses] and put back in layout order.
+        # Features are assembled as [robot blocks, object poses] and put back in layout order, as the
+        # concatenation of contiguous runs (a Gather over the feature axis is slow in ONNX Runtime).
         order = robot_index + object_index
-        self.register_buffer("layout_order", torch.tensor([order.index(i) for i in range(layout.size)]))
+        self.layout_runs = _runs([order.index(i) for i in range(layout.size)])
         self.register_buffer("obs_mean", torch.zeros(layout.size))
         self.register_buffer("obs_std", torch.ones(layout.size))
         self.robot = LatentDynamics(len(robot_index), action_size, config)
@@ -137,7 +138,10 @@ class WorldModel(nn.Module):
         """Features ``[..., O]`` in layout order from robot features and object poses."""
         if not poses:
             return robot
-        return torch.cat([robot, *poses], -1).index_select(-1, self.layout_order)
+        joined = torch.cat([robot, *poses], -1)
+        if len(self.layout_runs) == 1:
+            return joined
+        return torch.cat([joined[..., start:stop] for start, stop in self.layout_runs], -1)
 
     def tool_spheres(self, q: Tensor) -> Tensor:
         """Centres ``[..., M, 3]`` of the tool's spheres at joint positions ``q [..., J]``."""
@@ -173,7 +177,7 @@ class WorldModel(nn.Module):
         tool_next = self.tool_spheres(self.robot.decode(z_next)[:, self.joints] + q_offset)
         moved = []
         for module, pose in zip(self.objects, poses, strict=True):
-            pose, spread = module.advance(pose, tool_now, tool_next)
+            pose, spread = module.step_pose(pose, tool_now, tool_next)
             moved.append(pose)
             disagreement = disagreement + spread
         return torch.cat([z_next, q_offset, *moved], -1), disagreement
@@ -198,18 +202,34 @@ class WorldModel(nn.Module):
         samples, horizon = actions.shape[0], actions.shape[1]
         q0 = self.robot_obs(obs0)[:, None, self.joints].expand(samples, 1, -1)
         tool = self.tool_spheres(torch.cat([q0, robot[:, :, self.joints]], 1))  # [N, H+1, M, 3]
+        motion = tool[:, 1:] - tool[:, :-1]
         imagined = []
-        spreads = []
         for module, pose in zip(self.objects, self.object_states(obs0), strict=True):
-            pose = pose.expand(samples, -1)
-            path = []
+            position = pose[:, 0:3].expand(samples, -1)
+            heading = heading_of(pose[:, 3:7]).expand(samples, -1)
+            positions, turns, spreads = [], [], []
+            turned = torch.zeros_like(position[:, 0])
             for h in range(horizon):
-                pose, spread = module.advance(pose, tool[:, h], tool[:, h + 1])
-                path.append(pose)
+                position, heading, turn, spread = module.advance(position, heading, tool[:, h], motion[:, h])
+                turned = turned + turn
+                positions.append(position)
+                turns.append(turned)
                 spreads.append(spread)
-            imagined.append(torch.stack(path, 1))
-        disagreement = disagreement + torch.stack(spreads, 1).view(samples, len(self.objects), horizon).sum(1)
+            disagreement = disagreement + torch.stack(spreads, 1)
+            quats = turn_quaternion(torch.stack(turns, 1), pose[:, None, 3:7])
+            imagined.append(torch.cat([torch.stack(positions, 1), quats], -1))
         return self.assemble(robot, imagined), disagreement
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """``indices`` as contiguous ``(start, stop)`` runs."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs
 
 
 def _range(layout: Layout, name: str) -> range:

@@ -8,7 +8,7 @@ import torch
 
 from sim.tasks import CUBE, OBSERVATION_LAYOUT
 from wm_planner.config import ModelConfig, default_robot_spec
-from wm_planner.model.interaction import ObjectInteraction
+from wm_planner.model.interaction import ObjectInteraction, heading_of
 from wm_planner.model.world import WorldModel
 
 RADII = torch.tensor([0.02, 0.012, 0.04])
@@ -58,10 +58,11 @@ def test_an_untouched_object_imagines_no_motion_at_all() -> None:
     state = _pose(0.5, 0.0, 0.3)
     far_now = _tool([[0.3, 0.2, 0.02], [0.3, 0.2, 0.09], [0.3, 0.2, 0.15]])
     far_next = _tool([[0.44, 0.2, 0.02], [0.44, 0.2, 0.09], [0.44, 0.2, 0.15]])  # sweeps past, 10 cm aside
-    heads, gate = module.step(state, far_now, far_next)
-    assert gate.item() == 0.0
-    assert torch.equal(heads, state.expand(3, -1, -1))
-    moved, spread = module.advance(state, _tool(TOUCH_NOW), _tool(TOUCH_NEXT))
+    change, _ = module.changes(state[:, 0:3], heading_of(state[:, 3:7]), far_now, far_next - far_now)
+    assert torch.equal(change, torch.zeros_like(change))
+    moved, spread = module.step_pose(state, far_now, far_next)
+    assert torch.equal(moved, state) and spread.item() == 0.0
+    moved, spread = module.step_pose(state, _tool(TOUCH_NOW), _tool(TOUCH_NEXT))
     assert torch.linalg.norm(moved[0, :2] - state[0, :2]) > 1e-4  # the same heads do move it on contact
     assert spread.item() > 0.0
 
@@ -74,8 +75,8 @@ def test_moving_the_scene_in_the_table_plane_moves_the_prediction_the_same_way(
     state = _pose(0.5, 0.0, 0.2)
     now, after = _tool(TOUCH_NOW), _tool(TOUCH_NEXT)
     points, pose = _planar(angle, shift)
-    moved, spread = module.advance(state, now, after)
-    moved_there, spread_there = module.advance(pose(state), points(now), points(after))
+    moved, spread = module.step_pose(state, now, after)
+    moved_there, spread_there = module.step_pose(pose(state), points(now), points(after))
     assert torch.linalg.norm(moved[0, :2] - state[0, :2]) > 1e-3
     torch.testing.assert_close(moved_there, pose(moved), atol=2e-6, rtol=0)
     torch.testing.assert_close(spread_there, spread, atol=2e-6, rtol=0)
@@ -86,8 +87,8 @@ def test_a_push_on_any_face_of_the_cube_is_the_same_push() -> None:
     state = _pose(0.5, 0.0, 0.0)
     now, after = _tool(TOUCH_NOW), _tool(TOUCH_NEXT)
     turned = _pose(0.5, 0.0, np.pi / 2)  # the cube turned by a quarter: the same shape, another face
-    moved, _ = module.advance(state, now, after)
-    moved_turned, _ = module.advance(turned, now, after)
+    moved, _ = module.step_pose(state, now, after)
+    moved_turned, _ = module.step_pose(turned, now, after)
     torch.testing.assert_close(moved_turned[:, 0:3], moved[:, 0:3], atol=1e-6, rtol=0)
 
 
@@ -108,3 +109,16 @@ def test_the_world_model_keeps_an_untouched_cube_exactly_still_whatever_the_arm_
     cube = OBSERVATION_LAYOUT.slice("cube_pos")
     assert torch.equal(features[..., cube], obs0[0, cube].expand(64, 16, 3))
     assert torch.all(disagreement == 0.0)
+
+
+def test_a_pushed_object_moves_no_further_than_the_tool_that_pushes_it() -> None:
+    module = _module(3)
+    with torch.no_grad():
+        module.net.biases[-1].fill_(50.0)  # every head asks for as much motion as it is allowed
+    state = _pose(0.5, 0.0, 0.0)
+    now, after = _tool(TOUCH_NOW), _tool(TOUCH_NEXT)
+    moved, _ = module.step_pose(state, now, after)
+    travel = torch.linalg.norm((after - now)[0, :, 0:2], dim=-1).max()
+    shift = (moved[0, 0:2] - state[0, 0:2]).abs()
+    assert torch.all(shift <= travel + 1e-7)
+    torch.testing.assert_close(shift.max(), travel, atol=1e-6, rtol=0)
