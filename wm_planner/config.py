@@ -188,6 +188,12 @@ class ModelConfig(StrictModel):
         gt=0.0,
         description="m of clearance between tool and object beyond which the object cannot move (the gate)",
     )
+    object_step: int = Field(
+        default=2,
+        ge=1,
+        description="control periods per interaction step: objects move every object_step periods, from "
+        "the tool's travel over them (fewer sequential steps: planning time)",
+    )
 
 
 class TrainConfig(StrictModel):

@@ -67,7 +67,8 @@ def heading_of(quat: Tensor) -> Tensor:
     """Unit direction ``(cos, sin)`` ``[..., 2]`` of the object's x axis in the table plane, from its
     orientation ``quat [..., 4]`` (w x y z)."""
     w, x, y, z = quat.unbind(-1)
-    heading = torch.stack([1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y + w * z)], -1)
+    # The homogeneous form: right for quaternions of any norm (|q|^2 scales both, then cancels).
+    heading = torch.stack([w * w + x * x - y * y - z * z, 2.0 * (x * y + w * z)], -1)
     return heading / torch.sqrt(heading.pow(2).sum(-1, keepdim=True) + 1e-12)
 
 

@@ -91,7 +91,9 @@ class MultiStepObjective(nn.Module):
     def object_loss(self, obs: Tensor) -> Tensor:
         """Mean over objects, steps and heads of the squared planar pose error in scaled units."""
         model = self.model
-        tool = model.tool_spheres(model.robot_obs(obs)[..., model.joints])  # [B, H+1, M, 3]
+        # Interaction steps span object_step periods: observations at their boundaries only.
+        obs = obs[:, :: model.config.object_step]
+        tool = model.tool_spheres(model.robot_obs(obs)[..., model.joints])  # [B, steps + 1, M, 3]
         motion = tool[:, 1:] - tool[:, :-1]
         horizon = obs.shape[1] - 1
         total = torch.zeros((), device=obs.device)

@@ -5,9 +5,14 @@ the tool tip), so arm motion cannot leak into an imagined object. Each object of
 its pose as state and is advanced by an :class:`ObjectInteraction` from the tool's spheres, placed by
 forward kinematics of the imagined joint positions. A model without objects is the plain latent model.
 
+Objects move every ``object_step`` control periods, by the tool's travel over those periods, and hold in
+between: the sequential part of a rollout, the interaction steps, is ``object_step`` times shorter.
+
 State for :meth:`WorldModel.step` (the ``z`` of the dynamics graph): ``[robot latent L, joint anchor J,
-object poses 7 each]``. The joint anchor (the encoder's offset on the joint positions) travels with the
-state so that one step places the tool exactly as :meth:`WorldModel.imagine` does.
+object poses 7 each, periods into the interaction step 1, tool spheres at its start 3M]``. The joint
+anchor (the encoder's offset on the joint positions) travels with the state so that one step places the
+tool exactly as :meth:`WorldModel.imagine` does; the period count and the tool's start make one-period
+steps move objects exactly when and as the rollout does.
 """
 
 from __future__ import annotations
@@ -114,8 +119,11 @@ class WorldModel(nn.Module):
     @property
     def state_size(self) -> int:
         """Size S of the state :meth:`step` advances."""
-        extra = self.joints.stop - self.joints.start + POSE_SIZE * len(self.objects) if self.objects else 0
-        return self.config.latent_size + extra
+        if not self.objects:
+            return self.config.latent_size
+        joints = self.joints.stop - self.joints.start
+        spheres = self.chain.spheres.shape[0] if self.chain is not None else 0
+        return self.config.latent_size + joints + POSE_SIZE * len(self.objects) + 1 + 3 * spheres
 
     def set_normalization(
         self, obs_mean: Tensor, obs_std: Tensor, action_mean: Tensor, action_std: Tensor
@@ -151,42 +159,53 @@ class WorldModel(nn.Module):
     def anchor(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         """State ``[B, S]`` of ``obs [B, O]`` and the offset ``[B, O]`` that anchors its decoded features
         (zero on object blocks, which are carried exactly)."""
-        z, robot_offset = self.robot.anchor(self.robot_obs(obs))
+        robot_obs = self.robot_obs(obs)
+        z, robot_offset = self.robot.anchor(robot_obs)
         poses = self.object_states(obs)
         if not poses:
             return z, robot_offset
-        state = torch.cat([z, robot_offset[:, self.joints], *poses], -1)
+        tool = self.tool_spheres(robot_obs[:, self.joints]).flatten(1)
+        periods = torch.zeros_like(z[:, :1])
+        state = torch.cat([z, robot_offset[:, self.joints], *poses, periods, tool], -1)
         return state, self.assemble(robot_offset, [torch.zeros_like(p) for p in poses])
 
     def encode(self, obs: Tensor) -> Tensor:
         return self.anchor(obs)[0]
 
-    def _split(self, state: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
+    def _split(self, state: Tensor) -> tuple[Tensor, Tensor, list[Tensor], Tensor, Tensor]:
+        """Latent, joint anchor, object poses, periods into the interaction step, tool at its start."""
         latent = self.config.latent_size
         joints = self.joints.stop - self.joints.start
+        poses_end = latent + joints + POSE_SIZE * len(self.objects)
         z, q_offset = state[:, :latent], state[:, latent : latent + joints]
-        return z, q_offset, list(state[:, latent + joints :].split(POSE_SIZE, dim=-1))
+        poses = list(state[:, latent + joints : poses_end].split(POSE_SIZE, dim=-1))
+        periods, tool = state[:, poses_end : poses_end + 1], state[:, poses_end + 1 :]
+        return z, q_offset, poses, periods, tool.view(state.shape[0], -1, 3)
 
     def step(self, state: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
-        """Next state ``[B, S]`` and disagreement ``[B]`` (robot heads plus object heads)."""
+        """Next state ``[B, S]`` after one control period, and disagreement ``[B]`` (robot heads plus
+        object heads, the latter on the periods that complete an interaction step)."""
         if not self.objects:
             return self.robot.step(state, action)
-        z, q_offset, poses = self._split(state)
+        z, q_offset, poses, periods, tool_start = self._split(state)
         z_next, disagreement = self.robot.step(z, action)
-        tool_now = self.tool_spheres(self.robot.decode(z)[:, self.joints] + q_offset)
         tool_next = self.tool_spheres(self.robot.decode(z_next)[:, self.joints] + q_offset)
+        periods = periods + 1.0
+        completes = periods >= self.config.object_step - 0.5  # [B, 1]
         moved = []
         for module, pose in zip(self.objects, poses, strict=True):
-            pose, spread = module.step_pose(pose, tool_now, tool_next)
-            moved.append(pose)
-            disagreement = disagreement + spread
-        return torch.cat([z_next, q_offset, *moved], -1), disagreement
+            stepped, spread = module.step_pose(pose, tool_start, tool_next)
+            moved.append(torch.where(completes, stepped, pose))
+            disagreement = disagreement + torch.where(completes[:, 0], spread, torch.zeros_like(spread))
+        periods = torch.where(completes, torch.zeros_like(periods), periods)
+        tool_start = torch.where(completes.unsqueeze(-1), tool_next, tool_start)
+        return torch.cat([z_next, q_offset, *moved, periods, tool_start.flatten(1)], -1), disagreement
 
     def decode(self, state: Tensor) -> Tensor:
         """Features ``[B, O]`` of a state, before anchoring (robot blocks) and exact (object blocks)."""
         if not self.objects:
             return self.robot.decode(state)
-        z, _, poses = self._split(state)
+        z, _, poses, _, _ = self._split(state)
         return self.assemble(self.robot.decode(z), poses)
 
     def imagine(self, obs0: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
@@ -200,24 +219,32 @@ class WorldModel(nn.Module):
         if not self.objects:
             return robot, disagreement
         samples, horizon = actions.shape[0], actions.shape[1]
+        every = self.config.object_step
+        steps = horizon // every
         q0 = self.robot_obs(obs0)[:, None, self.joints].expand(samples, 1, -1)
-        tool = self.tool_spheres(torch.cat([q0, robot[:, :, self.joints]], 1))  # [N, H+1, M, 3]
+        ends = robot[:, every - 1 : steps * every : every, self.joints]  # where interaction steps end
+        tool = self.tool_spheres(torch.cat([q0, ends], 1))  # [N, steps + 1, M, 3]
         motion = tool[:, 1:] - tool[:, :-1]
         imagined = []
         for module, pose in zip(self.objects, self.object_states(obs0), strict=True):
             position = pose[:, 0:3].expand(samples, -1)
             heading = heading_of(pose[:, 3:7]).expand(samples, -1)
-            positions, turns, spreads = [], [], []
-            turned = torch.zeros_like(position[:, 0])
-            for h in range(horizon):
-                position, heading, turn, spread = module.advance(position, heading, tool[:, h], motion[:, h])
-                turned = turned + turn
+            positions, turns, spreads = [position], [torch.zeros_like(position[:, 0])], []
+            for j in range(steps):
+                position, heading, turn, spread = module.advance(position, heading, tool[:, j], motion[:, j])
                 positions.append(position)
-                turns.append(turned)
+                turns.append(turns[-1] + turn)
                 spreads.append(spread)
-            disagreement = disagreement + torch.stack(spreads, 1)
-            quats = turn_quaternion(torch.stack(turns, 1), pose[:, None, 3:7])
-            imagined.append(torch.cat([torch.stack(positions, 1), quats], -1))
+            # Held between interaction steps: step h shows the pose after the last completed one.
+            held = torch.arange(1, horizon + 1) // every
+            path = torch.stack(positions, 1)[:, held]
+            quats = turn_quaternion(torch.stack(turns, 1)[:, held], pose[:, None, 3:7])
+            imagined.append(torch.cat([path, quats], -1))
+            if spreads:
+                # Paid on the periods that complete an interaction step, as step() pays it.
+                none = torch.zeros_like(spreads[0])
+                paid = [spreads[h // every] if h % every == every - 1 and h // every < steps else none for h in range(horizon)]
+                disagreement = disagreement + torch.stack(paid, 1)
         return self.assemble(robot, imagined), disagreement
 
 

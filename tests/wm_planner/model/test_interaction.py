@@ -122,3 +122,33 @@ def test_a_pushed_object_moves_no_further_than_the_tool_that_pushes_it() -> None
     shift = (moved[0, 0:2] - state[0, 0:2]).abs()
     assert torch.all(shift <= travel + 1e-7)
     torch.testing.assert_close(shift.max(), travel, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("object_step", [1, 2, 3])
+def test_one_period_steps_move_objects_exactly_as_the_rollout_does(object_step: int) -> None:
+    robot = default_robot_spec()
+    torch.manual_seed(1)
+    config = ModelConfig(latent_size=16, hidden_size=32, layers=1, objects=(CUBE,), object_step=object_step)
+    model = WorldModel(OBSERVATION_LAYOUT, 7, config, robot.kinematics).eval()
+    with torch.no_grad():
+        for module in model.objects:
+            module.net.weights[-1].normal_(0.0, 1.0)
+        q = torch.tensor([0.0, 0.3, 0.0, -2.0, 0.0, 2.3, 0.785])
+        obs0 = torch.zeros(1, OBSERVATION_LAYOUT.size)
+        obs0[0, OBSERVATION_LAYOUT.slice("joint_pos")] = q
+        tip = model.tool_spheres(q)[0]
+        # The cube just in front of the tool's first sphere, so that the imagined pushes happen.
+        obs0[0, OBSERVATION_LAYOUT.slice("cube_pos")] = tip + torch.tensor([0.04, 0.0, 0.0])
+        obs0[0, OBSERVATION_LAYOUT.slice("cube_quat")] = torch.tensor([0.96, 0.0, 0.0, 0.28])
+        actions = torch.empty(32, 16, 7).uniform_(-0.04, 0.04)
+        features, disagreement = model.imagine(obs0, actions)
+        state, offset = model.anchor(obs0.expand(32, -1))
+        stepped, paid = [], []
+        for h in range(16):
+            state, d = model.step(state, actions[:, h])
+            stepped.append(model.decode(state) + offset)
+            paid.append(d)
+    cube = OBSERVATION_LAYOUT.slice("cube_pos")
+    assert (features[:, -1, cube] - obs0[0, cube]).norm(dim=-1).max() > 0.005  # some candidates push
+    torch.testing.assert_close(torch.stack(stepped, 1), features, atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.stack(paid, 1), disagreement, atol=1e-5, rtol=0)
