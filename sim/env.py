@@ -194,6 +194,15 @@ class ArmEnv:
 
     def ee_jacobian(self) -> np.ndarray:
         """Tool-tip position Jacobian with respect to the arm joints, ``[3, 7]``."""
+        return self.ee_jacobians()[0]
+
+    def ee_jacobians(self) -> tuple[np.ndarray, np.ndarray]:
+        """Tool-tip position and rotation Jacobians with respect to the arm joints, ``[3, 7]`` each."""
         jacp = np.zeros((3, self.model.nv))
-        mujoco.mj_jacSite(self.model, self.data, jacp, None, self.handles.ee_site)
-        return jacp[:, self.handles.arm_dof]
+        jacr = np.zeros((3, self.model.nv))
+        mujoco.mj_jacSite(self.model, self.data, jacp, jacr, self.handles.ee_site)
+        return jacp[:, self.handles.arm_dof], jacr[:, self.handles.arm_dof]
+
+    def tool_axis(self) -> np.ndarray:
+        """Unit direction ``[3]`` of the tool, from the flange to the tip (world frame)."""
+        return self.data.site_xmat[self.handles.ee_site].reshape(3, 3)[:, 2].copy()

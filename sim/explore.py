@@ -4,7 +4,12 @@ touches the cube.
 Each episode draws one behaviour:
 - ``wander``: the joint target follows coloured (1/f^beta) noise around the start pose;
 - ``scripted``: differential-IK motion of the tool tip toward the task goal (reach) or an
-  approach-then-push of the cube toward its target (push), perturbed by coloured noise of a random scale.
+  approach-then-push of the cube toward its target (push), perturbed by coloured noise of a random scale;
+- ``sweep`` (push): the tip crosses the table at pushing height along a line that passes the cube at a
+  random side offset, so the data holds glancing pushes, near misses and clear passes, the cases where a
+  world model must tell touching from not touching.
+Pushing motions keep the tool nearly upright, so the cube is pushed with the tip as a planner would, not
+with the rod of a tilted tool.
 Every proposed delta is then limited in acceleration and braked before joint limits, so the recorded
 commands are smooth and would be accepted by a real arm's controller.
 """
@@ -43,6 +48,12 @@ class ExplorationConfig:
     """Pull of the null-space motion toward the home pose, per step."""
     hover_height: float = 0.08
     """Height (m) of the tool tip above the table while moving behind the cube."""
+    sweep_probability: float = 0.3
+    """Share of push episodes that sweep past the cube instead of pushing it to its target."""
+    sweep_offset: float = 0.08
+    """Largest side offset (m) of a sweep's line from the cube's centre."""
+    upright_gain: float = 0.5
+    """Weight of keeping the tool upright against moving the tip, in pushing motions."""
 
 
 class Explorer:
@@ -61,7 +72,11 @@ class Explorer:
         """Choose this episode's behaviour and draw its noise; returns the behaviour's name."""
         cfg = self.config
         steps = self.env.options.episode_steps
-        self.mode = "wander" if rng.random() < cfg.wander_probability else "scripted"
+        draw = rng.random()
+        self.mode = "wander" if draw < cfg.wander_probability else "scripted"
+        if self.mode == "scripted" and self.env.task.name == "push" and rng.random() < cfg.sweep_probability:
+            self.mode = "sweep"
+            self._plan_sweep(rng, obs)
         self.noise = coloured_noise(rng, cfg.noise_beta, (steps + 1, 7))
         self.noise_scale = rng.uniform(0.0, cfg.max_noise_fraction) * self.max_step
         self.wander_centre = obs[_Q].copy()
@@ -94,7 +109,29 @@ class Explorer:
         goal = self.env.goal
         if self.env.task.name == "reach":
             return self._move_tip(obs, goal)
-        return self._move_tip(obs, self._push_waypoint(obs, goal))
+        if self.mode == "sweep":
+            return self._move_tip(obs, self._sweep_waypoint(obs), upright=True)
+        return self._move_tip(obs, self._push_waypoint(obs, goal), upright=True)
+
+    def _plan_sweep(self, rng: np.random.Generator, obs: np.ndarray) -> None:
+        """A line across the cube's neighbourhood: start and end points at pushing height."""
+        cube = obs[_CUBE]
+        angle = rng.uniform(-np.pi, np.pi)
+        along = np.array([np.cos(angle), np.sin(angle)])
+        side = np.array([-along[1], along[0]]) * rng.uniform(-1.0, 1.0) * self.config.sweep_offset
+        height = self.env.handles.cube_half_size * rng.uniform(0.3, 1.6)
+        self.sweep_points = [
+            np.array([*(cube[:2] + side - 0.12 * along), height + self.config.hover_height]),
+            np.array([*(cube[:2] + side - 0.12 * along), height]),
+            np.array([*(cube[:2] + side + 0.15 * along), height]),
+        ]
+        self.sweep_leg = 0
+
+    def _sweep_waypoint(self, obs: np.ndarray) -> np.ndarray:
+        target = self.sweep_points[self.sweep_leg]
+        if np.linalg.norm(obs[_EE] - target) < 0.015 and self.sweep_leg < len(self.sweep_points) - 1:
+            self.sweep_leg += 1
+        return self.sweep_points[self.sweep_leg]
 
     def _push_waypoint(self, obs: np.ndarray, goal: np.ndarray) -> np.ndarray:
         cfg = self.config
@@ -118,15 +155,22 @@ class Explorer:
         push_to = cube[:2] - direction * (half + 0.01) + direction * min(0.03, np.linalg.norm(to_goal))
         return np.array([*push_to, contact_height])
 
-    def _move_tip(self, obs: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Joint delta moving the tool tip toward ``target`` (damped least squares + posture pull)."""
+    def _move_tip(self, obs: np.ndarray, target: np.ndarray, *, upright: bool = False) -> np.ndarray:
+        """Joint delta moving the tool tip toward ``target`` (damped least squares + posture pull), and
+        with ``upright`` turning the tool toward pointing straight down (its turn about the vertical is
+        left free)."""
         cfg = self.config
         error = target - obs[_EE]
         reach = cfg.ee_speed * self.env.dt
         norm = np.linalg.norm(error)
         dx = error if norm <= reach else error * (reach / norm)
-        jac = self.env.ee_jacobian()
-        jjt = jac @ jac.T + cfg.ik_damping**2 * np.eye(3)
-        pinv = jac.T @ np.linalg.solve(jjt, np.eye(3))
+        jac, jac_rot = self.env.ee_jacobians()
+        if upright:
+            # The small rotation taking the tool axis to straight down, about horizontal axes only.
+            tilt = np.cross(self.env.tool_axis(), [0.0, 0.0, -1.0])[:2]
+            jac = np.vstack([jac, cfg.upright_gain * jac_rot[:2]])
+            dx = np.concatenate([dx, cfg.upright_gain * np.clip(tilt, -0.05, 0.05)])
+        jjt = jac @ jac.T + cfg.ik_damping**2 * np.eye(jac.shape[0])
+        pinv = jac.T @ np.linalg.solve(jjt, np.eye(jac.shape[0]))
         null = np.eye(7) - pinv @ jac
         return pinv @ dx + null @ (cfg.posture_gain * (HOME_QPOS - self.env.command))

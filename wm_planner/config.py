@@ -174,6 +174,11 @@ class ModelConfig(StrictModel):
     decoder_hidden: int = Field(default=128, gt=0)
     decoder_layers: int = Field(default=1, ge=1)
     ensemble: int = Field(default=1, ge=1, description="dynamics heads; >1 gives a disagreement penalty")
+    robot_model: Literal["auto", "latent", "joint"] = Field(
+        default="auto",
+        description="the robot's part: a latent of its blocks, or joint-space servo dynamics with forward "
+        "kinematics (arms commanded by joint position deltas); auto picks joint where it applies",
+    )
     objects: tuple[ObjectSpec, ...] | None = Field(
         default=None,
         description="objects advanced by the interaction module; None takes the dataset's, () none",

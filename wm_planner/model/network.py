@@ -82,6 +82,10 @@ class LatentDynamics(nn.Module):
         self.decoder = mlp(latent, config.decoder_hidden, obs_size, config.decoder_layers)
         self.latent_norm = nn.LayerNorm(latent, elementwise_affine=False)
 
+    @property
+    def state_size(self) -> int:
+        return self.config.latent_size
+
     def set_normalization(
         self, obs_mean: Tensor, obs_std: Tensor, action_mean: Tensor, action_std: Tensor
     ) -> None:
@@ -152,3 +156,23 @@ class LatentDynamics(nn.Module):
         return self.decode(torch.stack(latents, dim=1)) + offset.unsqueeze(1), torch.stack(
             disagreement, dim=1
         )
+
+    def multi_step_loss(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+        """Feature and latent-consistency losses over windows ``obs [B, H+1, O]``, ``actions [B, H, A]``:
+        decoded-feature error at the start and at every imagined step (anchored to the start, as
+        :meth:`imagine` predicts), and every head's distance to the encoder's latent of the truth."""
+        target = self.normalize_obs(obs)
+        z = self.encode(obs[:, 0])
+        start_error = self.decode_normalized(z) - target[:, 0]
+        feature_loss = start_error.pow(2).mean()
+        with torch.no_grad():
+            z_targets = self.encode(obs[:, 1:])
+        latent_loss = torch.zeros((), device=obs.device)
+        horizon = actions.shape[1]
+        for k in range(horizon):
+            heads = self.step_heads(z, actions[:, k])
+            predicted = self.decode_normalized(heads) - start_error  # anchored, as imagine()
+            feature_loss = feature_loss + (predicted - target[:, k + 1]).pow(2).mean()
+            latent_loss = latent_loss + (heads - z_targets[:, k]).pow(2).mean()
+            z = heads.mean(dim=0)
+        return feature_loss / (horizon + 1), latent_loss / horizon

@@ -29,7 +29,7 @@ from wm_planner.config import ModelConfig, TrainConfig
 from wm_planner.data import DatasetManifest, combined_hash, dataset_hash
 from wm_planner.model.interaction import heading_of
 from wm_planner.model.windows import EpisodeArrays, contact_classes, load_split
-from wm_planner.model.world import WorldModel, resolve_objects
+from wm_planner.model.world import WorldModel, resolve_config
 
 __all__ = ["CHECKPOINT_NAME", "TrainResult", "build_model", "load_checkpoint", "train", "validation_field"]
 
@@ -46,8 +46,8 @@ TURN_ERROR_SCALE = 0.05
 class MultiStepObjective(nn.Module):
     """Loss of one batch of windows.
 
-    Robot: decoded-feature error of the robot's blocks at the start and at every imagined step (anchored
-    to the start, as :meth:`LatentDynamics.imagine` predicts), plus latent consistency. Objects: each
+    Robot: the robot part's own multi-step loss on the robot's blocks (see ``multi_step_loss`` of
+    :class:`LatentDynamics` and :class:`JointDynamics`). Objects: each
     interaction head's error on the object's pose at every step of an open-loop rollout of the object
     (advanced by the ensemble mean) from the tool's true placement, over its own batch of windows (drawn
     balanced between moving, near-miss and free windows).
@@ -66,24 +66,7 @@ class MultiStepObjective(nn.Module):
     def forward(
         self, obs: Tensor, actions: Tensor, object_obs: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        robot = self.model.robot
-        robot_obs = self.model.robot_obs(obs)
-        target = robot.normalize_obs(robot_obs)
-        z = robot.encode(robot_obs[:, 0])
-        start_error = robot.decode_normalized(z) - target[:, 0]
-        feature_loss = start_error.pow(2).mean()
-        with torch.no_grad():
-            z_targets = robot.encode(robot_obs[:, 1:])
-        latent_loss = torch.zeros((), device=obs.device)
-        horizon = actions.shape[1]
-        for k in range(horizon):
-            heads = robot.step_heads(z, actions[:, k])
-            predicted = robot.decode_normalized(heads) - start_error  # anchored, as imagine()
-            feature_loss = feature_loss + (predicted - target[:, k + 1]).pow(2).mean()
-            latent_loss = latent_loss + (heads - z_targets[:, k]).pow(2).mean()
-            z = heads.mean(dim=0)
-        feature_loss = feature_loss / (horizon + 1)
-        latent_loss = latent_loss / horizon
+        feature_loss, latent_loss = self.model.robot.multi_step_loss(self.model.robot_obs(obs), actions)
         object_loss = self.object_loss(object_obs) if object_obs is not None else torch.zeros_like(feature_loss)
         loss = feature_loss + self.latent_weight * latent_loss + self.object_weight * object_loss
         return loss, feature_loss, latent_loss, object_loss
@@ -152,8 +135,19 @@ def build_model(manifest: DatasetManifest, config: ModelConfig) -> WorldModel:
     return WorldModel(
         manifest.observation_layout,
         manifest.action_layout.size,
-        resolve_objects(config, manifest.objects),
+        resolve_model_config(manifest, config),
         manifest.robot.kinematics,
+    )
+
+
+def resolve_model_config(manifest: DatasetManifest, config: ModelConfig) -> ModelConfig:
+    """``config`` with its open choices settled for data described by ``manifest``."""
+    return resolve_config(
+        config,
+        layout=manifest.observation_layout,
+        action_kind=manifest.action_kind,
+        dataset_objects=manifest.objects,
+        kinematics=manifest.robot.kinematics,
     )
 
 
@@ -248,7 +242,7 @@ def train(
     )
     torch.manual_seed(cfg.seed)
     dev = _pick_device(device, rank)
-    mcfg = resolve_objects(mcfg, manifest.objects)
+    mcfg = resolve_model_config(manifest, mcfg)
     model = build_model(manifest, mcfg)
     _fit_normalization(model, train_data)
     model.to(dev)

@@ -24,19 +24,35 @@ from wm_planner.config import Kinematics, ModelConfig, ObjectSpec
 from wm_planner.data.layout import Layout
 from wm_planner.kinematics import ChainConstants, chain_tool_points
 from wm_planner.model.interaction import ObjectInteraction, heading_of, turn_quaternion
+from wm_planner.model.joints import ROBOT_BLOCKS, JointDynamics
 from wm_planner.model.network import LatentDynamics
 
-__all__ = ["JOINT_FIELD", "WorldModel", "resolve_objects"]
+__all__ = ["JOINT_DELTA", "JOINT_FIELD", "WorldModel", "resolve_config"]
 
 JOINT_FIELD = "joint_pos"
+JOINT_DELTA = "joint_position_delta"
+"""The action kind of arms commanded by joint position changes, for which joint-space dynamics apply."""
 POSE_SIZE = 7
 
 
-def resolve_objects(config: ModelConfig, dataset_objects: tuple[ObjectSpec, ...]) -> ModelConfig:
-    """``config`` with its objects settled: the dataset's when the config leaves them open (None)."""
-    if config.objects is not None:
-        return config
-    return config.model_copy(update={"objects": tuple(dataset_objects)})
+def resolve_config(
+    config: ModelConfig,
+    *,
+    layout: Layout,
+    action_kind: str,
+    dataset_objects: tuple[ObjectSpec, ...],
+    kinematics: Kinematics | None,
+) -> ModelConfig:
+    """``config`` with what it leaves open settled from the data: the objects (the dataset's when None)
+    and the robot model (``joint`` for joint-position-delta arms with kinematics, else ``latent``)."""
+    objects = tuple(dataset_objects) if config.objects is None else config.objects
+    robot_model = config.robot_model
+    if robot_model == "auto":
+        object_blocks = {name for spec in objects for name in (spec.position, spec.orientation)}
+        robot_blocks = {name for name in layout.names if name not in object_blocks}
+        fits = {"joint_pos", "joint_vel"} <= robot_blocks <= set(ROBOT_BLOCKS)
+        robot_model = "joint" if fits and action_kind == JOINT_DELTA and kinematics is not None else "latent"
+    return config.model_copy(update={"objects": objects, "robot_model": robot_model})
 
 
 class _Chain(nn.Module):
@@ -48,18 +64,24 @@ class _Chain(nn.Module):
         for name in ("rotations", "offsets", "tool_rotation", "tool_offset"):
             self.register_buffer(name, torch.tensor(getattr(chain, name), dtype=torch.float32))
         self.register_buffer("spheres", torch.tensor(chain.points[1:], dtype=torch.float32))
+        self.register_buffer("tip_point", torch.tensor(chain.points[:1], dtype=torch.float32))
         self.register_buffer("radii", torch.tensor([p.radius for p in kinematics.tool_points]))
 
     def forward(self, q: Tensor) -> Tensor:
         chain = ChainConstants(self.rotations, self.offsets, self.tool_rotation, self.tool_offset, self.spheres)
         return chain_tool_points(q, chain, torch)
 
+    def tip(self, q: Tensor) -> Tensor:
+        """The tool tip ``[..., 3]`` at joint positions ``q [..., J]``."""
+        chain = ChainConstants(self.rotations, self.offsets, self.tool_rotation, self.tool_offset, self.tip_point)
+        return chain_tool_points(q, chain, torch)[..., 0, :]
+
 
 class WorldModel(nn.Module):
     """``encode(obs [B, O]) -> (state [B, S], offset [B, O])``, ``step(state, action [B, A]) -> (state',
     disagreement [B])``, ``decode(state) -> features [B, O]``, ``imagine(obs0, actions [N, H, A])``.
 
-    ``config.objects`` must be resolved (see :func:`resolve_objects`); objects need ``kinematics``.
+    ``config`` must be resolved (see :func:`resolve_config`); objects need ``kinematics``.
     """
 
     def __init__(
@@ -67,8 +89,8 @@ class WorldModel(nn.Module):
     ) -> None:
         super().__init__()
         objects = tuple(config.objects or ())
-        if config.objects is None:
-            raise ValueError("ModelConfig.objects must be resolved before building a WorldModel")
+        if config.objects is None or config.robot_model == "auto":
+            raise ValueError("the ModelConfig must be resolved (resolve_config) before building a WorldModel")
         self.config = config
         self.layout = layout
         self.obs_size, self.action_size = layout.size, action_size
@@ -92,15 +114,26 @@ class WorldModel(nn.Module):
         self.layout_runs = _runs([order.index(i) for i in range(layout.size)])
         self.register_buffer("obs_mean", torch.zeros(layout.size))
         self.register_buffer("obs_std", torch.ones(layout.size))
-        self.robot = LatentDynamics(len(robot_index), action_size, config)
+        self.chain = _Chain(kinematics) if kinematics is not None else None
+        robot_layout = Layout(fields=tuple(f for f in layout.fields if f.name not in object_blocks))
+        self.robot: LatentDynamics | JointDynamics
+        if config.robot_model == "joint":
+            self.robot = JointDynamics(
+                robot_layout,
+                action_size,
+                hidden=config.hidden_size,
+                layers=config.layers,
+                heads=config.ensemble,
+                tip=self.chain.tip if self.chain is not None else None,
+            )
+        else:
+            self.robot = LatentDynamics(len(robot_index), action_size, config)
         self.objects = nn.ModuleList()
-        self.chain: _Chain | None = None
         if objects:
-            if kinematics is None:
+            if self.chain is None:
                 raise ValueError("a world model with objects needs the robot's kinematics (RobotSpec.kinematics)")
             if JOINT_FIELD not in layout.names:
                 raise ValueError(f"a world model with objects needs a {JOINT_FIELD!r} block to place the tool")
-            self.chain = _Chain(kinematics)
             for spec in objects:
                 self.objects.append(
                     ObjectInteraction(
@@ -112,18 +145,16 @@ class WorldModel(nn.Module):
                         margin=config.contact_margin,
                     )
                 )
-            robot_layout = [f.name for f in layout.fields if f.name not in object_blocks]
-            start = sum(f.size for f in layout.fields if f.name in robot_layout[: robot_layout.index(JOINT_FIELD)])
-            self.joints = slice(start, start + layout.slice(JOINT_FIELD).stop - layout.slice(JOINT_FIELD).start)
+            self.joints = robot_layout.slice(JOINT_FIELD)
 
     @property
     def state_size(self) -> int:
         """Size S of the state :meth:`step` advances."""
         if not self.objects:
-            return self.config.latent_size
+            return self.robot.state_size
         joints = self.joints.stop - self.joints.start
         spheres = self.chain.spheres.shape[0] if self.chain is not None else 0
-        return self.config.latent_size + joints + POSE_SIZE * len(self.objects) + 1 + 3 * spheres
+        return self.robot.state_size + joints + POSE_SIZE * len(self.objects) + 1 + 3 * spheres
 
     def set_normalization(
         self, obs_mean: Tensor, obs_std: Tensor, action_mean: Tensor, action_std: Tensor
@@ -174,7 +205,7 @@ class WorldModel(nn.Module):
 
     def _split(self, state: Tensor) -> tuple[Tensor, Tensor, list[Tensor], Tensor, Tensor]:
         """Latent, joint anchor, object poses, periods into the interaction step, tool at its start."""
-        latent = self.config.latent_size
+        latent = self.robot.state_size
         joints = self.joints.stop - self.joints.start
         poses_end = latent + joints + POSE_SIZE * len(self.objects)
         z, q_offset = state[:, :latent], state[:, latent : latent + joints]

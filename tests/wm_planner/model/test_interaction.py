@@ -95,7 +95,7 @@ def test_a_push_on_any_face_of_the_cube_is_the_same_push() -> None:
 def test_the_world_model_keeps_an_untouched_cube_exactly_still_whatever_the_arm_does() -> None:
     robot = default_robot_spec()
     torch.manual_seed(0)
-    config = ModelConfig(latent_size=16, hidden_size=32, layers=1, objects=(CUBE,))
+    config = ModelConfig(latent_size=16, hidden_size=32, layers=1, objects=(CUBE,), robot_model="latent")
     model = WorldModel(OBSERVATION_LAYOUT, 7, config, robot.kinematics).eval()
     with torch.no_grad():
         for module in model.objects:
@@ -124,11 +124,18 @@ def test_a_pushed_object_moves_no_further_than_the_tool_that_pushes_it() -> None
     torch.testing.assert_close(shift.max(), travel, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("object_step", [1, 2, 3])
-def test_one_period_steps_move_objects_exactly_as_the_rollout_does(object_step: int) -> None:
+@pytest.mark.parametrize(("object_step", "robot_model"), [(1, "joint"), (2, "joint"), (3, "joint"), (2, "latent")])
+def test_one_period_steps_move_objects_exactly_as_the_rollout_does(object_step: int, robot_model: str) -> None:
     robot = default_robot_spec()
     torch.manual_seed(1)
-    config = ModelConfig(latent_size=16, hidden_size=32, layers=1, objects=(CUBE,), object_step=object_step)
+    config = ModelConfig(
+        latent_size=16,
+        hidden_size=32,
+        layers=1,
+        objects=(CUBE,),
+        object_step=object_step,
+        robot_model=robot_model,  # type: ignore[arg-type]
+    )
     model = WorldModel(OBSERVATION_LAYOUT, 7, config, robot.kinematics).eval()
     with torch.no_grad():
         for module in model.objects:

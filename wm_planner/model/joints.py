@@ -1,0 +1,144 @@
+"""The arm's own dynamics in joint space: the commanded target, the servo's lag and forward kinematics.
+
+An action is a change of the commanded joint target, which position servos track. So the state carries
+what decides the next motion: joint positions ``q``, velocities ``qd`` and the command's lead over the
+arm, ``e = target - q`` (not measured; estimated from ``q, qd`` at the start). A step adds the action to
+the lead, and a small ensemble of MLPs predicts how far the servos move the joints in one period from
+``(q, qd, e, a)``: a function of the arm's local state, so it holds for any action sequence, including the
+jerky candidates a sampling planner tries, not only for the smooth motions of the training data. The tool
+tip is placed by forward kinematics of the imagined joints, exactly.
+
+Interface of :class:`~wm_planner.model.network.LatentDynamics` (``anchor``, ``step``, ``decode``,
+``imagine``, ``multi_step_loss``) on the robot's blocks: ``joint_pos``, ``joint_vel`` and optionally
+``ee_pos``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from wm_planner.data.layout import Layout
+from wm_planner.model.interaction import EnsembleMLP
+
+__all__ = ["ROBOT_BLOCKS", "JointDynamics"]
+
+ROBOT_BLOCKS = ("joint_pos", "joint_vel", "ee_pos")
+POSITION_ERROR_SCALE = 0.01
+"""rad and m: joint and tool-tip position errors are scored in units of this."""
+
+
+class JointDynamics(nn.Module):
+    """``state [B, 3J] = (q, qd, e)``; features in the robot layout (``joint_pos``, ``joint_vel``, and
+    ``ee_pos`` from ``tip(q)`` when the layout has it)."""
+
+    def __init__(self, layout: Layout, action_size: int, *, hidden: int, layers: int, heads: int, tip) -> None:
+        super().__init__()
+        unknown = [name for name in layout.names if name not in ROBOT_BLOCKS]
+        if unknown or "joint_pos" not in layout.names or "joint_vel" not in layout.names:
+            raise ValueError(
+                f"joint-space dynamics need joint_pos and joint_vel blocks and no others but ee_pos; "
+                f"the robot's blocks are {layout.describe()}"
+            )
+        joints = layout.slice("joint_pos").stop - layout.slice("joint_pos").start
+        if joints != action_size:
+            raise ValueError(f"joint-space dynamics need one action per joint: {joints} joints, {action_size} actions")
+        self.layout = layout
+        self.joints = joints
+        self.tip = tip if "ee_pos" in layout.names else None
+        if "ee_pos" in layout.names and tip is None:
+            raise ValueError("an ee_pos block needs the robot's kinematics to be placed")
+        self.register_buffer("q_mean", torch.zeros(joints))
+        self.register_buffer("q_std", torch.ones(joints))
+        self.register_buffer("qd_std", torch.ones(joints))
+        self.register_buffer("action_mean", torch.zeros(action_size))
+        self.register_buffer("action_std", torch.ones(action_size))
+        self.lead = EnsembleMLP(2 * joints, hidden, joints, layers, 1)
+        self.servo = EnsembleMLP(4 * joints, hidden, 2 * joints, layers, heads)
+
+    @property
+    def state_size(self) -> int:
+        return 3 * self.joints
+
+    def set_normalization(
+        self, obs_mean: Tensor, obs_std: Tensor, action_mean: Tensor, action_std: Tensor
+    ) -> None:
+        """Data statistics of the robot's blocks ``[R]`` and of the actions ``[A]``."""
+        q, qd = self.layout.slice("joint_pos"), self.layout.slice("joint_vel")
+        self.q_mean.copy_(obs_mean[q])
+        self.q_std.copy_(obs_std[q].clamp_min(1e-3))
+        self.qd_std.copy_(obs_std[qd].clamp_min(1e-3))
+        self.action_mean.copy_(action_mean)
+        self.action_std.copy_(action_std.clamp_min(1e-4))
+
+    def _inputs(self, q: Tensor, qd: Tensor) -> list[Tensor]:
+        return [(q - self.q_mean) / self.q_std, qd / self.qd_std]
+
+    def anchor(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """State ``[B, 3J]`` of robot observations ``[B, R]``, and a zero offset: q and qd are carried
+        exactly and the tip is placed by exact kinematics."""
+        q, qd = obs[:, self.layout.slice("joint_pos")], obs[:, self.layout.slice("joint_vel")]
+        lead = self.lead(torch.cat(self._inputs(q, qd), -1))[0] * self.action_std
+        return torch.cat([q, qd, lead], -1), torch.zeros_like(obs)
+
+    def encode(self, obs: Tensor) -> Tensor:
+        return self.anchor(obs)[0]
+
+    def step_heads(self, state: Tensor, action: Tensor) -> Tensor:
+        """Every head's next state ``[E, B, 3J]``."""
+        j = self.joints
+        q, qd, lead = state[:, :j], state[:, j : 2 * j], state[:, 2 * j :]
+        lead = lead + action  # the target moves by the action during the period
+        x = torch.cat([*self._inputs(q, qd), lead / self.action_std, (action - self.action_mean) / self.action_std], -1)
+        out = self.servo(x)
+        moved = out[..., :j] * self.action_std
+        q_next = q + moved
+        return torch.cat([q_next, qd + out[..., j:] * self.qd_std, lead - moved], -1)
+
+    def step(self, state: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
+        """Ensemble-mean next state ``[B, 3J]`` and the heads' spread of the joint motion ``[B]`` (rad)."""
+        heads = self.step_heads(state, action)
+        if heads.shape[0] == 1:
+            return heads[0], torch.zeros_like(state[:, 0])
+        spread = heads[..., : self.joints].var(0, unbiased=False).mean(-1)
+        return heads.mean(0), spread
+
+    def decode(self, state: Tensor) -> Tensor:
+        """Robot features ``[..., R]`` of states ``[..., 3J]``."""
+        q, qd = state[..., : self.joints], state[..., self.joints : 2 * self.joints]
+        blocks = {"joint_pos": q, "joint_vel": qd}
+        if self.tip is not None:
+            blocks["ee_pos"] = self.tip(q)
+        return torch.cat([blocks[name] for name in self.layout.names], -1)
+
+    def imagine(self, obs0: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+        """Features ``[N, H, R]`` and disagreement ``[N, H]`` for ``obs0 [N or 1, R]``, ``actions [N, H, A]``.
+        The tip is placed once for all imagined steps after the sequential loop."""
+        state, _ = self.anchor(obs0)
+        state = state.expand(actions.shape[0], -1)
+        states, spreads = [], []
+        for h in range(actions.shape[1]):
+            state, spread = self.step(state, actions[:, h])
+            states.append(state)
+            spreads.append(spread)
+        return self.decode(torch.stack(states, 1)), torch.stack(spreads, 1)
+
+    def multi_step_loss(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+        """Open-loop error over windows ``obs [B, H+1, R]``, ``actions [B, H, A]``: every head's joint
+        positions and tool tip (in units of 1 cm / 0.01 rad) and velocities (in data stds), at every step;
+        the state advances by the ensemble mean. Returns ``(feature_loss, 0)`` (no latent to keep
+        consistent)."""
+        state, _ = self.anchor(obs[:, 0])
+        q_at, qd_at = self.layout.slice("joint_pos"), self.layout.slice("joint_vel")
+        total = torch.zeros((), device=obs.device)
+        for k in range(actions.shape[1]):
+            heads = self.step_heads(state, actions[:, k])
+            truth = obs[:, k + 1]
+            features = self.decode(heads)
+            total = total + ((features[..., q_at] - truth[:, q_at]) / POSITION_ERROR_SCALE).pow(2).mean()
+            total = total + ((features[..., qd_at] - truth[:, qd_at]) / self.qd_std).pow(2).mean()
+            if self.tip is not None:
+                ee = self.layout.slice("ee_pos")
+                total = total + ((features[..., ee] - truth[:, ee]) / POSITION_ERROR_SCALE).pow(2).mean()
+            state = heads.mean(0)
+        return total / actions.shape[1], torch.zeros_like(total)
