@@ -34,15 +34,15 @@ def quat_to_matrix(quat: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ChainConstants:
-    """The chain as arrays: ``rotations [J, 3, 3]`` and ``offsets [J, 3]`` of each joint frame in its
-    parent, the tool frame (``tool_rotation [3, 3]``, ``tool_offset [3]``) in the last joint's frame,
+    """The chain as numpy arrays: ``rotations [J, 3, 3]`` and ``offsets [J, 3]`` of each joint frame in
+    its parent, the tool frame (``tool_rotation [3, 3]``, ``tool_offset [3]``) in the last joint's frame,
     and the points to place in the tool frame, ``points [M, 3]`` (the tip first)."""
 
-    rotations: Any
-    offsets: Any
-    tool_rotation: Any
-    tool_offset: Any
-    points: Any
+    rotations: np.ndarray
+    offsets: np.ndarray
+    tool_rotation: np.ndarray
+    tool_offset: np.ndarray
+    points: np.ndarray
 
     @classmethod
     def of(cls, kinematics: Kinematics) -> ChainConstants:
@@ -56,30 +56,55 @@ class ChainConstants:
         )
 
 
+def _combine(columns: list[Any], weights: Any) -> Any:
+    """``sum_k weights[k] * columns[k]`` for constant ``weights [3]``, skipping zero weights and
+    multiplications by one: chain rotations are mostly quarter turns, whose products only reorder and
+    negate columns."""
+    total = None
+    for column, weight in zip(columns, (float(w) for w in weights), strict=True):
+        if abs(weight) < 1e-12:
+            continue
+        term = column if weight == 1.0 else -column if weight == -1.0 else weight * column
+        total = term if total is None else total + term
+    return columns[0] * 0.0 if total is None else total
+
+
 def chain_tool_points(q: Any, chain: ChainConstants, xp: Any) -> Any:
     """World positions ``[..., M, 3]`` of ``chain.points`` at joint positions ``q [..., J]``.
 
-    ``xp`` is the array namespace (``numpy`` or ``torch``) of ``q`` and of the chain's constants. Every
-    matrix product has a constant right operand, so ONNX Runtime runs each as one GEMM over all samples
-    and steps (a batched product of 3x3 matrices would run one tiny GEMM per matrix); a matrix times a
-    vector is a product summed over the last axis for the same reason.
+    ``xp`` is the array namespace (``numpy`` or ``torch``) of ``q``; the chain's constants are numpy
+    (in torch they become constants of the traced graph). The frame is carried as its three
+    axis columns ``[..., 3]`` each, combined with the chain's constants elementwise: no batched products
+    of 3x3 matrices (ONNX Runtime runs one tiny GEMM per matrix) and no strided column reads.
     """
     cos, sin = xp.cos(q), xp.sin(q)
-    rotation = None
-    position = None
-    for i in range(chain.offsets.shape[0]):
+    constants = chain
+    zero = q[..., :1] * 0.0
+    axes = [zero + unit for unit in (xp_eye(xp, q, k) for k in range(3))]
+    position = zero + xp_eye(xp, q, None)
+    for i in range(constants.offsets.shape[0]):
+        position = position + _combine(axes, constants.offsets[i])
+        x_axis, y_axis, z_axis = (_combine(axes, constants.rotations[i][:, j]) for j in range(3))
         c, s = cos[..., i, None], sin[..., i, None]
-        if rotation is None:
-            turned, position = chain.rotations[i] + 0.0 * c[..., None], chain.offsets[i] + 0.0 * c
-        else:
-            position = position + (rotation * chain.offsets[i]).sum(-1)
-            turned = rotation @ chain.rotations[i]
-        # turned @ Rz(q): the first two columns turn by q, the third (the joint axis) stays.
-        x_axis, y_axis, z_axis = turned[..., 0], turned[..., 1], turned[..., 2]
-        rotation = xp.stack([x_axis * c + y_axis * s, y_axis * c - x_axis * s, z_axis], -1)
-    position = position + (rotation * chain.tool_offset).sum(-1)
-    rotation = rotation @ chain.tool_rotation
-    return position[..., None, :] + xp.swapaxes(rotation @ xp.swapaxes(chain.points, 0, 1), -1, -2)
+        # The joint turns its frame about its z axis: the x and y axes turn by q.
+        axes = [x_axis * c + y_axis * s, y_axis * c - x_axis * s, z_axis]
+    position = position + _combine(axes, constants.tool_offset)
+    axes = [_combine(axes, constants.tool_rotation[:, j]) for j in range(3)]
+    # [x y z p] @ [points; 1]: all points placed by one product with a constant right operand.
+    transform = xp.stack([*axes, position], -1)  # [..., 3, 4]
+    points = constants.points
+    homogeneous = np.concatenate([points, np.ones((len(points), 1))], -1).T  # [4, M]
+    if xp is not np:
+        homogeneous = xp.as_tensor(homogeneous, dtype=q.dtype, device=q.device)
+    return xp.swapaxes(transform @ homogeneous, -1, -2)
+
+
+def xp_eye(xp: Any, like: Any, k: int | None) -> Any:
+    """Unit vector ``e_k`` (or zeros when ``k`` is None) as a constant of ``like``'s namespace and type."""
+    unit = np.zeros(3)
+    if k is not None:
+        unit[k] = 1.0
+    return unit if xp is np else xp.as_tensor(unit, dtype=like.dtype, device=like.device)
 
 
 class ForwardKinematics:

@@ -90,10 +90,11 @@ def canonical_frame(heading: Tensor, toward: Tensor, candidates: Tensor) -> Tens
     contact in the data lands in one patch of input space, and the choice turns with the scene, which
     keeps the model equivariant to planar rotations.
     """
-    frames = (heading @ candidates).view(heading.shape[0], -1, 2)  # [B, K, 2]
+    count = candidates.shape[1] // 2
+    frames = (heading @ candidates).reshape(-1, count, 2)  # [B, K, 2]
     along = (frames * toward.unsqueeze(1)).sum(-1)  # [B, K]: the point's x in each frame
-    pick = along.argmin(-1, keepdim=True).unsqueeze(-1).expand(-1, 1, 2)
-    return frames.gather(1, pick).squeeze(1)
+    pick = along.argmin(-1, keepdim=True) == torch.arange(count, device=along.device)  # one-hot [B, K]
+    return (frames * pick.unsqueeze(-1).to(frames.dtype)).sum(1)
 
 
 # With the frame's heading (c, s): world-to-object coordinates are c (x, y, 0) + s (y, -x, 0) + (0, 0, z),
@@ -197,8 +198,9 @@ class ObjectInteraction(nn.Module):
         change, frame = self.changes(position, heading, tool_now, motion)
         mean = change.mean(0)
         if change.shape[0] > 1:
-            spread = torch.sqrt(change[..., 0:2].var(0, unbiased=False).sum(-1) + 1e-12) - 1e-6
-            spread = torch.relu(spread)
+            # RMS distance of the heads' planar displacements from their mean (exactly 0 untouched).
+            deviation = (change - mean)[..., 0:2]
+            spread = torch.sqrt(deviation.pow(2).sum(-1).mean(0) + 1e-12) - 1e-6
         else:
             spread = torch.zeros_like(mean[:, 0])
         position, heading = self.move(position, heading, frame, mean)

@@ -84,44 +84,86 @@ class JointDynamics(nn.Module):
     def encode(self, obs: Tensor) -> Tensor:
         return self.anchor(obs)[0]
 
+    def _folded(self) -> tuple[list[Tensor], list[Tensor], Tensor, Tensor]:
+        """The servo network with its input normalisation and output scales folded into the weights, so a
+        step is the network on raw ``[q, qd, lead] [B, 3J]`` plus the action's share of the first layer:
+        weights and biases per layer (the first layer's weight is for the state part only), the action
+        part of the first layer ``[E, J, hidden]`` and its constant share ``[E, 1, hidden]``."""
+        weights, biases = list(self.servo.weights), list(self.servo.biases)
+        j = self.joints
+        scale = torch.cat([self.q_std, self.qd_std, self.action_std, self.action_std])
+        shift = torch.cat([self.q_mean, torch.zeros_like(self.qd_std), torch.zeros_like(self.action_std), self.action_mean])
+        first = weights[0] / scale[:, None]  # [E, 4J, hidden]
+        first_bias = biases[0] - (shift / scale) @ weights[0]
+        out_scale = torch.cat([self.action_std, self.qd_std])
+        weights = [first[:, : 3 * j], *weights[1:-1], weights[-1] * out_scale]
+        biases = [first_bias, *biases[1:-1], biases[-1] * out_scale]
+        return weights, biases, first[:, 3 * j :], first_bias
+
+    def _advance(self, state: Tensor, action: Tensor, action_share: Tensor, weights, biases) -> Tensor:
+        """Every head's next state ``[E, B, 3J]`` from ``state [B, 3J]`` (or ``[E, B, 3J]``), the action
+        ``[B, J]`` and its share of the first layer ``[E, B, hidden]``."""
+        j = self.joints
+        q, qd, lead = state[..., :j], state[..., j : 2 * j], state[..., 2 * j :] + action
+        h = torch.matmul(torch.cat([q, qd, lead], -1), weights[0]) + action_share
+        for w, b in zip(weights[1:], biases[1:], strict=True):
+            h = torch.matmul(torch.relu(h), w) + b
+        moved, accelerated = h[..., :j], h[..., j:]
+        return torch.cat([q + moved, qd + accelerated, lead - moved], -1)
+
     def step_heads(self, state: Tensor, action: Tensor) -> Tensor:
         """Every head's next state ``[E, B, 3J]``."""
-        j = self.joints
-        q, qd, lead = state[:, :j], state[:, j : 2 * j], state[:, 2 * j :]
-        lead = lead + action  # the target moves by the action during the period
-        x = torch.cat([*self._inputs(q, qd), lead / self.action_std, (action - self.action_mean) / self.action_std], -1)
-        out = self.servo(x)
-        moved = out[..., :j] * self.action_std
-        q_next = q + moved
-        return torch.cat([q_next, qd + out[..., j:] * self.qd_std, lead - moved], -1)
+        weights, biases, action_weight, first_bias = self._folded()
+        return self._advance(state, action, torch.matmul(action, action_weight) + first_bias, weights, biases)
 
     def step(self, state: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
         """Ensemble-mean next state ``[B, 3J]`` and the heads' spread of the joint motion ``[B]`` (rad)."""
-        heads = self.step_heads(state, action)
-        if heads.shape[0] == 1:
-            return heads[0], torch.zeros_like(state[:, 0])
-        spread = heads[..., : self.joints].var(0, unbiased=False).mean(-1)
-        return heads.mean(0), spread
+        return self._mean(self.step_heads(state, action))
 
-    def decode(self, state: Tensor) -> Tensor:
-        """Robot features ``[..., R]`` of states ``[..., 3J]``."""
+    def _mean(self, heads: Tensor) -> tuple[Tensor, Tensor]:
+        if heads.shape[0] == 1:
+            return heads[0], torch.zeros_like(heads[0, :, 0])
+        return heads.mean(0), heads[..., : self.joints].var(0, unbiased=False).mean(-1)
+
+    def decode(self, state: Tensor, *, tip: Tensor | None = None) -> Tensor:
+        """Robot features ``[..., R]`` of states ``[..., 3J]``; ``tip [..., 3]`` when already placed."""
         q, qd = state[..., : self.joints], state[..., self.joints : 2 * self.joints]
         blocks = {"joint_pos": q, "joint_vel": qd}
         if self.tip is not None:
-            blocks["ee_pos"] = self.tip(q)
+            blocks["ee_pos"] = self.tip(q) if tip is None else tip
         return torch.cat([blocks[name] for name in self.layout.names], -1)
 
     def imagine(self, obs0: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         """Features ``[N, H, R]`` and disagreement ``[N, H]`` for ``obs0 [N or 1, R]``, ``actions [N, H, A]``.
         The tip is placed once for all imagined steps after the sequential loop."""
+        states, disagreement = self.imagine_states(obs0, actions)
+        return self.decode(states), disagreement
+
+    def imagine_states(self, obs0: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+        """States ``[N, H, 3J]`` and disagreement ``[N, H]`` of an open-loop rollout (see :meth:`imagine`)."""
         state, _ = self.anchor(obs0)
-        state = state.expand(actions.shape[0], -1)
+        samples, horizon = actions.shape[0], actions.shape[1]
+        j = self.joints
+        q, qd, lead = (part.expand(samples, -1) for part in state.split(j, -1))
+        weights, biases, action_weight, first_bias = self._folded()
+        # The actions' share of the first layer for all steps at once: [E, N, H, hidden].
+        shares = torch.matmul(actions.unsqueeze(0), action_weight.unsqueeze(1)) + first_bias.unsqueeze(1)
+        ensemble = weights[0].shape[0] > 1
         states, spreads = [], []
-        for h in range(actions.shape[1]):
-            state, spread = self.step(state, actions[:, h])
-            states.append(state)
-            spreads.append(spread)
-        return self.decode(torch.stack(states, 1)), torch.stack(spreads, 1)
+        for h in range(horizon):
+            lead = lead + actions[:, h]
+            x = torch.matmul(torch.cat([q, qd, lead], -1), weights[0]) + shares[:, :, h]
+            for w, b in zip(weights[1:], biases[1:], strict=True):
+                x = torch.matmul(torch.relu(x), w) + b
+            if ensemble:
+                spreads.append(x[..., :j].var(0, unbiased=False).mean(-1))
+            x = x.mean(0)
+            q, qd, lead = q + x[:, :j], qd + x[:, j:], lead - x[:, :j]
+            states.append(torch.cat([q, qd, lead], -1))
+        stacked = torch.stack(states, 1)
+        if not ensemble:
+            return stacked, torch.zeros_like(stacked[..., 0])
+        return stacked, torch.stack(spreads, 1)
 
     def multi_step_loss(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         """Open-loop error over windows ``obs [B, H+1, R]``, ``actions [B, H, A]``: every head's joint

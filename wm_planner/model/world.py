@@ -17,6 +17,8 @@ steps move objects exactly when and as the rollout does.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import Tensor, nn
 
@@ -56,25 +58,28 @@ def resolve_config(
 
 
 class _Chain(nn.Module):
-    """Forward kinematics of the tool spheres in torch: ``q [..., J] -> [..., M, 3]``."""
+    """Forward kinematics of the tool in torch (the constants come from the robot's description and are
+    baked into the exported graph): :meth:`points` ``q [..., J] -> [..., 1 + M, 3]``, the tip first."""
 
     def __init__(self, kinematics: Kinematics) -> None:
         super().__init__()
-        chain = ChainConstants.of(kinematics)
-        for name in ("rotations", "offsets", "tool_rotation", "tool_offset"):
-            self.register_buffer(name, torch.tensor(getattr(chain, name), dtype=torch.float32))
-        self.register_buffer("spheres", torch.tensor(chain.points[1:], dtype=torch.float32))
-        self.register_buffer("tip_point", torch.tensor(chain.points[:1], dtype=torch.float32))
+        self.constants = ChainConstants.of(kinematics)
+        tip_only = self.constants.points[:1]
+        self.tip_constants = dataclasses.replace(self.constants, points=tip_only)
+        self.sphere_constants = dataclasses.replace(self.constants, points=self.constants.points[1:])
         self.register_buffer("radii", torch.tensor([p.radius for p in kinematics.tool_points]))
 
     def forward(self, q: Tensor) -> Tensor:
-        chain = ChainConstants(self.rotations, self.offsets, self.tool_rotation, self.tool_offset, self.spheres)
-        return chain_tool_points(q, chain, torch)
+        """The spheres' centres ``[..., M, 3]``."""
+        return chain_tool_points(q, self.sphere_constants, torch)
+
+    def points(self, q: Tensor) -> Tensor:
+        """The tip, then the spheres' centres, ``[..., 1 + M, 3]``."""
+        return chain_tool_points(q, self.constants, torch)
 
     def tip(self, q: Tensor) -> Tensor:
-        """The tool tip ``[..., 3]`` at joint positions ``q [..., J]``."""
-        chain = ChainConstants(self.rotations, self.offsets, self.tool_rotation, self.tool_offset, self.tip_point)
-        return chain_tool_points(q, chain, torch)[..., 0, :]
+        """The tool tip ``[..., 3]``."""
+        return chain_tool_points(q, self.tip_constants, torch)[..., 0, :]
 
 
 class WorldModel(nn.Module):
@@ -153,7 +158,7 @@ class WorldModel(nn.Module):
         if not self.objects:
             return self.robot.state_size
         joints = self.joints.stop - self.joints.start
-        spheres = self.chain.spheres.shape[0] if self.chain is not None else 0
+        spheres = self.chain.radii.shape[0] if self.chain is not None else 0
         return self.robot.state_size + joints + POSE_SIZE * len(self.objects) + 1 + 3 * spheres
 
     def set_normalization(
@@ -246,15 +251,23 @@ class WorldModel(nn.Module):
         The robot's latent runs first over all steps; the tool's spheres for every imagined step then
         come from one batched forward kinematics, and only the small object updates remain sequential.
         """
-        robot, disagreement = self.robot.imagine(self.robot_obs(obs0), actions)
+        robot_obs0 = self.robot_obs(obs0)
         if not self.objects:
-            return robot, disagreement
+            return self.robot.imagine(robot_obs0, actions)
         samples, horizon = actions.shape[0], actions.shape[1]
         every = self.config.object_step
         steps = horizon // every
-        q0 = self.robot_obs(obs0)[:, None, self.joints].expand(samples, 1, -1)
-        ends = robot[:, every - 1 : steps * every : every, self.joints]  # where interaction steps end
-        tool = self.tool_spheres(torch.cat([q0, ends], 1))  # [N, steps + 1, M, 3]
+        q0 = robot_obs0[:, None, self.joints].expand(samples, 1, -1)
+        if isinstance(self.robot, JointDynamics):
+            # One forward kinematics for the tip at every step and the spheres where interactions end.
+            states, disagreement = self.robot.imagine_states(robot_obs0, actions)
+            points = self.chain.points(torch.cat([q0, states[..., self.joints]], 1))  # [N, H+1, 1+M, 3]
+            robot = self.robot.decode(states, tip=points[:, 1:, 0])
+            tool = points[:, : steps * every + 1 : every, 1:]
+        else:
+            robot, disagreement = self.robot.imagine(robot_obs0, actions)
+            ends = robot[:, every - 1 : steps * every : every, self.joints]  # where interaction steps end
+            tool = self.tool_spheres(torch.cat([q0, ends], 1))  # [N, steps + 1, M, 3]
         motion = tool[:, 1:] - tool[:, :-1]
         imagined = []
         for module, pose in zip(self.objects, self.object_states(obs0), strict=True):
