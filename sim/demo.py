@@ -26,7 +26,7 @@ __all__ = ["DemoSettings", "run_demo"]
 class DemoSettings:
     episodes: int = 300
     """Exploration episodes collected per task."""
-    train_steps: int = 4000
+    train_steps: int = 3000
     eval_episodes: int = 50
     seed: int = 0
 

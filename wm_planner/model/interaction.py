@@ -24,12 +24,14 @@ from torch import Tensor, nn
 
 from wm_planner.config import ObjectSpec
 
-__all__ = ["EnsembleMLP", "ObjectInteraction", "heading_of", "turn_quaternion"]
+__all__ = ["EnsembleMLP", "ObjectInteraction", "heading_of", "object_state", "turn_quaternion"]
 
 POSITION_SCALE = 0.05
 """m: tool positions relative to the object are seen in units of this (the size of a small object)."""
 MOTION_SCALE = 0.01
-"""m: tool motion per step and the clearance are seen in units of this."""
+"""m: tool motion per step, the object's last motion and the clearance are seen in units of this."""
+TURN_SCALE = 0.05
+"""rad: the object's last turn is seen in units of this."""
 
 
 class EnsembleMLP(nn.Module):
@@ -64,11 +66,17 @@ class EnsembleMLP(nn.Module):
 
 
 def heading_of(quat: Tensor) -> Tensor:
-    """Unit direction ``(cos, sin)`` ``[..., 2]`` of the object's x axis in the table plane, from its
-    orientation ``quat [..., 4]`` (w x y z)."""
+    """Unit direction ``(cos, sin)`` ``[..., 2]`` of the object's x axis in the table plane (or of the
+    equivalent direction from its y axis when x stands upright), from ``quat [..., 4]`` (w x y z)."""
     w, x, y, z = quat.unbind(-1)
     # The homogeneous form: right for quaternions of any norm (|q|^2 scales both, then cancels).
-    heading = torch.stack([w * w + x * x - y * y - z * z, 2.0 * (x * y + w * z)], -1)
+    x_axis = torch.stack([w * w + x * x - y * y - z * z, 2.0 * (x * y + w * z)], -1)
+    y_axis = torch.stack([2.0 * (x * y - w * z), w * w - x * x + y * y - z * z], -1)
+    # A cube that rolled onto a side may have its x axis upright: then its y axis, turned back by a
+    # quarter (an equivalent frame for a square footprint), gives the heading.
+    from_y = torch.stack([y_axis[..., 1], -y_axis[..., 0]], -1)
+    x_flat = x_axis.pow(2).sum(-1, keepdim=True) >= y_axis.pow(2).sum(-1, keepdim=True)
+    heading = torch.where(x_flat, x_axis, from_y)
     return heading / torch.sqrt(heading.pow(2).sum(-1, keepdim=True) + 1e-12)
 
 
@@ -152,12 +160,17 @@ class ObjectInteraction(nn.Module):
         self.register_buffer("limit_scale", torch.tensor([1.0, 1.0, 1.0 / min(spec.half_extents)]))
         self.register_buffer(
             "input_scale",
-            torch.tensor([1.0 / POSITION_SCALE] * 3 * points + [1.0 / MOTION_SCALE] * 5 * points),
+            torch.tensor(
+                [1.0 / POSITION_SCALE] * 3 * points
+                + [1.0 / MOTION_SCALE] * 3 * points
+                + [1.0 / MOTION_SCALE, 1.0 / MOTION_SCALE, 1.0 / TURN_SCALE]
+                + [1.0 / MOTION_SCALE] * 2 * points
+            ),
         )
         self.register_buffer("candidates", _frame_candidates(spec.symmetry))
         for name, value in (("local_c", _LOCAL_C), ("local_s", _LOCAL_S), ("local_z", _LOCAL_Z), ("world_s", _WORLD_S)):
             self.register_buffer(name, value.clone())
-        self.net = EnsembleMLP(points * 8, hidden, 3, layers, heads)
+        self.net = EnsembleMLP(points * 8 + 3, hidden, 3, layers, heads)
 
     def _clearance(self, local: Tensor) -> Tensor:
         """Signed distance ``[B, K]`` from each tool sphere (centres ``local [B, K, 3]`` in the object's
@@ -167,35 +180,43 @@ class ObjectInteraction(nn.Module):
         inside = torch.clamp(q.amax(-1), max=0.0)
         return outside + inside - self.radii
 
-    def changes(self, position: Tensor, heading: Tensor, tool_now: Tensor, motion: Tensor) -> tuple[Tensor, Tensor]:
+    def changes(
+        self, position: Tensor, heading: Tensor, velocity: Tensor, tool_now: Tensor, motion: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Every head's change ``[E, B, 3]`` and the frame ``[B, 2]`` it is expressed in, for an object at
+        ``position``, ``heading``, last moved by ``velocity [B, 3]`` (its previous change, world frame)."""
         # The frame is a choice of coordinates, not a prediction: no gradient through it.
         toward = (tool_now[:, 0, 0:2] - position[:, 0:2]).detach()
         frame = canonical_frame(heading.detach(), toward, self.candidates)
         c, s = frame[:, 0:1].unsqueeze(-1), frame[:, 1:2].unsqueeze(-1)
-        relative = torch.cat([tool_now - position.unsqueeze(1), motion], 1)  # [B, 2M, 3]
+        # Tool spheres relative to the object, their motion, and the object's own last change: one rotation.
+        relative = torch.cat([tool_now - position.unsqueeze(1), motion, velocity.unsqueeze(1)], 1)
         local = c * (relative @ self.local_c) + s * (relative @ self.local_s) + relative @ self.local_z
-        now, moved = local[:, : self.points], local[:, self.points :]
+        now, moved = local[:, : self.points], local[:, self.points : 2 * self.points]
         clearance = self._clearance(torch.cat([now, now + moved], 1))  # [B, 2M]: before, after
         counts = torch.clamp(1.0 - clearance / self.margin, 0.0, 1.0)
         counts = torch.maximum(counts[:, : self.points], counts[:, self.points :])  # [B, M]
         travel = torch.sqrt(moved[..., 0:2].pow(2).sum(-1) + 1e-12)  # [B, M]
-        limit = (counts * travel).amax(-1, keepdim=True)  # [B, 1]
+        # Pushed at most as far as the touching tool travels, coasting at most as far as it last moved.
+        coasting = torch.sqrt(velocity[:, 0:2].pow(2).sum(-1, keepdim=True) + 1e-12) - 1e-6
+        limit = (counts * travel).amax(-1, keepdim=True) + coasting  # [B, 1]
         x = torch.cat([local.flatten(1), torch.clamp(clearance, max=0.1)], -1) * self.input_scale
         change = torch.tanh(self.net(x)) * (limit * self.limit_scale)  # [E, B, 3]
         return change, frame
 
-    def move(self, position: Tensor, heading: Tensor, frame: Tensor, change: Tensor) -> tuple[Tensor, Tensor]:
-        """Position and heading after ``change [..., B, 3]`` (dx, dy in ``frame [B, 2]``, turn)."""
+    def move(self, position: Tensor, heading: Tensor, frame: Tensor, change: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Position, heading and velocity (the change in the world frame) after ``change [..., B, 3]``
+        (dx, dy in ``frame [B, 2]``, turn)."""
         c, s = frame[:, 0:1], frame[:, 1:2]
-        shift = c * (change @ self.local_c) + s * (change @ self.world_s)
-        return position + shift, rotate(heading, change[..., 2])
+        shift = c * (change @ self.local_c) + s * (change @ self.world_s) + change @ self.local_z
+        return position + shift @ self.local_c, rotate(heading, change[..., 2]), shift
 
     def advance(
-        self, position: Tensor, heading: Tensor, tool_now: Tensor, motion: Tensor
+        self, position: Tensor, heading: Tensor, velocity: Tensor, tool_now: Tensor, motion: Tensor
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Ensemble-mean step: position ``[B, 3]``, heading ``[B, 2]``, turn ``[B]`` and the heads' spread
-        of the planar displacement ``[B]`` (m, 0 when untouched)."""
-        change, frame = self.changes(position, heading, tool_now, motion)
+        """Ensemble-mean step: position ``[B, 3]``, heading ``[B, 2]``, velocity ``[B, 3]`` (the change,
+        turn last) and the heads' spread of the planar displacement ``[B]`` (m, 0 when untouched)."""
+        change, frame = self.changes(position, heading, velocity, tool_now, motion)
         mean = change.mean(0)
         if change.shape[0] > 1:
             # RMS distance of the heads' planar displacements from their mean (exactly 0 untouched).
@@ -203,10 +224,22 @@ class ObjectInteraction(nn.Module):
             spread = torch.sqrt(deviation.pow(2).sum(-1).mean(0) + 1e-12) - 1e-6
         else:
             spread = torch.zeros_like(mean[:, 0])
-        position, heading = self.move(position, heading, frame, mean)
-        return position, heading, mean[:, 2], spread
+        position, heading, velocity = self.move(position, heading, frame, mean)
+        return position, heading, velocity, spread
 
-    def step_pose(self, pose: Tensor, tool_now: Tensor, tool_next: Tensor) -> tuple[Tensor, Tensor]:
-        """One step of a pose ``[B, 7]`` (position, quaternion): the next pose and the spread ``[B]``."""
-        position, _, turn, spread = self.advance(pose[:, 0:3], heading_of(pose[:, 3:7]), tool_now, tool_next - tool_now)
-        return torch.cat([position, turn_quaternion(turn, pose[:, 3:7])], -1), spread
+    def step_state(self, state: Tensor, tool_now: Tensor, tool_next: Tensor) -> tuple[Tensor, Tensor]:
+        """One interaction step of an object state ``[B, 12]`` (position, quaternion, velocity, heading:
+        see :func:`object_state`): the next state and the spread ``[B]``. The heading is carried, not
+        recomputed from the quaternion, so this is the same arithmetic as a rollout's."""
+        quat, velocity, heading = state[:, 3:7], state[:, 7:10], state[:, 10:12]
+        position, heading, velocity, spread = self.advance(
+            state[:, 0:3], heading, velocity, tool_now, tool_next - tool_now
+        )
+        quat = turn_quaternion(velocity[:, 2], quat)
+        return torch.cat([position, quat, velocity, heading], -1), spread
+
+
+def object_state(pose: Tensor) -> Tensor:
+    """The state ``[..., 12]`` of an object at rest at ``pose [..., 7]``: position, quaternion, last change
+    (zero: not observed) and heading."""
+    return torch.cat([pose, torch.zeros_like(pose[..., :3]), heading_of(pose[..., 3:7])], -1)

@@ -83,16 +83,17 @@ class MultiStepObjective(nn.Module):
         for module, truth in zip(model.objects, model.object_states(obs), strict=True):
             true_heading = heading_of(truth[..., 3:7])
             position, heading = truth[:, 0, 0:3], true_heading[:, 0]
+            velocity = torch.zeros_like(position)  # not observed: rollouts start it at rest
             for k in range(horizon):
-                change, frame = module.changes(position, heading, tool[:, k], motion[:, k])
-                each_position, each_heading = module.move(position, heading, frame, change)
+                change, frame = module.changes(position, heading, velocity, tool[:, k], motion[:, k])
+                each_position, each_heading, _ = module.move(position, heading, frame, change)
                 position_error = (each_position[..., 0:2] - truth[:, k + 1, 0:2]).pow(2).sum(-1)
                 # The chord between unit headings is the turn error in rad, for small errors.
                 turn_error = (each_heading - true_heading[:, k + 1]).pow(2).sum(-1)
                 total = total + (
                     position_error / POSITION_ERROR_SCALE**2 + turn_error / TURN_ERROR_SCALE**2
                 ).mean()
-                position, heading = module.move(position, heading, frame, change.mean(0))
+                position, heading, velocity = module.move(position, heading, frame, change.mean(0))
         return total / (horizon * len(model.objects))
 
 

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from wm_planner.config import Kinematics, ModelConfig, ObjectSpec
 from wm_planner.data.layout import Layout
 from wm_planner.kinematics import ChainConstants, chain_tool_points
-from wm_planner.model.interaction import ObjectInteraction, heading_of, turn_quaternion
+from wm_planner.model.interaction import ObjectInteraction, heading_of, object_state, turn_quaternion
 from wm_planner.model.joints import ROBOT_BLOCKS, JointDynamics
 from wm_planner.model.network import LatentDynamics
 
@@ -35,6 +35,8 @@ JOINT_FIELD = "joint_pos"
 JOINT_DELTA = "joint_position_delta"
 """The action kind of arms commanded by joint position changes, for which joint-space dynamics apply."""
 POSE_SIZE = 7
+OBJECT_STATE_SIZE = 12
+"""An object's state: pose, last change (planar displacement and turn, world frame) and heading."""
 
 
 def resolve_config(
@@ -159,7 +161,7 @@ class WorldModel(nn.Module):
             return self.robot.state_size
         joints = self.joints.stop - self.joints.start
         spheres = self.chain.radii.shape[0] if self.chain is not None else 0
-        return self.robot.state_size + joints + POSE_SIZE * len(self.objects) + 1 + 3 * spheres
+        return self.robot.state_size + joints + OBJECT_STATE_SIZE * len(self.objects) + 1 + 3 * spheres
 
     def set_normalization(
         self, obs_mean: Tensor, obs_std: Tensor, action_mean: Tensor, action_std: Tensor
@@ -202,7 +204,9 @@ class WorldModel(nn.Module):
             return z, robot_offset
         tool = self.tool_spheres(robot_obs[:, self.joints]).flatten(1)
         periods = torch.zeros_like(z[:, :1])
-        state = torch.cat([z, robot_offset[:, self.joints], *poses, periods, tool], -1)
+        # The object's last change is not observed: each rollout starts it at rest, as training does.
+        objects = [object_state(pose) for pose in poses]
+        state = torch.cat([z, robot_offset[:, self.joints], *objects, periods, tool], -1)
         return state, self.assemble(robot_offset, [torch.zeros_like(p) for p in poses])
 
     def encode(self, obs: Tensor) -> Tensor:
@@ -212,9 +216,9 @@ class WorldModel(nn.Module):
         """Latent, joint anchor, object poses, periods into the interaction step, tool at its start."""
         latent = self.robot.state_size
         joints = self.joints.stop - self.joints.start
-        poses_end = latent + joints + POSE_SIZE * len(self.objects)
+        poses_end = latent + joints + OBJECT_STATE_SIZE * len(self.objects)
         z, q_offset = state[:, :latent], state[:, latent : latent + joints]
-        poses = list(state[:, latent + joints : poses_end].split(POSE_SIZE, dim=-1))
+        poses = list(state[:, latent + joints : poses_end].split(OBJECT_STATE_SIZE, dim=-1))
         periods, tool = state[:, poses_end : poses_end + 1], state[:, poses_end + 1 :]
         return z, q_offset, poses, periods, tool.view(state.shape[0], -1, 3)
 
@@ -230,7 +234,7 @@ class WorldModel(nn.Module):
         completes = periods >= self.config.object_step - 0.5  # [B, 1]
         moved = []
         for module, pose in zip(self.objects, poses, strict=True):
-            stepped, spread = module.step_pose(pose, tool_start, tool_next)
+            stepped, spread = module.step_state(pose, tool_start, tool_next)
             moved.append(torch.where(completes, stepped, pose))
             disagreement = disagreement + torch.where(completes[:, 0], spread, torch.zeros_like(spread))
         periods = torch.where(completes, torch.zeros_like(periods), periods)
@@ -241,8 +245,8 @@ class WorldModel(nn.Module):
         """Features ``[B, O]`` of a state, before anchoring (robot blocks) and exact (object blocks)."""
         if not self.objects:
             return self.robot.decode(state)
-        z, _, poses, _, _ = self._split(state)
-        return self.assemble(self.robot.decode(z), poses)
+        z, _, objects, _, _ = self._split(state)
+        return self.assemble(self.robot.decode(z), [o[:, :POSE_SIZE] for o in objects])
 
     def imagine(self, obs0: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         """Open-loop rollout: features ``[N, H, O]`` and disagreement ``[N, H]`` for ``obs0: [N, O]`` (or
@@ -273,11 +277,14 @@ class WorldModel(nn.Module):
         for module, pose in zip(self.objects, self.object_states(obs0), strict=True):
             position = pose[:, 0:3].expand(samples, -1)
             heading = heading_of(pose[:, 3:7]).expand(samples, -1)
+            velocity = torch.zeros_like(position)
             positions, turns, spreads = [position], [torch.zeros_like(position[:, 0])], []
             for j in range(steps):
-                position, heading, turn, spread = module.advance(position, heading, tool[:, j], motion[:, j])
+                position, heading, velocity, spread = module.advance(
+                    position, heading, velocity, tool[:, j], motion[:, j]
+                )
                 positions.append(position)
-                turns.append(turns[-1] + turn)
+                turns.append(turns[-1] + velocity[:, 2])
                 spreads.append(spread)
             # Held between interaction steps: step h shows the pose after the last completed one.
             held = torch.arange(1, horizon + 1) // every

@@ -165,3 +165,22 @@ def test_coloured_noise_is_smoother_than_white() -> None:
 def test_config_rejects_more_elites_than_samples() -> None:
     with pytest.raises(ValueError, match="elites"):
         PlannerConfig(samples=16, elites=32)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_planning_on_the_mean_returns_the_scored_sampling_mean_and_still_converges(algorithm: str) -> None:
+    target = np.array([0.3, -0.5, 0.7])
+    cost = quadratic_to(target)
+    scored: list[np.ndarray] = []
+
+    def recording(actions: np.ndarray) -> Imagined:
+        scored.append(actions[0].copy())  # candidate 0 of every round is the sampling mean
+        return identity_rollout(actions)
+
+    p = planner(algorithm, select="mean")
+    for _ in range(30):
+        scored.clear()
+        plan = p.plan(recording, cost)
+    np.testing.assert_array_equal(plan.actions, scored[-1])
+    assert plan.cost == pytest.approx(cost(plan.actions[None], None)[0], rel=1e-6)
+    assert plan.cost < 0.05 * cost(np.zeros((1, 8, 3)), None)[0]

@@ -204,6 +204,11 @@ def test_model_eval_cli_reports_k_step_errors(tiny_bundle: Path, reach_dataset: 
     assert report["held_out"] == "validation split of the training data"
     assert report["episodes"] == 2  # 20% of 12 episodes
     assert report["k"]["30"]["ee_pos_m"]["median"] >= report["k"]["1"]["ee_pos_m"]["median"]
+    # Reaching never touches the cube: the contact section measures over the bundle's horizon and finds
+    # no motion, real or imagined.
+    contact = report["contact"]
+    assert contact["horizon"] == 6 and contact["moving_windows"] == 0
+    assert contact["false_motion_rate"] == 0.0 and contact["missed_motion_rate"] is None
     assert done.stdout.strip().endswith(f"-> {out}")
 
 
