@@ -58,6 +58,7 @@ class _Job:
     seed: int
     policy: Path | None
     runtime: RuntimeConfig
+    cut_unsound: bool
 
 
 def episode_seed(seed: int, index: int) -> np.random.SeedSequence:
@@ -105,7 +106,8 @@ def _collect_one(job: _Job, index: int) -> tuple[int, int, bool, bool, bool]:
         else PlannerPolicy(env, job.policy, runtime=job.runtime)
     )
     episode = run_episode(env, actor, episode_seed(job.seed, index))
-    episode, cut = cut_unsound(episode, manifest.observation_layout, manifest.objects)
+    objects = manifest.objects if job.cut_unsound else ()
+    episode, cut = cut_unsound(episode, manifest.observation_layout, objects)
     job.writer.write(index, episode)
     moved = episode.info["cube_displacement"] > 0.01
     return index, episode.num_transitions, episode.info["success"], moved, cut
@@ -127,6 +129,7 @@ def collect(
     exploration: ExplorationConfig | None = None,
     policy: str | Path | None = None,
     randomization: RandomizationConfig | None = None,
+    cut_unsound: bool = True,
     resume: bool = False,
     progress: bool = True,
 ) -> CollectionSummary:
@@ -136,6 +139,8 @@ def collect(
     Episode ``i`` depends only on ``(seed, i)``, so any worker count gives the same dataset, and
     ``resume=True`` completes an interrupted run by writing only the missing episodes. With
     ``randomization``, the scene's parameters are drawn afresh for every episode (domain randomization).
+    Episodes are cut where the cube tips over or falls (``cut_unsound=False`` keeps them whole, to study
+    what that does to a model).
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
@@ -163,6 +168,7 @@ def collect(
             "exploration": asdict(exploration),
             "policy": None if policy is None else str(policy),
             "randomization": None if randomization is None else randomization.model_dump(mode="json"),
+            "cut_unsound": cut_unsound,
             "mujoco": mujoco.__version__,
         },
     )
@@ -177,6 +183,7 @@ def collect(
         policy=None if policy is None else Path(policy),
         # Parallel workers already fill the cores; each plans on one thread.
         runtime=RuntimeConfig(cpu_shards=1, intra_op_threads=1) if workers > 1 else RuntimeConfig(),
+        cut_unsound=cut_unsound,
     )
     start = time.perf_counter()
     bar = tqdm(total=len(todo), desc=f"collect {task}", unit="ep", disable=not progress)
@@ -223,6 +230,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         policy=args.policy,
         randomization=None if args.randomize is None else load_randomization(args.randomize),
         resume=args.resume,
+        cut_unsound=not args.keep_unsound,
     )
     print(summary.line(args.task))
     return 0
@@ -247,4 +255,9 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
         "--randomize", default=None, help="domain randomization YAML: scene parameters drawn per episode"
     )
     p.add_argument("--resume", action="store_true", help="complete an interrupted collection in --out")
+    p.add_argument(
+        "--keep-unsound",
+        action="store_true",
+        help="keep episodes whole where the cube tips over or falls (default: cut there)",
+    )
     p.set_defaults(func=_cmd_collect)

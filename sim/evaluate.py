@@ -186,7 +186,7 @@ def _run_episode(
 ) -> tuple[EpisodeResult, list[Plan]]:
     env.reset(seed=seed)
     planner.reset(seed=seed)
-    cost = task_cost(env.task.name, OBSERVATION_LAYOUT, env.goal)
+    cost = task_cost(env.task.name, OBSERVATION_LAYOUT, env.goal, control_period=env.dt)
     errors, plans, success = [env.error()], [], False
     while True:
         plan = planner.plan(backend.bind(), cost)

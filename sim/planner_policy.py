@@ -50,13 +50,13 @@ class PlannerPolicy:
         self.planner = make_planner(config, action_low=-env.max_step, action_high=env.max_step)
         self.noise_std = action_noise * env.max_step
         self._rng = np.random.default_rng(0)
-        self._cost = task_cost(env.task.name, OBSERVATION_LAYOUT, env.goal)
+        self._cost = task_cost(env.task.name, OBSERVATION_LAYOUT, env.goal, control_period=env.dt)
 
     def start(self, rng: np.random.Generator, obs: np.ndarray) -> str:
         """Forget the previous episode's plan and aim at the new goal; returns the behaviour's name."""
         self._rng = rng
         self.planner.reset(seed=int(rng.integers(2**31)))
-        self._cost = task_cost(self.env.task.name, OBSERVATION_LAYOUT, self.env.goal)
+        self._cost = task_cost(self.env.task.name, OBSERVATION_LAYOUT, self.env.goal, control_period=self.env.dt)
         return "planner"
 
     def act(self, obs: np.ndarray) -> np.ndarray:

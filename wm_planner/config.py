@@ -214,6 +214,9 @@ class TrainConfig(StrictModel):
     object_horizon: int = Field(
         default=16, gt=0, description="steps of the objects' open-loop loss (at most horizon)"
     )
+    cut_unsound: bool = Field(
+        default=True, description="leave out the steps after an object tipped over or fell (data hygiene)"
+    )
     balanced_contacts: bool = Field(
         default=True, description="draw object windows in equal shares: moving, near miss, free"
     )

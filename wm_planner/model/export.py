@@ -94,6 +94,8 @@ def _to_onnx(
         # The TorchScript exporter is deprecated in favour of the dynamo one, which needs onnxscript; both
         # produce the same plain graphs for these static MLP rollouts.
         warnings.simplefilter("ignore", DeprecationWarning)
+        # Shapes and the layout of the state are fixed when tracing, by design (static H, constant chain).
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
             module,
             args,

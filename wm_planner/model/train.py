@@ -239,7 +239,7 @@ def train(
         raise ValueError(f"{run}: the datasets differ from the ones this run was trained on (hash mismatch)")
 
     manifest, train_data, val_data = load_split(
-        data, horizon=cfg.horizon, val_fraction=cfg.val_fraction, seed=cfg.seed
+        data, horizon=cfg.horizon, val_fraction=cfg.val_fraction, seed=cfg.seed, cut_unsound=cfg.cut_unsound
     )
     torch.manual_seed(cfg.seed)
     dev = _pick_device(device, rank)

@@ -10,7 +10,7 @@ import numpy as np
 
 from wm_planner.config import Kinematics, ObjectSpec
 from wm_planner.data import DatasetManifest, Episode, EpisodeDataset, Layout
-from wm_planner.data.hygiene import cut_unsound
+from wm_planner.data.hygiene import cut_unsound as cut_unsound_steps
 from wm_planner.kinematics import ForwardKinematics
 
 __all__ = ["CONTACT_CLASSES", "EpisodeArrays", "contact_classes", "load_split"]
@@ -96,7 +96,7 @@ def contact_classes(
 
 
 def load_split(
-    roots: list[Path], *, horizon: int, val_fraction: float, seed: int
+    roots: list[Path], *, horizon: int, val_fraction: float, seed: int, cut_unsound: bool = True
 ) -> tuple[DatasetManifest, EpisodeArrays, EpisodeArrays | None]:
     """Train and validation windows from one or more datasets with the same layouts and robot.
 
@@ -112,15 +112,13 @@ def load_split(
         else:
             _check_compatible(manifest, ds.manifest, root)
         train_paths, val_paths = ds.split(val_fraction=val_fraction, seed=seed)
-        train += [_sound(ep, ds.manifest) for _, ep in ds.iter_episodes(train_paths)]
-        val += [_sound(ep, ds.manifest) for _, ep in ds.iter_episodes(val_paths)]
+        objects = ds.manifest.objects if cut_unsound else ()
+        layout = ds.manifest.observation_layout
+        train += [cut_unsound_steps(ep, layout, objects)[0] for _, ep in ds.iter_episodes(train_paths)]
+        val += [cut_unsound_steps(ep, layout, objects)[0] for _, ep in ds.iter_episodes(val_paths)]
     if manifest is None:
         raise ValueError("no dataset given")
     return manifest, EpisodeArrays.build(train, horizon), (EpisodeArrays.build(val, horizon) if val else None)
-
-
-def _sound(episode: Episode, manifest: DatasetManifest) -> Episode:
-    return cut_unsound(episode, manifest.observation_layout, manifest.objects)[0]
 
 
 def _check_compatible(first: DatasetManifest, other: DatasetManifest, root: Path) -> None:

@@ -80,7 +80,7 @@ class PlanningStack:
         return JointCost(self.observations.layout, positions)
 
     def object_goal(self, position: np.ndarray) -> PushCost:
-        return PushCost(self.observations.layout, position)
+        return PushCost(self.observations.layout, position, control_period=self.robot.control_period)
 
     def warm_up(self, rounds: int = 3) -> None:
         """Plan a few times from the home pose so the first real period is not the slow first run."""
