@@ -91,7 +91,7 @@ def _pytorch_mppi_planner(
 
     @torch.no_grad()
     def plan() -> torch.Tensor:
-        z = model.encode(obs)
+        z = model.encode(obs[None])[0]
         action = mppi.command(z)
         for _ in range(config.iterations - 1):
             action = mppi.command(z, shift_nominal_trajectory=False)

@@ -5,9 +5,10 @@ Each episode draws one behaviour:
 - ``wander``: the joint target follows coloured (1/f^beta) noise around the start pose;
 - ``scripted``: differential-IK motion of the tool tip toward the task goal (reach) or an
   approach-then-push of the cube toward its target (push), perturbed by coloured noise of a random scale;
-- ``sweep`` (push): the tip crosses the table at pushing height along a line that passes the cube at a
-  random side offset, so the data holds glancing pushes, near misses and clear passes, the cases where a
-  world model must tell touching from not touching.
+- ``sweep`` (push): the tip crosses the table along a line that passes the cube at a random side offset
+  and a random height (from low on its side to over its top), so the data holds glancing pushes, drags
+  across the top, near misses and clear passes: the cases where a world model must tell touching from
+  not touching, and pushing from rubbing.
 Pushing motions keep the tool nearly upright, so the cube is pushed with the tip as a planner would, not
 with the rod of a tilted tool.
 Every proposed delta is then limited in acceleration and braked before joint limits, so the recorded
@@ -119,7 +120,8 @@ class Explorer:
         angle = rng.uniform(-np.pi, np.pi)
         along = np.array([np.cos(angle), np.sin(angle)])
         side = np.array([-along[1], along[0]]) * rng.uniform(-1.0, 1.0) * self.config.sweep_offset
-        height = self.env.handles.cube_half_size * rng.uniform(0.3, 1.6)
+        # From low on the side to over the top, where a tip drags the cube only by friction.
+        height = self.env.handles.cube_half_size * rng.uniform(0.3, 2.6)
         self.sweep_points = [
             np.array([*(cube[:2] + side - 0.12 * along), height + self.config.hover_height]),
             np.array([*(cube[:2] + side - 0.12 * along), height]),

@@ -56,7 +56,9 @@ class PlannerPolicy:
         """Forget the previous episode's plan and aim at the new goal; returns the behaviour's name."""
         self._rng = rng
         self.planner.reset(seed=int(rng.integers(2**31)))
-        self._cost = task_cost(self.env.task.name, OBSERVATION_LAYOUT, self.env.goal, control_period=self.env.dt)
+        self._cost = task_cost(
+            self.env.task.name, OBSERVATION_LAYOUT, self.env.goal, control_period=self.env.dt
+        )
         return "planner"
 
     def act(self, obs: np.ndarray) -> np.ndarray:

@@ -24,8 +24,8 @@ __all__ = [
     "RobotSpec",
     "RuntimeConfig",
     "StrictModel",
-    "TrainConfig",
     "ToolPoint",
+    "TrainConfig",
     "TrainingFile",
     "default_robot_spec",
     "load_versioned_json",
@@ -123,7 +123,9 @@ class RobotSpec(StrictModel):
             if lo >= hi:
                 raise ValueError(f"joint {name!r}: position_lower {lo} is not below position_upper {hi}")
         if self.kinematics is not None and len(self.kinematics.joints) != n:
-            raise ValueError(f"kinematics.joints has {len(self.kinematics.joints)} entries but there are {n} joint_names")
+            raise ValueError(
+                f"kinematics.joints has {len(self.kinematics.joints)} entries but there are {n} joint_names"
+            )
         return self
 
     @property

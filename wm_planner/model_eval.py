@@ -97,7 +97,10 @@ def kstep_errors(
 
 def _summary(per_feature: dict[str, list[np.ndarray]]) -> dict[str, dict[str, float]]:
     return {
-        name: {"median": float(np.median(np.concatenate(v))), "p90": float(np.percentile(np.concatenate(v), 90))}
+        name: {
+            "median": float(np.median(np.concatenate(v))),
+            "p90": float(np.percentile(np.concatenate(v), 90)),
+        }
         for name, v in per_feature.items()
     }
 
@@ -180,9 +183,12 @@ def evaluate_prediction(
         raise ValueError(f"{data}: observation layout differs from the bundle's ({layout.describe()})")
     episodes = [
         (e.observations, e.actions)
-        for e in (cut_unsound(episode, layout, ds.manifest.objects)[0] for _, episode in tqdm(
-            ds.iter_episodes(paths), total=len(paths), desc="model-eval", unit="ep", disable=not progress
-        ))
+        for e in (
+            cut_unsound(episode, layout, ds.manifest.objects)[0]
+            for _, episode in tqdm(
+                ds.iter_episodes(paths), total=len(paths), desc="model-eval", unit="ep", disable=not progress
+            )
+        )
     ]
     result, windows = kstep_errors(model, episodes, ks=ks, stride=stride)
     if windows == 0:

@@ -11,7 +11,9 @@ from wm_planner.model_eval import contact_summary
 CUBE_AT = OBSERVATION_LAYOUT.slice("cube_pos")
 
 
-def _windows(real_paths: list[float], imagined_paths: list[float], horizon: int = 4) -> tuple[np.ndarray, ...]:
+def _windows(
+    real_paths: list[float], imagined_paths: list[float], horizon: int = 4
+) -> tuple[np.ndarray, ...]:
     """Windows where the cube slides along x to the given final distance, linearly over the horizon."""
     ramp = np.linspace(0.0, 1.0, horizon + 1)
     true = np.zeros((len(real_paths), horizon + 1, OBSERVATION_LAYOUT.size))

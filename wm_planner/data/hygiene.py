@@ -27,7 +27,10 @@ class ObjectLimits:
 
 
 def upright_steps(
-    observations: np.ndarray, layout: Layout, objects: tuple[ObjectSpec, ...], limits: ObjectLimits = ObjectLimits()
+    observations: np.ndarray,
+    layout: Layout,
+    objects: tuple[ObjectSpec, ...],
+    limits: ObjectLimits = ObjectLimits(),
 ) -> int:
     """How many leading observations of ``observations [T+1, O]`` have every object upright and on the
     table: the episode is sound up to there (``T + 1`` when it is sound throughout)."""

@@ -19,6 +19,8 @@ The object moves in the table plane: its height and tilt are carried unchanged (
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor, nn
 
@@ -46,7 +48,7 @@ class EnsembleMLP(nn.Module):
         sizes = [inputs] + [hidden] * layers + [outputs]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        for fan_in, fan_out in itertools.pairwise(sizes):
             bound = fan_in**-0.5
             self.weights.append(nn.Parameter(torch.empty(heads, fan_in, fan_out).uniform_(-bound, bound)))
             self.biases.append(nn.Parameter(torch.empty(heads, 1, fan_out).uniform_(-bound, bound)))
@@ -168,7 +170,12 @@ class ObjectInteraction(nn.Module):
             ),
         )
         self.register_buffer("candidates", _frame_candidates(spec.symmetry))
-        for name, value in (("local_c", _LOCAL_C), ("local_s", _LOCAL_S), ("local_z", _LOCAL_Z), ("world_s", _WORLD_S)):
+        for name, value in (
+            ("local_c", _LOCAL_C),
+            ("local_s", _LOCAL_S),
+            ("local_z", _LOCAL_Z),
+            ("world_s", _WORLD_S),
+        ):
             self.register_buffer(name, value.clone())
         self.net = EnsembleMLP(points * 8 + 3, hidden, 3, layers, heads)
 
@@ -204,7 +211,9 @@ class ObjectInteraction(nn.Module):
         change = torch.tanh(self.net(x)) * (limit * self.limit_scale)  # [E, B, 3]
         return change, frame
 
-    def move(self, position: Tensor, heading: Tensor, frame: Tensor, change: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def move(
+        self, position: Tensor, heading: Tensor, frame: Tensor, change: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Position, heading and velocity (the change in the world frame) after ``change [..., B, 3]``
         (dx, dy in ``frame [B, 2]``, turn)."""
         c, s = frame[:, 0:1], frame[:, 1:2]

@@ -32,7 +32,9 @@ class JointDynamics(nn.Module):
     """``state [B, 3J] = (q, qd, e)``; features in the robot layout (``joint_pos``, ``joint_vel``, and
     ``ee_pos`` from ``tip(q)`` when the layout has it)."""
 
-    def __init__(self, layout: Layout, action_size: int, *, hidden: int, layers: int, heads: int, tip) -> None:
+    def __init__(
+        self, layout: Layout, action_size: int, *, hidden: int, layers: int, heads: int, tip
+    ) -> None:
         super().__init__()
         unknown = [name for name in layout.names if name not in ROBOT_BLOCKS]
         if unknown or "joint_pos" not in layout.names or "joint_vel" not in layout.names:
@@ -42,7 +44,9 @@ class JointDynamics(nn.Module):
             )
         joints = layout.slice("joint_pos").stop - layout.slice("joint_pos").start
         if joints != action_size:
-            raise ValueError(f"joint-space dynamics need one action per joint: {joints} joints, {action_size} actions")
+            raise ValueError(
+                f"joint-space dynamics need one action per joint: {joints} joints, {action_size} actions"
+            )
         self.layout = layout
         self.joints = joints
         self.tip = tip if "ee_pos" in layout.names else None
@@ -92,7 +96,9 @@ class JointDynamics(nn.Module):
         weights, biases = list(self.servo.weights), list(self.servo.biases)
         j = self.joints
         scale = torch.cat([self.q_std, self.qd_std, self.action_std, self.action_std])
-        shift = torch.cat([self.q_mean, torch.zeros_like(self.qd_std), torch.zeros_like(self.action_std), self.action_mean])
+        shift = torch.cat(
+            [self.q_mean, torch.zeros_like(self.qd_std), torch.zeros_like(self.action_std), self.action_mean]
+        )
         first = weights[0] / scale[:, None]  # [E, 4J, hidden]
         first_bias = biases[0] - (shift / scale) @ weights[0]
         out_scale = torch.cat([self.action_std, self.qd_std])

@@ -67,7 +67,9 @@ class MultiStepObjective(nn.Module):
         self, obs: Tensor, actions: Tensor, object_obs: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         feature_loss, latent_loss = self.model.robot.multi_step_loss(self.model.robot_obs(obs), actions)
-        object_loss = self.object_loss(object_obs) if object_obs is not None else torch.zeros_like(feature_loss)
+        object_loss = (
+            self.object_loss(object_obs) if object_obs is not None else torch.zeros_like(feature_loss)
+        )
         loss = feature_loss + self.latent_weight * latent_loss + self.object_weight * object_loss
         return loss, feature_loss, latent_loss, object_loss
 
@@ -90,9 +92,10 @@ class MultiStepObjective(nn.Module):
                 position_error = (each_position[..., 0:2] - truth[:, k + 1, 0:2]).pow(2).sum(-1)
                 # The chord between unit headings is the turn error in rad, for small errors.
                 turn_error = (each_heading - true_heading[:, k + 1]).pow(2).sum(-1)
-                total = total + (
-                    position_error / POSITION_ERROR_SCALE**2 + turn_error / TURN_ERROR_SCALE**2
-                ).mean()
+                total = (
+                    total
+                    + (position_error / POSITION_ERROR_SCALE**2 + turn_error / TURN_ERROR_SCALE**2).mean()
+                )
                 position, heading, velocity = module.move(position, heading, frame, change.mean(0))
         return total / (horizon * len(model.objects))
 
@@ -248,7 +251,9 @@ def train(
     _fit_normalization(model, train_data)
     model.to(dev)
     classes = (
-        contact_classes(train_data, manifest.observation_layout, mcfg.objects or (), manifest.robot.kinematics)
+        contact_classes(
+            train_data, manifest.observation_layout, mcfg.objects or (), manifest.robot.kinematics
+        )
         if model.objects and manifest.robot.kinematics is not None
         else None
     )
@@ -298,7 +303,9 @@ def train(
             loss, feature_loss, latent_loss, object_loss = objective(
                 torch.from_numpy(obs).to(dev),
                 torch.from_numpy(act).to(dev),
-                None if object_obs is None else torch.from_numpy(object_obs[:, : cfg.object_horizon + 1]).to(dev),
+                None
+                if object_obs is None
+                else torch.from_numpy(object_obs[:, : cfg.object_horizon + 1]).to(dev),
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from wm_planner.config import Kinematics, ObjectSpec
-from wm_planner.data import DatasetManifest, Episode, EpisodeDataset, Layout
+from wm_planner.data import DatasetManifest, EpisodeDataset, Layout
 from wm_planner.data.hygiene import cut_unsound as cut_unsound_steps
 from wm_planner.kinematics import ForwardKinematics
 

@@ -104,8 +104,12 @@ class WorldModel(nn.Module):
         object_blocks = {name for spec in objects for name in (spec.position, spec.orientation)}
         missing = sorted(object_blocks - set(layout.names))
         if missing:
-            raise ValueError(f"object blocks {missing} are not in the observation layout ({layout.describe()})")
-        robot_index = [i for f in layout.fields if f.name not in object_blocks for i in _range(layout, f.name)]
+            raise ValueError(
+                f"object blocks {missing} are not in the observation layout ({layout.describe()})"
+            )
+        robot_index = [
+            i for f in layout.fields if f.name not in object_blocks for i in _range(layout, f.name)
+        ]
         object_index = [
             i for spec in objects for name in (spec.position, spec.orientation) for i in _range(layout, name)
         ]
@@ -138,9 +142,13 @@ class WorldModel(nn.Module):
         self.objects = nn.ModuleList()
         if objects:
             if self.chain is None:
-                raise ValueError("a world model with objects needs the robot's kinematics (RobotSpec.kinematics)")
+                raise ValueError(
+                    "a world model with objects needs the robot's kinematics (RobotSpec.kinematics)"
+                )
             if JOINT_FIELD not in layout.names:
-                raise ValueError(f"a world model with objects needs a {JOINT_FIELD!r} block to place the tool")
+                raise ValueError(
+                    f"a world model with objects needs a {JOINT_FIELD!r} block to place the tool"
+                )
             for spec in objects:
                 self.objects.append(
                     ObjectInteraction(
@@ -294,7 +302,10 @@ class WorldModel(nn.Module):
             if spreads:
                 # Paid on the periods that complete an interaction step, as step() pays it.
                 none = torch.zeros_like(spreads[0])
-                paid = [spreads[h // every] if h % every == every - 1 and h // every < steps else none for h in range(horizon)]
+                paid = [
+                    spreads[h // every] if h % every == every - 1 and h // every < steps else none
+                    for h in range(horizon)
+                ]
                 disagreement = disagreement + torch.stack(paid, 1)
         return self.assemble(robot, imagined), disagreement
 

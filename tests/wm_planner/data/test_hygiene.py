@@ -50,8 +50,12 @@ def test_verify_counts_episodes_whose_cube_tipped(push_dataset: Path, tmp_path: 
     writer = DatasetWriter(tmp_path / "mixed", source.manifest)
     tipped = _still_cube(10)
     tipped[6:, QUAT] = [0.9, 0.44, 0.0, 0.0]
-    writer.write(0, Episode(tipped.astype(np.float32), np.zeros((10, 7), np.float32), np.zeros(3, np.float32)))
-    writer.write(1, Episode(_still_cube(10).astype(np.float32), np.zeros((10, 7), np.float32), np.zeros(3, np.float32)))
+    writer.write(
+        0, Episode(tipped.astype(np.float32), np.zeros((10, 7), np.float32), np.zeros(3, np.float32))
+    )
+    writer.write(
+        1, Episode(_still_cube(10).astype(np.float32), np.zeros((10, 7), np.float32), np.zeros(3, np.float32))
+    )
     done = run_cli("data", "verify", str(tmp_path / "mixed"))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["objects_unsound"] == 1

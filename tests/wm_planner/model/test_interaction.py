@@ -108,7 +108,9 @@ def test_the_world_model_keeps_an_untouched_cube_exactly_still_whatever_the_arm_
         for module in model.objects:
             module.net.weights[-1].normal_(0.0, 1.0)
         obs0 = torch.zeros(1, OBSERVATION_LAYOUT.size)
-        obs0[0, OBSERVATION_LAYOUT.slice("joint_pos")] = torch.tensor([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
+        obs0[0, OBSERVATION_LAYOUT.slice("joint_pos")] = torch.tensor(
+            [0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785]
+        )
         obs0[0, OBSERVATION_LAYOUT.slice("cube_pos")] = torch.tensor([0.75, 0.3, 0.025])  # far corner
         obs0[0, OBSERVATION_LAYOUT.slice("cube_quat")] = torch.tensor([1.0, 0.0, 0.0, 0.0])
         actions = torch.empty(64, 16, 7).uniform_(-0.04, 0.04)
@@ -131,8 +133,12 @@ def test_a_pushed_object_moves_no_further_than_the_tool_that_pushes_it() -> None
     torch.testing.assert_close(shift.max(), travel, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize(("object_step", "robot_model"), [(1, "joint"), (2, "joint"), (3, "joint"), (2, "latent")])
-def test_one_period_steps_move_objects_exactly_as_the_rollout_does(object_step: int, robot_model: str) -> None:
+@pytest.mark.parametrize(
+    ("object_step", "robot_model"), [(1, "joint"), (2, "joint"), (3, "joint"), (2, "latent")]
+)
+def test_one_period_steps_move_objects_exactly_as_the_rollout_does(
+    object_step: int, robot_model: str
+) -> None:
     robot = default_robot_spec()
     torch.manual_seed(1)
     config = ModelConfig(
