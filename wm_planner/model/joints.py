@@ -100,7 +100,7 @@ class JointDynamics(nn.Module):
             [self.q_mean, torch.zeros_like(self.qd_std), torch.zeros_like(self.action_std), self.action_mean]
         )
         first = weights[0] / scale[:, None]  # [E, 4J, hidden]
-        first_bias = biases[0] - (shift / scale) @ weights[0]
+        first_bias = biases[0] - ((shift / scale) @ weights[0]).unsqueeze(1)
         out_scale = torch.cat([self.action_std, self.qd_std])
         weights = [first[:, : 3 * j], *weights[1:-1], weights[-1] * out_scale]
         biases = [first_bias, *biases[1:-1], biases[-1] * out_scale]

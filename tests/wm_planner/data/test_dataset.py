@@ -102,7 +102,7 @@ def test_data_verify_cli(tmp_path: Path) -> None:
     writer = make_dataset(tmp_path)
     ok = run_cli("data", "verify", str(tmp_path))
     assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout) == {"episodes": 6, "transitions": 39, "corrupt": []}
+    assert json.loads(ok.stdout) == {"episodes": 6, "transitions": 39, "corrupt": [], "objects_unsound": 0}
 
     writer.path(4).write_bytes(np.zeros(10, dtype=np.uint8).tobytes())
     bad = run_cli("data", "verify", str(tmp_path))

@@ -68,7 +68,12 @@ def test_rollout_matches_stepwise_dynamics(tiny_bundle: Path) -> None:
 def test_metadata_describes_the_model(tiny_run: Path, tiny_bundle: Path, reach_dataset: Path) -> None:
     meta = read_bundle_metadata(tiny_bundle)
     torch_model, state = load_checkpoint(tiny_run)
-    assert (meta.samples, meta.horizon, meta.latent_size) == (32, 6, 16)
+    assert (meta.samples, meta.horizon) == (32, 6)
+    # The arm is modelled in joint space and the dataset's cube is carried as an object: the state of the
+    # dynamics graph is q, qd and the command lead (21), the joint anchor (7), the cube (pose, last change
+    # and heading: 12), the periods into the interaction step (1) and the tool's 9 spheres at its start.
+    assert meta.model.robot_model == "joint" and [o.name for o in meta.model.objects or ()] == ["cube"]
+    assert meta.latent_size == torch_model.state_size == 21 + 7 + 12 + 1 + 27
     assert meta.robot == default_robot_spec() and meta.control_period == 0.02
     assert meta.observation_layout.names == ("joint_pos", "joint_vel", "ee_pos", "cube_pos", "cube_quat")
     assert np.array_equal(np.array(meta.normalization.obs_mean, np.float32), torch_model.obs_mean.numpy())
