@@ -96,9 +96,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     s = run_demo(out, settings)
     latency = s["plan_latency_ms"]["reach"]
+    false_motion = s["prediction"]["push"].get("contact", {}).get("false_motion_rate")
+    imagined = "" if false_motion is None else f"; cube imagined moving while still {false_motion:.1%}"
     print(
         f"demo done in {s['seconds'] / 60:.1f} min: success reach {s['success_rate']['reach']:.0%}, "
-        f"push {s['success_rate']['push']:.0%}; plan latency p50 {latency['p50']:.1f} ms, "
+        f"push {s['success_rate']['push']:.0%}{imagined}; plan latency p50 {latency['p50']:.1f} ms, "
         f"p99 {latency['p99']:.1f} ms; reports, plots and videos in {s['reports']} -> {out / 'summary.json'}"
     )
     return 0
