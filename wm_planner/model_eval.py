@@ -190,6 +190,8 @@ def evaluate_prediction(
             )
         )
     ]
+    # The planner's horizon too: the k at which imagined futures are scored.
+    ks = tuple(sorted({*ks, model.horizon}))
     result, windows = kstep_errors(model, episodes, ks=ks, stride=stride)
     if windows == 0:
         raise ValueError(f"{data}: no held-out episode is longer than {max(ks)} steps")

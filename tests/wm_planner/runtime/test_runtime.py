@@ -201,7 +201,7 @@ def test_model_eval_cli_reports_k_step_errors(tiny_bundle: Path, reach_dataset: 
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
-    assert set(report["k"]) == {"1", "10", "30"}
+    assert set(report["k"]) == {"1", "6", "10", "30"}  # 6: the bundle's horizon
     for per_k in report["k"].values():
         assert set(per_k) == {"ee_pos_m", "joint_pos_rad", "cube_pos_m"}
         for stats in per_k.values():
