@@ -63,6 +63,21 @@ def test_the_cube_is_pushed_in_some_episodes(push_dataset: Path) -> None:
     assert any(ep.info["success"] for ep in episodes(push_dataset))
 
 
+def test_the_tip_pushes_with_an_upright_tool_and_some_episodes_sweep_past(push_dataset: Path) -> None:
+    from wm_planner.kinematics import ForwardKinematics
+
+    fk = ForwardKinematics(default_robot_spec().kinematics)
+    tilts = []
+    for ep in episodes(push_dataset):
+        moving = np.linalg.norm(np.diff(ep.observations[:, CUBE][:, :2], axis=0), axis=1) > 5e-4
+        points = fk.points(ep.observations[1:, Q][moving])
+        axis = points[:, 0] - points[:, -1]  # last link to tip
+        tilts += list(np.degrees(np.arccos(-axis[:, 2] / np.linalg.norm(axis, axis=1))))
+    assert len(tilts) > 100
+    assert np.median(tilts) < 10.0  # a tilted tool pushes with its rod (38 degrees before this was kept)
+    assert any(ep.info["behaviour"] == "sweep" for ep in episodes(push_dataset))
+
+
 def test_same_seed_same_data_whatever_the_worker_count(tmp_path: Path) -> None:
     one = collect("reach", 3, tmp_path / "one", workers=1, seed=5, episode_steps=30, progress=False)
     two = collect("reach", 3, tmp_path / "two", workers=2, seed=5, episode_steps=30, progress=False)
