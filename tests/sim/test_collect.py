@@ -11,6 +11,7 @@ import pytest
 
 from sim import ACTION_LAYOUT, OBSERVATION_LAYOUT
 from sim.collect import collect
+from sim.tasks import CUBE as CUBE_SPEC
 from tests.conftest import run_cli
 from wm_planner.config import default_robot_spec
 from wm_planner.data import EpisodeDataset, verify_dataset
@@ -30,8 +31,13 @@ def test_shapes_and_manifest(push_dataset: Path) -> None:
     assert ds.manifest.robot == default_robot_spec()
     eps = episodes(push_dataset)
     assert len(eps) == 20
+    assert ds.manifest.objects == (CUBE_SPEC,)
     for ep in eps:
-        assert ep.observations.shape == (251, 24) and ep.actions.shape == (250, 7) and ep.goal.shape == (3,)
+        # Full length, or cut where the cube tipped over or fell.
+        steps = ep.info.get("cut_at_step", 250)
+        assert ep.observations.shape == (steps + 1, 24) and ep.actions.shape == (steps, 7)
+        assert ep.goal.shape == (3,)
+    assert sum("cut_at_step" not in ep.info for ep in eps) >= 15
 
 
 def test_positions_and_commands_respect_the_limits(push_dataset: Path) -> None:
@@ -101,7 +107,12 @@ def test_cli_collect_then_verify(tmp_path: Path) -> None:
     assert "collected 4 push episodes (160 transitions" in done.stdout
     verified = run_cli("data", "verify", str(out))
     assert verified.returncode == 0
-    assert json.loads(verified.stdout) == {"episodes": 4, "transitions": 160, "corrupt": []}
+    assert json.loads(verified.stdout) == {
+        "episodes": 4,
+        "transitions": 160,
+        "corrupt": [],
+        "objects_unsound": 0,
+    }
     again = run_cli("collect", "--task", "push", "--episodes", "4", "--out", str(out))
     assert again.returncode == 2 and "already holds a dataset" in again.stderr
 

@@ -16,7 +16,7 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
 
 TRAINING = """
-train: {steps: 1500, eval_every: 500, checkpoint_every: 1500}
+train: {steps: 800, eval_every: 400, checkpoint_every: 800}
 """
 
 
@@ -37,7 +37,7 @@ def ros() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default-size model (N=256, H=16 bundle) trained briefly on reach data: about a minute.
+    """The default-size model (N=256, H=16 bundle) trained briefly on reach data: about two minutes.
 
     ``WM_PLANNER_TEST_BUNDLE=DIR`` runs the tests on an existing bundle instead (your robot's model).
     """
