@@ -148,7 +148,7 @@ def _register_model(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a trained run to an ONNX bundle (checks torch/ONNX parity)")
     p.add_argument("--run", required=True, help="training run directory")
     p.add_argument("--out", required=True, help="bundle directory to write")
-    p.add_argument("--samples", type=int, default=256, help="candidate sequences N scored per call")
+    p.add_argument("--samples", type=int, default=128, help="candidate sequences N scored per call")
     p.add_argument("--horizon", type=int, default=16, help="planning horizon H in control steps")
     p.add_argument("--tolerance", type=float, default=1e-4, help="largest relative torch/ONNX difference")
     p.add_argument("--force", action="store_true", help="replace an existing bundle")

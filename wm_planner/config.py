@@ -289,9 +289,14 @@ class PlannerConfig(StrictModel):
     """
 
     algorithm: Literal["mppi", "cem"] = "mppi"
-    samples: int = Field(default=256, ge=4, description="candidate action sequences per iteration (N)")
+    samples: int = Field(default=128, ge=4, description="candidate action sequences per iteration (N)")
     horizon: int = Field(default=16, ge=1, description="control periods imagined ahead (H)")
-    iterations: int = Field(default=3, ge=1, description="sample-and-refit rounds per plan")
+    iterations: int = Field(
+        default=2,
+        ge=1,
+        description="sample-and-refit rounds per plan (2 x 128 samples fit a 20 ms period on two CPU cores; "
+        "more rounds also exploit a model's errors more)",
+    )
     temperature: float = Field(
         default=0.05, gt=0, description="MPPI softmax temperature, relative to the cost spread of a round"
     )

@@ -158,7 +158,7 @@ def export_bundle(
     run: str | Path,
     out: str | Path,
     *,
-    samples: int = 256,
+    samples: int = 128,
     horizon: int = 16,
     tolerance: float = 1e-4,
     overwrite: bool = False,

@@ -71,7 +71,7 @@ PLANNER_PARAMETERS: tuple[Param, ...] = (
     Param("goal_out_of_bounds", "reject", "'reject' or 'clamp' goals outside the workspace or joint limits"),
     Param("max_stamp_lead", 0.05, "s a joint state stamp may be ahead of this node's clock", 0.0, 10.0),
     Param("algorithm", "mppi", "'mppi' or 'cem'"),
-    Param("iterations", 3, "planner rounds per control period", 1, 100),
+    Param("iterations", 2, "planner rounds per control period", 1, 100),
     Param("temperature", 0.05, "MPPI temperature, relative to a round's cost spread", 1e-6, 100.0),
     Param("plan_deadline_ms", 16.0, "plans later than this fall back to the previous plan", 0.1, 10000.0),
     Param("seed", 0, "planner sampling seed", 0, 2**31 - 1),
