@@ -80,8 +80,8 @@ def chain_tool_points(q: Any, chain: ChainConstants, xp: Any) -> Any:
     cos, sin = xp.cos(q), xp.sin(q)
     constants = chain
     zero = q[..., :1] * 0.0
-    axes = [zero + unit for unit in (xp_eye(xp, q, k) for k in range(3))]
-    position = zero + xp_eye(xp, q, None)
+    axes = [zero + unit for unit in (_unit_vector(xp, q, k) for k in range(3))]
+    position = zero + _unit_vector(xp, q, None)
     for i in range(constants.offsets.shape[0]):
         position = position + _combine(axes, constants.offsets[i])
         x_axis, y_axis, z_axis = (_combine(axes, constants.rotations[i][:, j]) for j in range(3))
@@ -99,7 +99,7 @@ def chain_tool_points(q: Any, chain: ChainConstants, xp: Any) -> Any:
     return xp.swapaxes(transform @ homogeneous, -1, -2)
 
 
-def xp_eye(xp: Any, like: Any, k: int | None) -> Any:
+def _unit_vector(xp: Any, like: Any, k: int | None) -> Any:
     """Unit vector ``e_k`` (or zeros when ``k`` is None) as a constant of ``like``'s namespace and type."""
     unit = np.zeros(3)
     if k is not None:
