@@ -23,9 +23,9 @@ from calibration.joint_log import JointLog
 from calibration.parameters import read_parameters
 from calibration.profile import CalibrationProfile
 from calibration.replay import Replayer
-from sim.observation import ObservationBuilder
 from sim.scene import SceneHandles, load_scene
 from wm_planner.config import RobotSpec, StrictModel, load_yaml_model
+from wm_planner.observation import ObservationBuilder
 
 __all__ = [
     "ConfigOutcome",

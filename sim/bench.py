@@ -22,7 +22,8 @@ from tqdm import tqdm
 from sim.env import ArmEnv
 from sim.tasks import OBSERVATION_LAYOUT
 from wm_planner.config import PlannerConfig, RuntimeConfig
-from wm_planner.planning import ReachCost, make_planner
+from wm_planner.control import RolloutSource, build_planner, bundle_source
+from wm_planner.planning import ReachCost, SamplingPlanner
 
 __all__ = ["BENCHMARKS", "run_bench"]
 
@@ -111,32 +112,33 @@ def run_bench(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Measure the three planners; returns the JSON-ready result."""
-    from sim.oracle import MujocoOracle
-    from wm_planner.runtime import OnnxRollout, OnnxWorldModel
+    from sim.oracle import oracle_source
 
     bundle = Path(bundle)
     env = ArmEnv("reach")
     env.reset(seed=seed)
-    model = OnnxWorldModel(bundle, robot=env.robot, observation_layout=OBSERVATION_LAYOUT, runtime=runtime)
-    config = (planner or PlannerConfig()).model_copy(
-        update={"samples": model.samples, "horizon": model.horizon}
-    )
-    transitions = config.samples * config.horizon * config.iterations
+    source = bundle_source(bundle, robot=env.robot, runtime=runtime, planner=planner)
+    physics = oracle_source(env, samples=source.samples, horizon=source.horizon)
     cost = ReachCost(OBSERVATION_LAYOUT, env.goal)
 
-    def ours_with(bind: Callable[[], Any]) -> Callable[[], Any]:
-        sampler = make_planner(config, action_low=-env.max_step, action_high=env.max_step, seed=seed)
-        return lambda: sampler.plan(bind(), cost)
+    low, high = -env.max_step, env.max_step
+    ours, on_physics = (
+        build_planner(rollouts, planner, action_low=low, action_high=high, seed=seed)
+        for rollouts in (source, physics)
+    )
 
-    onnx = OnnxRollout(model, uncertainty_weight=config.uncertainty_weight)
-    oracle = MujocoOracle(env)
+    def plan_with(sampler: SamplingPlanner, rollouts: RolloutSource) -> Callable[[], Any]:
+        return lambda: sampler.plan(rollouts.bind(env.observe()), cost)
+
+    config = ours.config
+    transitions = config.samples * config.horizon * config.iterations
     results = {
-        "ours": _timed(ours_with(lambda: onnx.bind(env.observe())), repeats, 20, "ours (onnx)", progress),
+        "ours": _timed(plan_with(ours, source), repeats, 20, "ours (onnx)", progress),
         "pytorch_mppi": _timed(
             _pytorch_mppi_planner(bundle, env, config, env.goal), repeats, 20, "pytorch_mppi", progress
         ),
         "mujoco_rollout": _timed(
-            ours_with(lambda: oracle.bind(env.get_state())), physics_repeats, 1, "mujoco.rollout", progress
+            plan_with(on_physics, physics), physics_repeats, 1, "mujoco.rollout", progress
         ),
     }
     stats = {name: _stats(latencies, transitions) for name, latencies in results.items()}
@@ -148,7 +150,7 @@ def run_bench(
             "iterations": config.iterations,
             "algorithm": config.algorithm,
             "bundle": str(bundle),
-            "providers": model.providers,
+            "providers": list(source.providers),
             "cpu_count": os.cpu_count(),
             "machine": platform.processor() or platform.machine(),
         },

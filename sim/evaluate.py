@@ -1,16 +1,16 @@
 """Closed-loop evaluation of the planner on the simulated arm (``wm-planner eval``).
 
 Each episode resets the arm with a seed derived from ``(seed, episode)``, so the learned model and the
-oracle face the same start poses and goals. The planner replans every control period from the current
-observation (learned model) or the current physics state (oracle) and the first planned action is
-applied, until the task succeeds or the episode ends.
+oracle face the same start poses and goals. The arm is driven by the control loop the robot runs
+(:mod:`sim.robot_loop`): every period the supervisor plans from the measured state (learned model) or
+the current physics state (oracle), and its filtered command goes to the arm, until the task succeeds or
+the episode ends. The report counts what the command filter and the plan fallback did.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +19,11 @@ import numpy as np
 from tqdm import tqdm
 
 from sim.env import ArmEnv, EnvOptions
-from sim.tasks import OBSERVATION_LAYOUT
-from wm_planner.config import PlannerConfig, RuntimeConfig
-from wm_planner.planning import Plan, RolloutFn, make_planner, task_cost
+from sim.robot_loop import SupervisedArm
+from wm_planner.config import PlannerConfig, RuntimeConfig, SafetyConfig
+from wm_planner.control import RolloutSource, build_supervisor, bundle_source
+from wm_planner.observation import OBSERVATION_LAYOUT
+from wm_planner.planning import Plan
 
 __all__ = ["EpisodeResult", "EvalReport", "evaluate", "register_cli", "write_report"]
 
@@ -50,6 +52,9 @@ class EvalReport:
     providers: list[str]
     control_period: float
     success_radius: float
+    loop: dict[str, Any] = field(default_factory=dict)
+    """What the control loop did: periods by mode, commands changed by each filter limit, problems,
+    fallbacks, invalid plans and re-anchors."""
 
     @property
     def success_rate(self) -> float:
@@ -71,6 +76,7 @@ class EvalReport:
                 "max": float(latency_ms.max()),
             },
             "deadline_misses": self.deadline_misses,
+            "loop": self.loop,
             "providers": self.providers,
             "planner": self.planner.model_dump(),
             "per_episode": [{k: v for k, v in asdict(e).items() if k != "errors_m"} for e in self.episodes],
@@ -79,43 +85,33 @@ class EvalReport:
     def summary(self) -> str:
         m = self.to_json()
         tts = "n/a" if m["time_to_success_s"] is None else f"{m['time_to_success_s']:.2f} s"
+        periods = max(self.loop.get("periods", 0), 1)
+        filtered = self.loop.get("filtered", 0) / periods
+        fallback = self.loop.get("modes", {}).get("fallback", 0) / periods
         return (
             f"{self.task} ({self.backend}, {self.planner.algorithm}): success {m['success_rate']:.0%} of "
             f"{m['episodes']}, median final error {100 * m['final_error_m']:.1f} cm, time to success {tts}, "
             f"plan latency p50 {m['plan_latency_ms']['p50']:.1f} ms"
-            f" / p99 {m['plan_latency_ms']['p99']:.1f} ms"
+            f" / p99 {m['plan_latency_ms']['p99']:.1f} ms; filter limited {filtered:.0%} of commands, "
+            f"fallback {fallback:.1%}"
         )
 
 
-class _Backend:
-    """How a rollout is bound to the environment's current state, settled once."""
+def _source(
+    env: ArmEnv, bundle: Path | None, runtime: RuntimeConfig | None, oracle: bool, planner: PlannerConfig
+) -> RolloutSource:
+    """The bundle's model, or with ``oracle`` the true physics at the bundle's samples and horizon."""
+    model = None
+    if bundle is not None:
+        model = bundle_source(bundle, robot=env.robot, runtime=runtime, planner=planner)
+    if not oracle:
+        assert model is not None
+        return model
+    from sim.oracle import oracle_source
 
-    def __init__(
-        self,
-        env: ArmEnv,
-        bundle: Path | None,
-        runtime: RuntimeConfig | None,
-        oracle: bool,
-        planner: PlannerConfig,
-    ) -> None:
-        self.samples: int | None = None
-        self.horizon: int | None = None
-        if bundle is not None:
-            from wm_planner.runtime import OnnxRollout, OnnxWorldModel
-
-            model = OnnxWorldModel(
-                bundle, robot=env.robot, observation_layout=OBSERVATION_LAYOUT, runtime=runtime
-            )
-            self.samples, self.horizon = model.samples, model.horizon
-            rollout = OnnxRollout(model, uncertainty_weight=planner.uncertainty_weight)
-            self.name, self.providers = "onnx", model.providers
-            self.bind: Callable[[], RolloutFn] = lambda: rollout.bind(env.observe())
-        if oracle:
-            from sim.oracle import MujocoOracle
-
-            physics = MujocoOracle(env)
-            self.name, self.providers = "oracle", ["mujoco.rollout"]
-            self.bind = lambda: physics.bind(env.get_state())
+    samples = planner.samples if model is None else model.samples
+    horizon = planner.horizon if model is None else model.horizon
+    return oracle_source(env, samples=samples, horizon=horizon)
 
 
 def _episode_seed(seed: int, index: int) -> int:
@@ -129,14 +125,15 @@ def evaluate(
     episodes: int,
     oracle: bool = False,
     planner: PlannerConfig | None = None,
+    safety: SafetyConfig | None = None,
     seed: int = 0,
     steps: int | None = None,
     runtime: RuntimeConfig | None = None,
     video: Path | None = None,
     progress: bool = True,
 ) -> EvalReport:
-    """Run ``episodes`` closed-loop episodes planning in the bundle's model, or with ``oracle`` in the
-    true physics.
+    """Run ``episodes`` closed-loop episodes of the robot's control loop planning in the bundle's model,
+    or with ``oracle`` in the true physics.
 
     With a bundle, the planner's samples and horizon are the bundle's (also for the oracle, so the two
     are compared at equal settings). ``video``: write the first episode there as MP4, with the best
@@ -146,32 +143,37 @@ def evaluate(
         raise ValueError("evaluate needs a bundle, or oracle=True")
     env = ArmEnv(task, options=EnvOptions(episode_steps=steps or DEFAULT_EVAL_STEPS[task]))
     config = planner or PlannerConfig()
-    backend = _Backend(env, Path(bundle) if bundle is not None else None, runtime, oracle, config)
-    if backend.samples is not None:
-        config = config.model_copy(update={"samples": backend.samples, "horizon": backend.horizon})
-    sampler = make_planner(config, action_low=-env.max_step, action_high=env.max_step, seed=seed)
-    results, latencies, misses = [], [], 0
-    bar = tqdm(range(episodes), desc=f"eval {task} ({backend.name})", unit="ep", disable=not progress)
+    source = _source(env, Path(bundle) if bundle is not None else None, runtime, oracle, config)
+    supervisor = build_supervisor(source, env.robot, planner=config, safety=safety, seed=seed)
+    arm = SupervisedArm(env, supervisor)
+    results, latencies = [], []
+    bar = tqdm(range(episodes), desc=f"eval {task} ({source.name})", unit="ep", disable=not progress)
     for i in bar:
         recorder = _start_video(env) if video is not None and i == 0 else None
-        result, plans = _run_episode(env, sampler, backend, _episode_seed(seed, i), recorder)
+        result, plans = _run_episode(arm, _episode_seed(seed, i), recorder)
         if recorder is not None:
             recorder.save(video)
             recorder.close()
         results.append(result)
         latencies += [p.latency_s for p in plans]
-        misses += sum(p.deadline_missed for p in plans)
         bar.set_postfix(success=f"{np.mean([r.success for r in results]):.0%}")
+    controller = supervisor.controller
     return EvalReport(
         task=task,
-        backend=backend.name,
-        planner=config,
+        backend=source.name,
+        planner=controller.planner.config,
         episodes=results,
         latencies_s=np.array(latencies),
-        deadline_misses=misses,
-        providers=list(backend.providers),
+        deadline_misses=controller.fallback.deadline_misses,
+        providers=list(source.providers),
         control_period=env.dt,
         success_radius=env.task.success_radius,
+        loop=arm.stats.to_json()
+        | {
+            "fallbacks": controller.fallback.fallbacks,
+            "invalid_plans": controller.fallback.invalid_plans,
+            "reanchors": controller.reanchors,
+        },
     )
 
 
@@ -181,19 +183,17 @@ def _start_video(env: ArmEnv) -> Any:
     return EpisodeVideo(env.model, fps=1.0 / env.dt)
 
 
-def _run_episode(
-    env: ArmEnv, planner: Any, backend: _Backend, seed: int, video: Any
-) -> tuple[EpisodeResult, list[Plan]]:
-    env.reset(seed=seed)
-    planner.reset(seed=seed)
-    cost = task_cost(env.task.name, OBSERVATION_LAYOUT, env.goal, control_period=env.dt)
+def _run_episode(arm: SupervisedArm, seed: int, video: Any) -> tuple[EpisodeResult, list[Plan]]:
+    env = arm.env
+    arm.start(seed)
     errors, plans, success = [env.error()], [], False
     while True:
-        plan = planner.plan(backend.bind(), cost)
-        plans.append(plan)
+        decision, _, success, truncated, info = arm.step()
+        plan = None if decision.step is None else decision.step.plan
+        if plan is not None:
+            plans.append(plan)
         if video is not None:
-            video.add(env.data, plan.features[:, _EE])
-        _, _, success, truncated, info = env.step(plan.first)
+            video.add(env.data, None if plan is None else plan.features[:, _EE])
         errors.append(info["error"])
         if success or truncated:
             break

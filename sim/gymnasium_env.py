@@ -24,9 +24,10 @@ import numpy as np
 from tqdm import tqdm
 
 from wm_planner.config import PlannerConfig, RobotSpec, RuntimeConfig
+from wm_planner.control import RolloutSource, build_planner, bundle_source
 from wm_planner.data import DatasetManifest, DatasetWriter, Episode
 from wm_planner.data.layout import Layout
-from wm_planner.planning import CostFn, coloured_noise, make_planner
+from wm_planner.planning import CostFn, SamplingPlanner, coloured_noise
 
 __all__ = ["GymEpisode", "collect_gym", "gym_manifest", "make_env", "plan_gym", "register_cli"]
 
@@ -162,33 +163,30 @@ def plan_gym(
     The planner's samples and horizon are the bundle's; bounds are the action space and the hold action
     its centre. Episode ``i`` resets the environment with seed ``seed + i``.
     """
-    from wm_planner.runtime import OnnxRollout, OnnxWorldModel
-
     env = make_env(env_id, **(env_kwargs or {}))
     try:
-        model = OnnxWorldModel(bundle, robot=gym_manifest(env, env_id).robot, runtime=runtime)
-        config = (planner or PlannerConfig()).model_copy(
-            update={"samples": model.samples, "horizon": model.horizon}
-        )
+        robot = gym_manifest(env, env_id).robot
+        source = bundle_source(bundle, robot=robot, layout=None, runtime=runtime, planner=planner)
         low, high = env.action_space.low, env.action_space.high
-        sampler = make_planner(config, action_low=low, action_high=high, hold_action=(low + high) / 2.0)
-        rollout = OnnxRollout(model, uncertainty_weight=config.uncertainty_weight)
+        sampler = build_planner(
+            source, planner, action_low=low, action_high=high, hold_action=(low + high) / 2.0
+        )
         results = []
         for i in tqdm(range(episodes), desc=f"plan {env_id}", unit="ep", disable=not progress):
-            results.append(_planned_episode(env, sampler, rollout, cost, seed + i, steps))
+            results.append(_planned_episode(env, sampler, source, cost, seed + i, steps))
     finally:
         env.close()
     return results
 
 
 def _planned_episode(
-    env: Any, sampler: Any, rollout: Any, cost: CostFn, seed: int, steps: int | None
+    env: Any, sampler: SamplingPlanner, source: RolloutSource, cost: CostFn, seed: int, steps: int | None
 ) -> GymEpisode:
     obs, _ = env.reset(seed=seed)
     sampler.reset(seed=seed)
     observations, latencies, total = [obs], [], 0.0
     while steps is None or len(latencies) < steps:
-        plan = sampler.plan(rollout.bind(obs), cost)
+        plan = sampler.plan(source.bind(obs), cost)
         latencies.append(plan.latency_s)
         obs, reward, terminated, truncated, _ = env.step(plan.first)
         observations.append(obs)

@@ -15,9 +15,11 @@ import numpy as np
 from mujoco import rollout as mj_rollout
 
 from sim.env import ArmEnv, SimState
+from wm_planner.control import RolloutSource
+from wm_planner.observation import OBSERVATION_LAYOUT
 from wm_planner.planning.planner import Imagined, RolloutFn
 
-__all__ = ["MujocoOracle"]
+__all__ = ["MujocoOracle", "oracle_source"]
 
 _STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
 
@@ -94,3 +96,19 @@ class MujocoOracle:
             ],
             axis=-1,
         )
+
+
+def oracle_source(
+    env: ArmEnv, *, samples: int | None = None, horizon: int | None = None, threads: int | None = None
+) -> RolloutSource:
+    """The true physics of ``env`` as a rollout source for the control loop: whatever observation the loop
+    binds, candidates are rolled out from the environment's full state at that moment."""
+    physics = MujocoOracle(env, threads=threads)
+    return RolloutSource(
+        name="oracle",
+        bind=lambda obs: physics.bind(env.get_state()),
+        feature_layout=OBSERVATION_LAYOUT,
+        providers=("mujoco.rollout",),
+        samples=samples,
+        horizon=horizon,
+    )

@@ -4,6 +4,8 @@ A model trained on exploration alone is wrong exactly where the planner likes to
 the tool pass near the cube without pushing it, so it imagines the cube sliding to the target while the
 tool sweeps past. Episodes driven by the planner itself record those states and their true outcome;
 retraining on them (data aggregation, as in PETS and MBPO) removes the errors the planner exploits.
+The planner acts through the control loop the robot runs (command filter, fallback, holds), so the data
+holds the motions the robot would make.
 """
 
 from __future__ import annotations
@@ -13,18 +15,21 @@ from pathlib import Path
 import numpy as np
 
 from sim.env import ArmEnv
-from sim.tasks import OBSERVATION_LAYOUT
 from wm_planner.config import PlannerConfig, RuntimeConfig
-from wm_planner.planning import make_planner, task_cost
+from wm_planner.control import Goal, build_supervisor, bundle_source
+from wm_planner.observation import OBSERVATION_LAYOUT
 
 __all__ = ["PlannerPolicy"]
 
+_Q, _QD = OBSERVATION_LAYOUT.slice("joint_pos"), OBSERVATION_LAYOUT.slice("joint_vel")
+_POSE = slice(OBSERVATION_LAYOUT.slice("cube_pos").start, OBSERVATION_LAYOUT.slice("cube_quat").stop)
+
 
 class PlannerPolicy:
-    """Acts with the planner on an ONNX bundle, toward the episode's task goal.
+    """Acts with the robot's control loop on an ONNX bundle, toward the episode's task goal.
 
     The same ``start``/``act`` interface as :class:`sim.explore.Explorer`. ``action_noise``: std of
-    Gaussian noise added to each planned action, as a fraction of the per-step limit, so repeated
+    Gaussian noise added to each command's step, as a fraction of the per-step limit, so repeated
     episodes do not all follow one path.
     """
 
@@ -37,30 +42,26 @@ class PlannerPolicy:
         runtime: RuntimeConfig | None = None,
         action_noise: float = 0.05,
     ) -> None:
-        from wm_planner.runtime import OnnxRollout, OnnxWorldModel
-
-        model = OnnxWorldModel(
-            bundle, robot=env.robot, observation_layout=OBSERVATION_LAYOUT, runtime=runtime
-        )
-        config = (planner or PlannerConfig()).model_copy(
-            update={"samples": model.samples, "horizon": model.horizon}
-        )
+        source = bundle_source(bundle, robot=env.robot, runtime=runtime, planner=planner)
         self.env = env
-        self.rollout = OnnxRollout(model, uncertainty_weight=config.uncertainty_weight)
-        self.planner = make_planner(config, action_low=-env.max_step, action_high=env.max_step)
+        self.supervisor = build_supervisor(source, env.robot, planner=planner)
         self.noise_std = action_noise * env.max_step
         self._rng = np.random.default_rng(0)
-        self._cost = task_cost(env.task.name, OBSERVATION_LAYOUT, env.goal, control_period=env.dt)
+        self._t = 1.0
 
     def start(self, rng: np.random.Generator, obs: np.ndarray) -> str:
-        """Forget the previous episode's plan and aim at the new goal; returns the behaviour's name."""
+        """Forget the previous episode and aim at the new goal; returns the behaviour's name."""
         self._rng = rng
-        self.planner.reset(seed=int(rng.integers(2**31)))
-        self._cost = task_cost(
-            self.env.task.name, OBSERVATION_LAYOUT, self.env.goal, control_period=self.env.dt
-        )
+        self.supervisor.restart(seed=int(rng.integers(2**31)))
+        self._t = 1.0
+        self.supervisor.activate()
+        self.supervisor.set_goal(Goal(self.env.task.goal_kind, self.env.goal))
         return "planner"
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        plan = self.planner.plan(self.rollout.bind(obs), self._cost)
-        return plan.first + self.noise_std * self._rng.standard_normal(plan.first.shape)
+        self.supervisor.joint_state(obs[_Q], obs[_QD], self._t, now=self._t, clock=self._t)
+        self.supervisor.object_pose(obs[_POSE])
+        decision = self.supervisor.tick(self._t)
+        self._t += self.env.dt
+        target = self.env.command if decision.step is None else decision.step.command.position
+        return target - self.env.command + self.noise_std * self._rng.standard_normal(target.shape)

@@ -7,24 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wm_planner.config import ObjectSpec
-from wm_planner.data.layout import Layout
+from wm_planner.control import GoalKind
+from wm_planner.observation import CUBE, OBSERVATION_LAYOUT
 
 __all__ = ["CUBE", "OBSERVATION_LAYOUT", "TASKS", "PushTask", "ReachTask", "Task", "get_task"]
-
-OBSERVATION_LAYOUT = Layout.of(
-    ("joint_pos", 7, "rad"),
-    ("joint_vel", 7, "rad/s"),
-    ("ee_pos", 3, "m"),
-    ("cube_pos", 3, "m"),
-    ("cube_quat", 4, "wxyz"),
-)
-"""Observation vector of :class:`sim.ArmEnv`: proprioception, tool tip, then cube pose (world frame)."""
-
-CUBE = ObjectSpec(
-    name="cube", position="cube_pos", orientation="cube_quat", half_extents=(0.025, 0.025, 0.025), symmetry=4
-)
-"""The scene's 5 cm cube, which world models carry as an object (a test checks it against the scene)."""
 
 _EE = OBSERVATION_LAYOUT.slice("ee_pos")
 _CUBE = OBSERVATION_LAYOUT.slice("cube_pos")
@@ -37,6 +23,8 @@ class Task(ABC):
     name: str
     success_radius: float
     """Success when :meth:`error` is within this distance (m)."""
+    goal_kind: GoalKind
+    """What the goal is a position of, for the control loop."""
 
     @abstractmethod
     def sample_goal(self, rng: np.random.Generator, cube_xy: np.ndarray) -> np.ndarray:
@@ -57,6 +45,7 @@ class ReachTask(Task):
 
     name: str = "reach"
     success_radius: float = 0.02
+    goal_kind: GoalKind = GoalKind.END_EFFECTOR
     low: tuple[float, float, float] = (0.30, -0.30, 0.12)
     high: tuple[float, float, float] = (0.60, 0.30, 0.50)
 
@@ -73,6 +62,7 @@ class PushTask(Task):
 
     name: str = "push"
     success_radius: float = 0.03
+    goal_kind: GoalKind = GoalKind.OBJECT
     min_distance: float = 0.08
     max_distance: float = 0.18
     table_low: tuple[float, float] = (0.30, -0.30)

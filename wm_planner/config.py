@@ -23,7 +23,9 @@ __all__ = [
     "PlannerConfig",
     "RobotSpec",
     "RuntimeConfig",
+    "SafetyConfig",
     "StrictModel",
+    "SupervisorConfig",
     "ToolPoint",
     "TrainConfig",
     "TrainingFile",
@@ -241,8 +243,12 @@ DEFAULT_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUE
 class RuntimeConfig(StrictModel):
     """How the ONNX bundle is run: execution providers in order of preference, device and threads."""
 
-    providers: tuple[str, ...] = Field(default=DEFAULT_PROVIDERS, min_length=1)
-    device_id: int = Field(default=0, ge=0)
+    providers: tuple[str, ...] = Field(
+        default=DEFAULT_PROVIDERS,
+        min_length=1,
+        description="ONNX Runtime execution providers, in order of preference; unavailable ones are skipped",
+    )
+    device_id: int = Field(default=0, ge=0, description="GPU index for the CUDA and TensorRT providers")
     intra_op_threads: int = Field(default=0, ge=0, description="0 lets ONNX Runtime choose")
     cpu_shards: int = Field(
         default=0,
@@ -281,6 +287,51 @@ class SafetyConfig(StrictModel):
     )
 
 
+class SupervisorConfig(StrictModel):
+    """How the control loop treats its inputs: joint-state stamps, goals and the object's pose.
+
+    The same values whether the loop runs in the ROS node, in ``wm-planner eval`` or in a script.
+    """
+
+    max_stamp_lead: float = Field(
+        default=0.05, ge=0.0, le=10.0, description="s a joint state's stamp may be ahead of the clock"
+    )
+    stream_restart: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=60.0,
+        description="s without joint states after which a stream may begin afresh (a restarted driver, "
+        "whose clock may start again from zero); before that, older stamps and jumps are refused",
+    )
+    preview_steps: int = Field(
+        default=8, ge=0, le=1000, description="plan steps previewed after the next command"
+    )
+    goal_workspace_min: Vec3 = Field(
+        default=(0.2, -0.6, 0.02), description="m; lower corner of allowed end-effector goals"
+    )
+    goal_workspace_max: Vec3 = Field(
+        default=(0.85, 0.6, 0.8), description="m; upper corner of allowed end-effector goals"
+    )
+    goal_out_of_bounds: Literal["reject", "clamp"] = Field(
+        default="reject", description="'reject' or 'clamp' goals outside the workspace or joint limits"
+    )
+    object_default_pose: tuple[float, float, float, float, float, float, float] = Field(
+        default=(0.5, 0.0, 0.025, 1.0, 0.0, 0.0, 0.0),
+        description="object pose [x y z qw qx qy qz] used until one arrives (reach goals do not need it)",
+    )
+
+    @model_validator(mode="after")
+    def _check_workspace(self) -> SupervisorConfig:
+        low, high = np.array(self.goal_workspace_min), np.array(self.goal_workspace_max)
+        if not np.all(np.isfinite(low)) or not np.all(np.isfinite(high)) or np.any(low >= high):
+            raise ValueError(
+                f"goal_workspace_min {list(low)} must be finite and below goal_workspace_max {list(high)}"
+            )
+        if not np.all(np.isfinite(self.object_default_pose)):
+            raise ValueError(f"object_default_pose must be finite, got {list(self.object_default_pose)}")
+        return self
+
+
 class PlannerConfig(StrictModel):
     """Sampling-based MPC over the world model (MPPI or CEM).
 
@@ -288,7 +339,7 @@ class PlannerConfig(StrictModel):
     of each action dimension's half-range.
     """
 
-    algorithm: Literal["mppi", "cem"] = "mppi"
+    algorithm: Literal["mppi", "cem"] = Field(default="mppi", description="'mppi' or 'cem'")
     samples: int = Field(default=128, ge=4, description="candidate action sequences per iteration (N)")
     horizon: int = Field(default=16, ge=1, description="control periods imagined ahead (H)")
     iterations: int = Field(

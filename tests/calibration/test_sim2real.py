@@ -14,10 +14,10 @@ from calibration.profile import CalibrationProfile, write_calibrated_scene
 from calibration.selftest import perturbed_truth
 from calibration.sim2real import load_outcomes, log_episode, mmrv, pearson_r
 from calibration.synthetic import SensorNoise, simulate_run, write_run_bag
-from sim.observation import ObservationBuilder
 from sim.scene import HOME_QPOS, SCENE_PATH, SceneHandles, load_scene
 from wm_planner.cli import main
 from wm_planner.config import ConfigError, default_robot_spec
+from wm_planner.observation import ObservationBuilder
 from wm_planner.runtime import OnnxWorldModel
 
 ROBOT = default_robot_spec()

@@ -175,3 +175,25 @@ def test_sigkill_mid_run_loses_only_the_episode_in_flight(tmp_path: Path) -> Non
     )
     assert resumed.returncode == 0, resumed.stderr
     assert verify_dataset(out).corrupt == ()
+
+
+def test_planner_driven_episodes_move_as_the_robots_filtered_commands_do(
+    tmp_path: Path, tiny_bundle: Path
+) -> None:
+    out = tmp_path / "policy"
+    done = run_cli(
+        "collect", "--task", "reach", "--episodes", "2", "--steps", "30", "--workers", "1",
+        "--policy", str(tiny_bundle), "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    recorded = episodes(out)
+    assert [e.info["behaviour"] for e in recorded] == ["planner", "planner"]
+    robot = default_robot_spec()
+    acc_step = np.asarray(robot.acceleration_limits) * robot.control_period**2
+    noise = 0.05 * robot.max_step()
+    for episode in recorded:
+        # Steps change no faster than the command filter's acceleration limit allows (plus the
+        # exploration noise the policy adds on top of the robot's command).
+        change = np.abs(np.diff(episode.actions, axis=0))
+        assert np.all(change <= acc_step + 6 * noise * np.sqrt(2))
+        assert np.any(np.abs(episode.actions) > 1e-4)

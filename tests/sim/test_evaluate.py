@@ -67,6 +67,9 @@ def test_eval_runs_on_a_bundle(tmp_path: Path, tiny_bundle: Path, planner: str) 
     assert report["planner"]["samples"] == 32 and report["planner"]["horizon"] == 6
     assert {"success_rate", "final_error_m", "time_to_success_s", "plan_latency_ms"} <= report.keys()
     assert report["providers"] == ["CPUExecutionProvider"]
+    loop = report["loop"]  # the robot's control loop ran: every period is counted by mode
+    assert loop["periods"] == sum(e["steps"] for e in report["per_episode"]) == sum(loop["modes"].values())
+    assert 0 <= loop["filtered"] <= loop["periods"] and {"fallbacks", "reanchors"} <= loop.keys()
     assert not (tmp_path / "push_episode.mp4").exists()
 
 

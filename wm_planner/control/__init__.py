@@ -1,5 +1,40 @@
-"""One period of model-predictive control: plan, judge the plan, filter the command."""
+"""The control loop: plan, judge the plan, filter the command, and decide what to do when anything is
+wrong; built one way (:mod:`wm_planner.control.factory`) for the robot, the evaluation and the tools."""
 
-from wm_planner.control.controller import ControlStep, MpcController, Trajectory
+from wm_planner.control.controller import BindFn, ControlStep, MpcController, Trajectory
+from wm_planner.control.factory import (
+    RolloutSource,
+    build_controller,
+    build_planner,
+    build_supervisor,
+    bundle_source,
+)
+from wm_planner.control.goals import Goal, GoalBounds, GoalKind, goal_cost, goal_error
+from wm_planner.control.inputs import Rejected, check_finite, check_measured, max_travel
+from wm_planner.control.supervisor import Decision, Supervisor
+from wm_planner.safety.status import Mode, Problem
 
-__all__ = ["ControlStep", "MpcController", "Trajectory"]
+__all__ = [
+    "BindFn",
+    "ControlStep",
+    "Decision",
+    "Goal",
+    "GoalBounds",
+    "GoalKind",
+    "Mode",
+    "MpcController",
+    "Problem",
+    "Rejected",
+    "RolloutSource",
+    "Supervisor",
+    "Trajectory",
+    "build_controller",
+    "build_planner",
+    "build_supervisor",
+    "bundle_source",
+    "check_finite",
+    "check_measured",
+    "goal_cost",
+    "goal_error",
+    "max_travel",
+]

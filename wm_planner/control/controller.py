@@ -21,6 +21,7 @@ from wm_planner.config import RobotSpec, SafetyConfig
 from wm_planner.planning.planner import CostFn, Plan, RolloutFn, SamplingPlanner
 from wm_planner.safety.fallback import PlanFallback
 from wm_planner.safety.filter import CommandFilter, FilteredCommand
+from wm_planner.safety.status import Mode, Problem
 
 __all__ = ["ControlStep", "MpcController", "Trajectory"]
 
@@ -55,15 +56,15 @@ class ControlStep:
     """The result of one control period.
 
     ``command``: the next joint command; ``trajectory``: it and the commands previewed after it.
-    ``mode``: ``plan`` (the new plan is executed), ``fallback`` (the last good plan, shifted) or
-    ``hold``. ``problem`` says what went wrong when anything did; ``plan`` is the planner's answer, if
-    it was asked.
+    ``mode``: the new plan, the last good plan shifted (fallback) or a hold. ``problem`` says what went
+    wrong when anything did, ``detail`` in words; ``plan`` is the planner's answer, if it was asked.
     """
 
     command: FilteredCommand
     trajectory: Trajectory
-    mode: str
-    problem: str | None = None
+    mode: Mode
+    problem: Problem | None = None
+    detail: str = ""
     plan: Plan | None = None
 
 
@@ -117,38 +118,47 @@ class MpcController:
 
     def step(self, obs: np.ndarray) -> ControlStep:
         """The command for this period from the observation ``obs [O]``."""
-        problem = self._reanchor_if_far(obs)
+        reanchored = self._reanchor_if_far(obs)
         if self.cost is None:
-            return self.hold(problem or "no goal")
+            if reanchored:
+                return self.hold(Problem.REANCHORED, reanchored)
+            return self.hold(Problem.NO_GOAL)
         plan = self.planner.plan(self.bind(obs), self.cost)
         verdict = self.fallback.judge(plan)
         if verdict.actions is None:
-            return self._with_plan(self.hold(verdict.problem), plan)
+            return self._with_plan(self.hold(verdict.problem, verdict.detail), plan)
         command = self.filter.filter(self.filter.position + verdict.actions[0])
         preview = self._preview(command, verdict.actions[1 : 1 + self.preview_steps])
-        mode = "plan" if verdict.problem is None else "fallback"
-        return ControlStep(command, preview, mode, verdict.problem or problem, plan)
+        if verdict.problem is not None:
+            return ControlStep(command, preview, Mode.FALLBACK, verdict.problem, verdict.detail, plan)
+        if reanchored:
+            return ControlStep(command, preview, Mode.PLAN, Problem.REANCHORED, reanchored, plan)
+        return ControlStep(command, preview, Mode.PLAN, plan=plan)
 
-    def hold(self, problem: str | None = None) -> ControlStep:
+    def hold(self, problem: Problem | None = None, detail: str = "") -> ControlStep:
         """A smooth stop where the commands are; the next plan starts afresh."""
         self.planner.reset()
         self.fallback.reset()
         command = self.filter.hold()
-        return ControlStep(command, self._preview(command, []), "hold", problem)
+        return ControlStep(
+            command, self._preview(command, []), Mode.HOLD, problem, detail or str(problem or "")
+        )
 
-    def brake(self, problem: str | None = None) -> ControlStep:
+    def brake(self, problem: Problem | None = None, detail: str = "") -> ControlStep:
         """A smooth stop from the current command, sent between periods (a watchdog that noticed stale
         state). Unlike :meth:`hold` it does not take this period's step: the next period's command follows
         the last one by one period, as the arm does, however many brakes went out in between."""
         fork = self.filter.fork()
         command = fork.hold()
-        return ControlStep(command, self._preview(command, [], source=fork), "hold", problem)
+        preview = self._preview(command, [], source=fork)
+        return ControlStep(command, preview, Mode.HOLD, problem, detail or str(problem or ""))
 
-    def _reanchor_if_far(self, obs: np.ndarray) -> str | None:
+    def _reanchor_if_far(self, obs: np.ndarray) -> str:
+        """Restart the commands from the measured arm when it is far from them; says so ("" if not)."""
         measured = np.asarray(obs[self.joint_slice], dtype=np.float64)
         error = float(np.max(np.abs(measured - self.filter.position)))
         if error <= self.safety.max_tracking_error:
-            return None
+            return ""
         self.reanchors += 1
         velocity = None if self.velocity_slice is None else np.asarray(obs[self.velocity_slice], np.float64)
         self.reset(measured, velocity)
@@ -171,4 +181,4 @@ class MpcController:
 
     @staticmethod
     def _with_plan(step: ControlStep, plan: Plan) -> ControlStep:
-        return ControlStep(step.command, step.trajectory, step.mode, step.problem, plan)
+        return ControlStep(step.command, step.trajectory, step.mode, step.problem, step.detail, plan)

@@ -12,16 +12,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from wm_planner.planning.planner import Plan
+from wm_planner.safety.status import Problem
 
 __all__ = ["PlanFallback", "PlanVerdict"]
 
 
 @dataclass(frozen=True)
 class PlanVerdict:
-    """The actions to execute ``[H, A]`` (None: hold) and why they differ from the plan (None if not)."""
+    """The actions to execute ``[H, A]`` (None: hold), why they differ from the plan (None if not) and
+    the details in words."""
 
     actions: np.ndarray | None
-    problem: str | None
+    problem: Problem | None
+    detail: str = ""
 
 
 class PlanFallback:
@@ -45,18 +48,18 @@ class PlanFallback:
         """The actions to execute this period, given the planner's latest ``plan``."""
         if not (np.isfinite(plan.cost) and np.all(np.isfinite(plan.actions))):
             self.invalid_plans += 1
-            return self._fall_back("invalid plan (non-finite cost or actions)")
+            return self._fall_back(Problem.PLAN_INVALID, "non-finite cost or actions")
         if plan.deadline_missed:
             self.deadline_misses += 1
-            return self._fall_back(f"plan late ({1000 * plan.latency_s:.1f} ms)")
+            return self._fall_back(Problem.PLAN_LATE, f"{1000 * plan.latency_s:.1f} ms")
         self._kept, self._reused = plan.actions, 0
         return PlanVerdict(plan.actions, None)
 
-    def _fall_back(self, problem: str) -> PlanVerdict:
+    def _fall_back(self, problem: Problem, detail: str) -> PlanVerdict:
         self.fallbacks += 1
         if self._kept is None or self._reused >= self.max_reuse:
             self.reset()
-            return PlanVerdict(None, f"{problem}: holding")
+            return PlanVerdict(None, problem, f"{problem} ({detail}): holding")
         self._reused += 1
         self._kept = np.concatenate([self._kept[1:], np.zeros_like(self._kept[:1])])
-        return PlanVerdict(self._kept, f"{problem}: previous plan reused")
+        return PlanVerdict(self._kept, problem, f"{problem} ({detail}): previous plan reused")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from wm_planner.config import PlannerConfig, SafetyConfig, default_robot_spec
-from wm_planner.control import MpcController
+from wm_planner.control import MpcController, Problem
 from wm_planner.data.layout import Layout
 from wm_planner.planning import Imagined, JointCost, make_planner
 
@@ -111,7 +111,7 @@ def test_arm_far_from_the_commands_restarts_them_from_the_arm() -> None:
     mpc.set_goal(JointCost(LAYOUT, HOME))
     moved = HOME + np.array([0.5, 0, 0, 0, 0, 0, 0])
     step = mpc.step(observe(moved))
-    assert mpc.reanchors == 1 and "restart" in step.problem
+    assert mpc.reanchors == 1 and step.problem == Problem.REANCHORED and "restart" in step.detail
     assert np.max(np.abs(step.command.position - moved)) <= np.max(mpc.filter.max_step) + 1e-12
 
 

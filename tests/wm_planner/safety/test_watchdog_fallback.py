@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from wm_planner.planning import Plan
-from wm_planner.safety import PlanFallback, StateWatchdog
+from wm_planner.safety import PlanFallback, Problem, StateWatchdog
 
 
 def test_watchdog_goes_stale_after_the_timeout_and_counts_each_outage() -> None:
@@ -34,11 +34,11 @@ def test_fallback_shifts_the_last_good_plan_then_holds() -> None:
     assert fallback.judge(plan(good)).problem is None
     first = fallback.judge(plan(good * 0, late=True))
     assert np.array_equal(first.actions, np.concatenate([good[1:], np.zeros((1, 2))]))
-    assert "late" in first.problem
+    assert first.problem == Problem.PLAN_LATE and "late" in first.detail
     second = fallback.judge(plan(good, cost=math.nan))
-    assert np.array_equal(second.actions[:2], good[2:]) and "invalid" in second.problem
+    assert np.array_equal(second.actions[:2], good[2:]) and second.problem == Problem.PLAN_INVALID
     third = fallback.judge(plan(good, late=True))
-    assert third.actions is None and "holding" in third.problem
+    assert third.actions is None and "holding" in third.detail
     assert (fallback.deadline_misses, fallback.invalid_plans, fallback.fallbacks) == (2, 1, 3)
 
 

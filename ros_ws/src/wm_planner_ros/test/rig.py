@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.observation import ObservationBuilder
 from wm_planner.config import SafetyConfig, default_robot_spec
+from wm_planner.observation import ObservationBuilder
 from wm_planner_ros.client import PlannerClient, RecordedCommand
 from wm_planner_ros.launcher import NodeProcesses, start_nodes
 from wm_planner_ros.topics import CONTROLLERS, command_topic

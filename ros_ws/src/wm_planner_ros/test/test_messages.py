@@ -10,9 +10,8 @@ pytest.importorskip("rclpy")
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from wm_planner.control import Trajectory
+from wm_planner.control import Rejected, Trajectory
 from wm_planner_ros.messages import (
-    InvalidMessage,
     JointStateReader,
     duration,
     trajectory_arrays,
@@ -46,7 +45,7 @@ def test_joint_states_are_matched_by_name_in_any_order_and_extra_joints_ignored(
     ],
 )
 def test_bad_joint_states_are_rejected_with_the_reason(msg: JointState, reason: str) -> None:
-    with pytest.raises(InvalidMessage) as error:
+    with pytest.raises(Rejected) as error:
         JointStateReader(NAMES).read(msg)
     assert error.value.reason == reason
 
@@ -66,6 +65,6 @@ def test_trajectories_out_of_time_order_are_rejected(times, reason) -> None:
     msg = JointTrajectory(joint_names=list(NAMES))
     for t in times:
         msg.points.append(JointTrajectoryPoint(positions=[0.0, 0.0, 0.0], time_from_start=duration(t)))
-    with pytest.raises(InvalidMessage) as error:
+    with pytest.raises(Rejected) as error:
         trajectory_arrays(msg, NAMES)
     assert error.value.reason == reason

@@ -60,7 +60,7 @@ def test_a_model_returning_nan_holds_the_arm_and_is_reported(ros, bundle: Path, 
 
 def test_plans_past_their_deadline_fall_back_and_are_counted(ros, bundle: Path, tmp_path: Path) -> None:
     # No plan can be ready within 0.1 ms, so every one misses its deadline.
-    with running_rig(bundle, "trajectory", tmp_path / "nodes.log", plan_deadline_ms=0.1) as rig:
+    with running_rig(bundle, "trajectory", tmp_path / "nodes.log", **{"planner.deadline_ms": 0.1}) as rig:
         client = rig.client
         client.send_joint_goal(JOINT_GOAL)
         assert client.wait_for(lambda: "plan late" in ((client.status() or {}).get("problem") or ""), 5.0)

@@ -1,7 +1,7 @@
 """Translation between ROS messages and the library's arrays, with every incoming message checked.
 
-A message that fails a check raises :class:`InvalidMessage` saying which field is wrong; nodes count
-these per reason and never let them reach the planner or the arm.
+A message that fails a check raises :class:`wm_planner.control.Rejected` saying which field is wrong;
+nodes count these per reason and never let them reach the planner or the arm.
 """
 
 from __future__ import annotations
@@ -15,35 +15,18 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from wm_planner.config import RobotSpec
-from wm_planner.control import Trajectory
+from wm_planner.control import Rejected, Trajectory, check_finite
 
 __all__ = [
-    "InvalidMessage",
     "JointStateReader",
-    "check_measured",
     "duration",
     "forward_command",
-    "max_travel",
     "point",
     "pose_vector",
     "seconds",
     "trajectory_arrays",
     "trajectory_message",
 ]
-
-
-_MEASURED_SLACK_RAD = 0.05
-"""How far past a joint limit a measurement may be (encoder offsets, overshoot into a soft stop)."""
-_MEASURED_SPEED_FACTOR = 1.5
-
-
-class InvalidMessage(ValueError):
-    """A message that must not be acted on; ``reason`` is a short key for counting."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
 
 
 def seconds(stamp: Time | Duration) -> float:
@@ -53,13 +36,6 @@ def seconds(stamp: Time | Duration) -> float:
 def duration(t: float) -> Duration:
     ns = round(t * 1e9)
     return Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
-
-
-def _finite(values: Sequence[float], field: str) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
-    if not np.all(np.isfinite(array)):
-        raise InvalidMessage("non_finite", f"{field} holds NaN or Inf: {array.tolist()}")
-    return array
 
 
 class JointStateReader:
@@ -77,18 +53,18 @@ class JointStateReader:
         names = list(msg.name)
         if len(set(names)) != len(names):
             duplicated = sorted({n for n in names if names.count(n) > 1})
-            raise InvalidMessage("duplicate_joint", f"name lists {duplicated} more than once")
+            raise Rejected("duplicate_joint", f"name lists {duplicated} more than once")
         if len(msg.position) != len(names):
-            raise InvalidMessage("wrong_length", f"{len(names)} names but {len(msg.position)} positions")
+            raise Rejected("wrong_length", f"{len(names)} names but {len(msg.position)} positions")
         if len(msg.velocity) not in (0, len(names)):
-            raise InvalidMessage("wrong_length", f"{len(names)} names but {len(msg.velocity)} velocities")
+            raise Rejected("wrong_length", f"{len(names)} names but {len(msg.velocity)} velocities")
         index = {name: i for i, name in enumerate(names)}
         missing = [n for n in self.joint_names if n not in index]
         if missing:
-            raise InvalidMessage("unknown_joints", f"missing joints {missing}; got {names}")
+            raise Rejected("unknown_joints", f"missing joints {missing}; got {names}")
         order = [index[n] for n in self.joint_names]
-        positions = _finite(np.asarray(msg.position)[order], "position")
-        velocities = _finite(np.asarray(msg.velocity)[order], "velocity") if len(msg.velocity) else None
+        positions = check_finite(np.asarray(msg.position)[order], "position")
+        velocities = check_finite(np.asarray(msg.velocity)[order], "velocity") if len(msg.velocity) else None
         return positions, velocities
 
     def joint_goal(self, msg: JointState) -> np.ndarray:
@@ -96,25 +72,10 @@ class JointStateReader:
         return self.read(msg)[0]
 
 
-def check_measured(robot: RobotSpec, q: np.ndarray, qd: np.ndarray | None) -> None:
-    """Refuse joint states no arm can be in: far past its limits, or moving far beyond its speed."""
-    far = (q < robot.lower() - _MEASURED_SLACK_RAD) | (q > robot.upper() + _MEASURED_SLACK_RAD)
-    if far.any():
-        raise InvalidMessage("out_of_limits", f"positions {np.round(q, 4).tolist()} beyond the joint limits")
-    if qd is not None and np.any(np.abs(qd) > _MEASURED_SPEED_FACTOR * np.asarray(robot.velocity_limits)):
-        raise InvalidMessage("too_fast", f"velocities {np.round(qd, 4).tolist()} beyond the arm's limits")
-
-
-def max_travel(robot: RobotSpec, seconds: float) -> np.ndarray:
-    """Farthest each joint can plausibly move in ``seconds`` ``[J]`` (measurement noise included)."""
-    speed = _MEASURED_SPEED_FACTOR * np.asarray(robot.velocity_limits)
-    return speed * max(seconds, 0.0) + _MEASURED_SLACK_RAD
-
-
 def pose_vector(msg: PoseStamped) -> np.ndarray:
     """``[x, y, z, qw, qx, qy, qz]`` of a pose, checked finite."""
     p, q = msg.pose.position, msg.pose.orientation
-    return _finite([p.x, p.y, p.z, q.w, q.x, q.y, q.z], "pose")
+    return check_finite([p.x, p.y, p.z, q.w, q.x, q.y, q.z], "pose")
 
 
 def trajectory_message(
@@ -145,24 +106,24 @@ def trajectory_arrays(
     joint order; checked as joint_trajectory_controller checks it."""
     names = list(msg.joint_names)
     if sorted(names) != sorted(joint_names) or len(set(names)) != len(names):
-        raise InvalidMessage("unknown_joints", f"trajectory joints {names} are not {list(joint_names)}")
+        raise Rejected("unknown_joints", f"trajectory joints {names} are not {list(joint_names)}")
     if not msg.points:
-        raise InvalidMessage("empty", "trajectory has no points")
+        raise Rejected("empty", "trajectory has no points")
     order = [names.index(n) for n in joint_names]
     times = np.array([seconds(p.time_from_start) for p in msg.points])
     if np.any(np.diff(times) <= 0.0) or times[0] < 0.0:
-        raise InvalidMessage("time_order", f"time_from_start must increase strictly, got {times.tolist()}")
+        raise Rejected("time_order", f"time_from_start must increase strictly, got {times.tolist()}")
     rows, speeds = [], []
     for k, point in enumerate(msg.points):
         if len(point.positions) != len(names):
-            raise InvalidMessage("wrong_length", f"point {k} has {len(point.positions)} positions")
+            raise Rejected("wrong_length", f"point {k} has {len(point.positions)} positions")
         if len(point.velocities) not in (0, len(names)):
-            raise InvalidMessage("wrong_length", f"point {k} has {len(point.velocities)} velocities")
-        rows.append(_finite(np.asarray(point.positions)[order], f"points[{k}].positions"))
+            raise Rejected("wrong_length", f"point {k} has {len(point.velocities)} velocities")
+        rows.append(check_finite(np.asarray(point.positions)[order], f"points[{k}].positions"))
         if len(point.velocities):
-            speeds.append(_finite(np.asarray(point.velocities)[order], f"points[{k}].velocities"))
+            speeds.append(check_finite(np.asarray(point.velocities)[order], f"points[{k}].velocities"))
     if speeds and len(speeds) != len(rows):
-        raise InvalidMessage("wrong_length", "velocities given for some points only")
+        raise Rejected("wrong_length", "velocities given for some points only")
     return times, np.stack(rows), np.stack(speeds) if speeds else None
 
 

@@ -31,7 +31,8 @@ from trajectory_msgs.msg import JointTrajectory
 from sim.env import ArmEnv
 from sim.scene import load_scene
 from sim.trajectory import TrajectoryFollower
-from wm_planner_ros.messages import InvalidMessage, seconds, trajectory_arrays
+from wm_planner.control import Rejected
+from wm_planner_ros.messages import seconds, trajectory_arrays
 from wm_planner_ros.params import SIM_PARAMETERS, declare_parameters
 from wm_planner_ros.spin import spin_node
 
@@ -73,14 +74,14 @@ class SimNode(Node):
         self.env.reset(seed=self.params["seed"] + self.episode)
         self.follower = TrajectoryFollower(self.env.command)
 
-    def _reject(self, topic: str, error: InvalidMessage) -> None:
+    def _reject(self, topic: str, error: Rejected) -> None:
         self.rejected[error.reason] += 1
         self.get_logger().warning(f"rejected command on {topic}: {error}", throttle_duration_sec=5.0)
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
         try:
             times, positions, velocities = trajectory_arrays(msg, self.joint_names)
-        except InvalidMessage as error:
+        except Rejected as error:
             self._reject(f"/{self.params['trajectory_controller']}/joint_trajectory", error)
             return
         with self.lock:
@@ -103,10 +104,10 @@ class SimNode(Node):
         if data.shape != (len(self.joint_names),):
             self._reject(
                 topic,
-                InvalidMessage("wrong_length", f"{data.size} values for {len(self.joint_names)} joints"),
+                Rejected("wrong_length", f"{data.size} values for {len(self.joint_names)} joints"),
             )
         elif not np.all(np.isfinite(data)):
-            self._reject(topic, InvalidMessage("non_finite", f"{data.tolist()}"))
+            self._reject(topic, Rejected("non_finite", f"{data.tolist()}"))
         else:
             with self.lock:
                 self.follower.hold(data)

@@ -1,0 +1,131 @@
+"""One way to build the control loop: from a bundle (or any rollout source, such as the simulator's
+true physics) and configs to the planner, the controller and the supervisor.
+
+Every entry point that plans (the ROS node, ``wm-planner eval``, planner-driven collection, the
+benchmark, the gymnasium adapter) builds through here, so they all plan the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wm_planner.config import PlannerConfig, RobotSpec, RuntimeConfig, SafetyConfig, SupervisorConfig
+from wm_planner.control.controller import BindFn, MpcController
+from wm_planner.control.supervisor import Supervisor
+from wm_planner.data.layout import Layout
+from wm_planner.observation import OBSERVATION_LAYOUT, ObservationBuilder
+from wm_planner.planning import SamplingPlanner, make_planner
+
+__all__ = ["RolloutSource", "build_controller", "build_planner", "build_supervisor", "bundle_source"]
+
+
+@dataclass(frozen=True)
+class RolloutSource:
+    """Where candidates are imagined: ``bind(obs [O]) -> rollout`` with features in ``feature_layout``.
+
+    ``samples`` and ``horizon`` are fixed by a bundle's static shapes (None: any).
+    """
+
+    name: str
+    bind: BindFn
+    feature_layout: Layout
+    providers: tuple[str, ...]
+    samples: int | None = None
+    horizon: int | None = None
+
+
+def bundle_source(
+    bundle: str | Path,
+    *,
+    robot: RobotSpec | None,
+    layout: Layout | None = OBSERVATION_LAYOUT,
+    runtime: RuntimeConfig | None = None,
+    planner: PlannerConfig | None = None,
+) -> RolloutSource:
+    """The ONNX bundle at ``bundle``, checked against ``robot`` and the observation ``layout``
+    (:class:`~wm_planner.runtime.BundleError` naming each difference), run with ``runtime``; its
+    disagreement penalty weighted by ``planner.uncertainty_weight``."""
+    from wm_planner.runtime import OnnxRollout, OnnxWorldModel
+
+    model = OnnxWorldModel(bundle, robot=robot, observation_layout=layout, runtime=runtime)
+    weight = (planner or PlannerConfig()).uncertainty_weight
+    return RolloutSource(
+        name="onnx",
+        bind=OnnxRollout(model, uncertainty_weight=weight).bind,
+        feature_layout=model.meta.feature_layout,
+        providers=tuple(model.providers),
+        samples=model.samples,
+        horizon=model.horizon,
+    )
+
+
+def build_planner(
+    source: RolloutSource,
+    config: PlannerConfig | None,
+    *,
+    action_low: np.ndarray,
+    action_high: np.ndarray,
+    hold_action: np.ndarray | None = None,
+    seed: int = 0,
+) -> SamplingPlanner:
+    """The planner of ``config`` at the source's samples and horizon (a bundle's shapes are static)."""
+    config = config or PlannerConfig()
+    update: dict[str, object] = {}
+    if source.samples is not None:
+        update |= {"samples": source.samples, "elites": min(config.elites, source.samples)}
+    if source.horizon is not None:
+        update["horizon"] = source.horizon
+    config = config.model_validate({**config.model_dump(), **update})
+    return make_planner(
+        config, action_low=action_low, action_high=action_high, hold_action=hold_action, seed=seed
+    )
+
+
+def build_controller(
+    source: RolloutSource,
+    robot: RobotSpec,
+    *,
+    planner: PlannerConfig | None = None,
+    safety: SafetyConfig | None = None,
+    layout: Layout = OBSERVATION_LAYOUT,
+    preview_steps: int = SupervisorConfig().preview_steps,
+    seed: int = 0,
+) -> MpcController:
+    """Planner and command filter for a joint-position arm whose observation has ``layout``."""
+    step = robot.max_step()
+    return MpcController(
+        build_planner(source, planner, action_low=-step, action_high=step, seed=seed),
+        source.bind,
+        robot,
+        joint_slice=layout.slice("joint_pos"),
+        velocity_slice=layout.slice("joint_vel"),
+        safety=safety,
+        preview_steps=preview_steps,
+    )
+
+
+def build_supervisor(
+    source: RolloutSource,
+    robot: RobotSpec,
+    *,
+    planner: PlannerConfig | None = None,
+    safety: SafetyConfig | None = None,
+    supervisor: SupervisorConfig | None = None,
+    seed: int = 0,
+) -> Supervisor:
+    """The whole control loop the robot runs, on ``source``."""
+    config = supervisor or SupervisorConfig()
+    observations = ObservationBuilder(robot)
+    controller = build_controller(
+        source,
+        robot,
+        planner=planner,
+        safety=safety,
+        layout=observations.layout,
+        preview_steps=config.preview_steps,
+        seed=seed,
+    )
+    return Supervisor(controller, observations, config=config)

@@ -1,0 +1,99 @@
+"""Goals of the control loop: what is asked, whether it may be asked, what the planner pays to get there,
+and how far the arm still is from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from wm_planner.config import RobotSpec, SafetyConfig, SupervisorConfig
+from wm_planner.control.inputs import Rejected, check_finite
+from wm_planner.data.layout import Layout
+from wm_planner.planning import CostFn, JointCost, PushCost, ReachCost
+
+__all__ = ["Goal", "GoalBounds", "GoalKind", "goal_cost", "goal_error"]
+
+
+class GoalKind(StrEnum):
+    END_EFFECTOR = "end_effector"
+    """The tool tip to a point ``[3]`` (m, world frame)."""
+    JOINTS = "joints"
+    """The arm to joint positions ``[J]`` (rad)."""
+    OBJECT = "object"
+    """The object pushed to a point on the table ``[3]`` (m, world frame; the height is ignored)."""
+
+
+@dataclass(frozen=True)
+class Goal:
+    kind: GoalKind
+    value: np.ndarray
+
+
+@dataclass(frozen=True)
+class GoalBounds:
+    """Where goals may lie: the end-effector workspace box, the joint limits less the safety margin.
+
+    Object goals lie on the table: their ``[x, y]`` within the workspace box. Outside, a goal is clamped
+    into the bounds (``clamp``) or rejected.
+    """
+
+    workspace_low: np.ndarray
+    workspace_high: np.ndarray
+    joint_low: np.ndarray
+    joint_high: np.ndarray
+    clamp: bool
+
+    @classmethod
+    def of(cls, robot: RobotSpec, safety: SafetyConfig, config: SupervisorConfig) -> GoalBounds:
+        margin = safety.position_margin
+        return cls(
+            workspace_low=np.array(config.goal_workspace_min),
+            workspace_high=np.array(config.goal_workspace_max),
+            joint_low=robot.lower() + margin,
+            joint_high=robot.upper() - margin,
+            clamp=config.goal_out_of_bounds == "clamp",
+        )
+
+    def check(self, goal: Goal) -> tuple[Goal, str]:
+        """The goal to use and a note if it was clamped; :class:`Rejected` (``non_finite``,
+        ``wrong_length``, ``out_of_bounds``) if it may not be used."""
+        value = check_finite(goal.value, f"{goal.kind} goal")
+        low, high = self._box(goal.kind)
+        if value.shape != low.shape:
+            raise Rejected("wrong_length", f"{goal.kind} goal has {value.size} values, expected {low.size}")
+        outside = (value < low) | (value > high)
+        if goal.kind == GoalKind.OBJECT:
+            outside[2] = False
+        if not outside.any():
+            return Goal(goal.kind, value), ""
+        detail = f"{goal.kind} goal {np.round(value, 4).tolist()} outside [{low.tolist()}, {high.tolist()}]"
+        if not self.clamp:
+            raise Rejected("out_of_bounds", f"{detail}: rejected (goal_out_of_bounds: reject)")
+        clamped = np.where(outside, np.clip(value, low, high), value)
+        return Goal(goal.kind, clamped), f"{detail}: clamped"
+
+    def _box(self, kind: GoalKind) -> tuple[np.ndarray, np.ndarray]:
+        if kind == GoalKind.JOINTS:
+            return self.joint_low, self.joint_high
+        return self.workspace_low, self.workspace_high
+
+
+def goal_cost(goal: Goal, layout: Layout, *, control_period: float) -> CostFn:
+    """The task cost that brings the imagined features of ``layout`` to ``goal``."""
+    if goal.kind == GoalKind.END_EFFECTOR:
+        return ReachCost(layout, goal.value)
+    if goal.kind == GoalKind.JOINTS:
+        return JointCost(layout, goal.value)
+    return PushCost(layout, goal.value, control_period=control_period)
+
+
+def goal_error(goal: Goal, obs: np.ndarray, layout: Layout) -> float:
+    """How far the observation ``obs [O]`` is from ``goal``: m for positions (in the table plane for an
+    object), the largest joint error in rad for joint goals."""
+    if goal.kind == GoalKind.JOINTS:
+        return float(np.max(np.abs(obs[layout.slice("joint_pos")] - goal.value)))
+    if goal.kind == GoalKind.END_EFFECTOR:
+        return float(np.linalg.norm(obs[layout.slice("ee_pos")] - goal.value))
+    return float(np.linalg.norm(obs[layout.slice("cube_pos")][:2] - goal.value[:2]))
