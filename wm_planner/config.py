@@ -118,9 +118,9 @@ class RobotSpec(StrictModel):
             if not all(np.isfinite(values)):
                 raise ValueError(f"{field} must be finite, got {list(values)}")
         for field in ("velocity_limits", "acceleration_limits", "effort_limits"):
-            values = per_joint.get(field)
-            if values is not None and min(values) <= 0.0:
-                raise ValueError(f"{field} must be positive, got {list(values)}")
+            limits = per_joint.get(field)
+            if limits is not None and min(limits) <= 0.0:
+                raise ValueError(f"{field} must be positive, got {list(limits)}")
         for name, lo, hi in zip(self.joint_names, self.position_lower, self.position_upper, strict=True):
             if lo >= hi:
                 raise ValueError(f"joint {name!r}: position_lower {lo} is not below position_upper {hi}")

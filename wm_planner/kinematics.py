@@ -117,7 +117,8 @@ class ForwardKinematics:
 
     def points(self, q: np.ndarray) -> np.ndarray:
         """Tip then tool spheres, ``[..., 1 + M, 3]`` (m, world frame)."""
-        return chain_tool_points(np.asarray(q, dtype=np.float64), self.chain, np)
+        points: np.ndarray = chain_tool_points(np.asarray(q, dtype=np.float64), self.chain, np)
+        return points
 
     def tip(self, q: np.ndarray) -> np.ndarray:
         return self.points(q)[..., 0, :]

@@ -25,6 +25,9 @@ from wm_planner.safety.status import Mode, Problem
 
 __all__ = ["ControlStep", "MpcController", "Trajectory"]
 
+_NO_ACTIONS = np.zeros((0, 0))
+"""What a hold previews after its command: no plan steps, only the stop."""
+
 BindFn = Callable[[np.ndarray], RolloutFn]
 """``bind(obs [O]) -> rollout``: the rollout of candidates from the observed state."""
 
@@ -141,7 +144,7 @@ class MpcController:
         self.fallback.reset()
         command = self.filter.hold()
         return ControlStep(
-            command, self._preview(command, []), Mode.HOLD, problem, detail or str(problem or "")
+            command, self._preview(command, _NO_ACTIONS), Mode.HOLD, problem, detail or str(problem or "")
         )
 
     def brake(self, problem: Problem | None = None, detail: str = "") -> ControlStep:
@@ -150,7 +153,7 @@ class MpcController:
         the last one by one period, as the arm does, however many brakes went out in between."""
         fork = self.filter.fork()
         command = fork.hold()
-        preview = self._preview(command, [], source=fork)
+        preview = self._preview(command, _NO_ACTIONS, source=fork)
         return ControlStep(command, preview, Mode.HOLD, problem, detail or str(problem or ""))
 
     def _reanchor_if_far(self, obs: np.ndarray) -> str:

@@ -4,7 +4,6 @@ and how far the arm still is from it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 
@@ -12,11 +11,12 @@ from wm_planner.config import RobotSpec, SafetyConfig, SupervisorConfig
 from wm_planner.control.inputs import Rejected, check_finite
 from wm_planner.data.layout import Layout
 from wm_planner.planning import CostFn, JointCost, PushCost, ReachCost
+from wm_planner.safety.status import TextEnum
 
 __all__ = ["Goal", "GoalBounds", "GoalKind", "goal_cost", "goal_error"]
 
 
-class GoalKind(StrEnum):
+class GoalKind(TextEnum):
     END_EFFECTOR = "end_effector"
     """The tool tip to a point ``[3]`` (m, world frame)."""
     JOINTS = "joints"

@@ -18,7 +18,8 @@ __all__ = ["JointCost", "PushCost", "ReachCost", "task_cost"]
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.sqrt(((a - b) ** 2).sum(axis=-1) + np.float32(1e-12))
+    distance: np.ndarray = np.sqrt(((a - b) ** 2).sum(axis=-1) + np.float32(1e-12))
+    return distance
 
 
 def _horizon_weights(horizon: int, terminal_weight: float) -> np.ndarray:
@@ -55,7 +56,7 @@ class _SettleCost:
     def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
         per_step = _distance(features[..., self._at], self.goal)
         per_step = per_step + self.speed_weight * (features[..., self._qd] ** 2).sum(axis=-1)
-        return per_step @ _horizon_weights(features.shape[1], self.terminal_weight)
+        return np.asarray(per_step @ _horizon_weights(features.shape[1], self.terminal_weight))
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class PushCost:
             + self.table_weight * below
             + self.speed_weight * too_fast
         )
-        return per_step @ _horizon_weights(features.shape[1], self.terminal_weight)
+        return np.asarray(per_step @ _horizon_weights(features.shape[1], self.terminal_weight))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ def mppi_weights(costs: np.ndarray, temperature: float) -> np.ndarray:
     low, high = costs[finite].min(), costs[finite].max()
     scaled = (np.where(finite, costs, high) - low) / max(high - low, 1e-12)
     weights = np.where(finite, np.exp(-scaled / temperature), 0.0)
-    return weights / weights.sum()
+    return np.asarray(weights / weights.sum())
 
 
 class MPPI(SamplingPlanner):

@@ -23,5 +23,5 @@ def coloured_noise(rng: np.random.Generator, beta: float, size: tuple[int, ...])
     scale[0] = scale[1] if steps > 1 else 1.0
     shape = (*lead, freqs.size, dims)
     spectrum = scale[:, None] * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
-    signal = np.fft.irfft(spectrum, n=steps, axis=-2)
-    return (signal / (signal.std(axis=-2, keepdims=True) + 1e-12)).astype(np.float32)
+    signal: np.ndarray = np.fft.irfft(spectrum, n=steps, axis=-2)
+    return np.asarray(signal / (signal.std(axis=-2, keepdims=True) + 1e-12), dtype=np.float32)

@@ -59,7 +59,8 @@ class Plan:
     @property
     def first(self) -> np.ndarray:
         """The action to apply now, ``[A]``."""
-        return self.actions[0]
+        first: np.ndarray = self.actions[0]
+        return first
 
 
 class SamplingPlanner(ABC):
@@ -163,11 +164,12 @@ class SamplingPlanner(ABC):
     def _candidates(self, mean: np.ndarray, std: np.ndarray, best: np.ndarray) -> np.ndarray:
         """``[N, H, A]``: the fixed candidates, then samples around ``mean``; all within bounds."""
         noise = coloured_noise(self._rng, self.config.noise_beta, self.shape)
-        actions = mean + std * noise
+        actions: np.ndarray = mean + std * noise
         actions[_MEAN] = mean
         actions[_BEST] = best
         actions[_HOLD] = self.hold
-        return np.clip(actions, self.low, self.high, out=actions)
+        np.clip(actions, self.low, self.high, out=actions)
+        return actions
 
     @staticmethod
     def _score(imagined: Imagined, actions: np.ndarray, cost: CostFn) -> np.ndarray:

@@ -94,7 +94,8 @@ class _Graph:
 
     def __call__(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         if self.binding is None:
-            return self.session.run(self.output_names, feeds)
+            outputs: list[np.ndarray] = self.session.run(self.output_names, feeds)
+            return outputs
         binding = self.binding
         binding.clear_binding_inputs()
         binding.clear_binding_outputs()
@@ -103,7 +104,8 @@ class _Graph:
         for name in self.output_names:
             binding.bind_output(name, "cuda")
         self.session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()
+        copied: list[np.ndarray] = binding.copy_outputs_to_cpu()
+        return copied
 
 
 class _ShardedGraph:

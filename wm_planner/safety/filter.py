@@ -34,7 +34,8 @@ def stoppable_step(room: np.ndarray, acc_step: np.ndarray) -> np.ndarray:
     """
     room = np.maximum(room, 0.0)
     k = np.floor((np.sqrt(1.0 + 8.0 * room / acc_step) - 1.0) / 2.0)
-    return room / (k + 1.0) + acc_step * k / 2.0
+    step: np.ndarray = room / (k + 1.0) + acc_step * k / 2.0
+    return step
 
 
 @dataclass(frozen=True)
@@ -77,13 +78,13 @@ class CommandFilter:
         self.acc_step = (
             self.config.acceleration_scale * np.asarray(robot.acceleration_limits, dtype=np.float64) * dt * dt
         )
-        self._position = (self.lower + self.upper) / 2.0
+        self._position: np.ndarray = (self.lower + self.upper) / 2.0
         self._step = np.zeros_like(self._position)
 
     @property
     def position(self) -> np.ndarray:
         """The last command ``[J]``."""
-        return self._position.copy()
+        return np.array(self._position)
 
     def reset(self, position: np.ndarray, velocity: np.ndarray | None = None) -> None:
         """Start from the measured ``position [J]`` (clamped into the limits) and ``velocity [J]``."""

@@ -1,16 +1,27 @@
 """What the control loop is doing and why: the two values every report carries.
 
-They are string enums, so a status message or a log shows the same words the code compares.
+They are string enums, so a status message, a JSON report or a log shows the same words the code compares.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum
 
-__all__ = ["Mode", "Problem"]
+__all__ = ["Mode", "Problem", "TextEnum"]
 
 
-class Mode(StrEnum):
+class TextEnum(str, Enum):
+    """An enum whose members are their words: printed, formatted and serialized as their value
+    (``enum.StrEnum`` does this from Python 3.11; robot computers still run 3.10)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class Mode(TextEnum):
     """What went to the arm this period."""
 
     IDLE = "idle"
@@ -23,7 +34,7 @@ class Mode(StrEnum):
     """A smooth stop where the commands are."""
 
 
-class Problem(StrEnum):
+class Problem(TextEnum):
     """Why the loop is not simply executing a fresh plan (or what it had to correct on the way)."""
 
     WAITING_FOR_STATE = "waiting for joint states"

@@ -62,10 +62,14 @@ class Param:
 def _bounds(metadata: list[Any]) -> tuple[float | None, float | None]:
     low = high = None
     for item in metadata:
-        if isinstance(item, annotated_types.Ge | annotated_types.Gt):
-            low = float(item.ge if isinstance(item, annotated_types.Ge) else item.gt)
-        if isinstance(item, annotated_types.Le | annotated_types.Lt):
-            high = float(item.le if isinstance(item, annotated_types.Le) else item.lt)
+        if isinstance(item, annotated_types.Ge):
+            low = float(item.ge)  # type: ignore[arg-type]
+        elif isinstance(item, annotated_types.Gt):
+            low = float(item.gt)  # type: ignore[arg-type]
+        elif isinstance(item, annotated_types.Le):
+            high = float(item.le)  # type: ignore[arg-type]
+        elif isinstance(item, annotated_types.Lt):
+            high = float(item.lt)  # type: ignore[arg-type]
     return low, high
 
 
