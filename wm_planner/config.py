@@ -372,6 +372,11 @@ class PlannerConfig(StrictModel):
     deadline_ms: float | None = Field(
         default=None, gt=0, description="stop iterating when the next round would end after this"
     )
+    feasible: bool = Field(
+        default=True,
+        description="on an arm, sample only action sequences within the command filter's acceleration "
+        "limits, so the planner imagines what the arm will execute",
+    )
 
     @model_validator(mode="after")
     def _check_elites(self) -> PlannerConfig:

@@ -126,7 +126,7 @@ class MpcController:
             if reanchored:
                 return self.hold(Problem.REANCHORED, reanchored)
             return self.hold(Problem.NO_GOAL)
-        plan = self.planner.plan(self.bind(obs), self.cost)
+        plan = self.planner.plan(self.bind(obs), self.cost, previous=self.filter.step)
         verdict = self.fallback.judge(plan)
         if verdict.actions is None:
             return self._with_plan(self.hold(verdict.problem, verdict.detail), plan)

@@ -18,6 +18,7 @@ from wm_planner.control.supervisor import Supervisor
 from wm_planner.data.layout import Layout
 from wm_planner.observation import OBSERVATION_LAYOUT, ObservationBuilder
 from wm_planner.planning import SamplingPlanner, make_planner
+from wm_planner.safety.filter import CommandFilter
 
 __all__ = ["RolloutSource", "build_controller", "build_planner", "build_supervisor", "bundle_source"]
 
@@ -69,6 +70,7 @@ def build_planner(
     action_low: np.ndarray,
     action_high: np.ndarray,
     hold_action: np.ndarray | None = None,
+    max_change: np.ndarray | None = None,
     seed: int = 0,
 ) -> SamplingPlanner:
     """The planner of ``config`` at the source's samples and horizon (a bundle's shapes are static)."""
@@ -80,7 +82,12 @@ def build_planner(
         update["horizon"] = source.horizon
     config = config.model_validate({**config.model_dump(), **update})
     return make_planner(
-        config, action_low=action_low, action_high=action_high, hold_action=hold_action, seed=seed
+        config,
+        action_low=action_low,
+        action_high=action_high,
+        hold_action=hold_action,
+        max_change=max_change,
+        seed=seed,
     )
 
 
@@ -94,10 +101,13 @@ def build_controller(
     preview_steps: int = SupervisorConfig().preview_steps,
     seed: int = 0,
 ) -> MpcController:
-    """Planner and command filter for a joint-position arm whose observation has ``layout``."""
+    """Planner and command filter for a joint-position arm whose observation has ``layout``; with
+    ``planner.feasible`` the planner samples within the filter's acceleration limits."""
     step = robot.max_step()
+    config = planner or PlannerConfig()
+    max_change = CommandFilter(robot, safety).acc_step if config.feasible else None
     return MpcController(
-        build_planner(source, planner, action_low=-step, action_high=step, seed=seed),
+        build_planner(source, config, action_low=-step, action_high=step, max_change=max_change, seed=seed),
         source.bind,
         robot,
         joint_slice=layout.slice("joint_pos"),

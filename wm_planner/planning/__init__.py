@@ -7,7 +7,7 @@ from wm_planner.planning.cem import CEM
 from wm_planner.planning.costs import JointCost, PushCost, ReachCost, task_cost
 from wm_planner.planning.mppi import MPPI, mppi_weights
 from wm_planner.planning.noise import coloured_noise
-from wm_planner.planning.planner import CostFn, Imagined, Plan, RolloutFn, SamplingPlanner
+from wm_planner.planning.planner import CostFn, Imagined, Plan, RolloutFn, SamplingPlanner, limit_changes
 
 __all__ = [
     "CEM",
@@ -22,6 +22,7 @@ __all__ = [
     "RolloutFn",
     "SamplingPlanner",
     "coloured_noise",
+    "limit_changes",
     "make_planner",
     "mppi_weights",
     "task_cost",
@@ -34,8 +35,16 @@ def make_planner(
     action_low: np.ndarray,
     action_high: np.ndarray,
     hold_action: np.ndarray | None = None,
+    max_change: np.ndarray | None = None,
     seed: int = 0,
 ) -> SamplingPlanner:
-    """The planner named by ``config.algorithm``."""
+    """The planner named by ``config.algorithm`` (see :class:`SamplingPlanner` for the options)."""
     kind = {"mppi": MPPI, "cem": CEM}[config.algorithm]
-    return kind(config, action_low=action_low, action_high=action_high, hold_action=hold_action, seed=seed)
+    return kind(
+        config,
+        action_low=action_low,
+        action_high=action_high,
+        hold_action=hold_action,
+        max_change=max_change,
+        seed=seed,
+    )

@@ -8,8 +8,13 @@ A planner sees two callables and nothing else (the split of mbrl-lib and pytorch
 
 Every round scores N candidates: the current sampling mean, the best sequence found so far (on the
 first round, the previous plan's best shifted by one step), a hold sequence, and N - 3 samples around
-the mean. The returned plan is the best candidate actually scored, so its cost and imagined features
-are exact, and a failing model (NaN cost) can never win over holding still.
+the mean. With ``max_change``, every candidate is made one the robot can execute: each action differs
+from the one before (the first from the action executed last) by at most ``max_change``, scaled as a
+whole so its direction is kept, as the robot's command filter limits accelerations. So the planner
+imagines what the arm will do, not sequences the filter would change.
+
+The returned plan is the best candidate actually scored, so its cost and imagined features are exact, and
+a failing model (NaN cost) can never win over holding still.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import numpy as np
 from wm_planner.config import PlannerConfig
 from wm_planner.planning.noise import coloured_noise
 
-__all__ = ["CostFn", "Imagined", "Plan", "RolloutFn", "SamplingPlanner"]
+__all__ = ["CostFn", "Imagined", "Plan", "RolloutFn", "SamplingPlanner", "limit_changes"]
 
 
 @dataclass(frozen=True)
@@ -63,12 +68,27 @@ class Plan:
         return first
 
 
+def limit_changes(actions: np.ndarray, last: np.ndarray, max_change: np.ndarray) -> None:
+    """Make ``actions [N, H, A]`` (in place) change by at most ``max_change [A]`` per step, the first from
+    ``last [A]``: each step's change is scaled by one factor, keeping its direction. Values stay between
+    their own and the previous action's, so bounds that held still hold."""
+    previous = np.broadcast_to(last, actions[:, 0].shape)
+    for t in range(actions.shape[1]):
+        change = actions[:, t] - previous
+        with np.errstate(divide="ignore"):
+            room = np.where(change != 0.0, max_change / np.abs(change), np.inf)
+        scale = np.minimum(room.min(axis=-1, keepdims=True), 1.0)
+        actions[:, t] = previous + scale * change
+        previous = actions[:, t]
+
+
 class SamplingPlanner(ABC):
     """Iterative sampling MPC; subclasses say how a round's scores refit the sampling distribution.
 
     ``action_low``/``action_high``: ``[A]`` bounds every candidate is clipped to. ``hold_action``: the
     action that keeps the robot where it is (zeros for position deltas); it fills the end of a shifted
-    plan and is always a candidate.
+    plan and is always a candidate. ``max_change``: ``[A]`` largest change between consecutive actions
+    (None: any).
     """
 
     def __init__(
@@ -78,6 +98,7 @@ class SamplingPlanner(ABC):
         action_low: np.ndarray,
         action_high: np.ndarray,
         hold_action: np.ndarray | None = None,
+        max_change: np.ndarray | None = None,
         seed: int = 0,
     ) -> None:
         self.config = config
@@ -95,6 +116,14 @@ class SamplingPlanner(ABC):
         self.initial_std = config.noise_std * half_range
         self.min_std = config.min_noise_std * half_range
         self.shape = (config.samples, config.horizon, self.low.size)
+        self.max_change = None if max_change is None else np.asarray(max_change, dtype=np.float32)
+        if self.max_change is not None and not (
+            self.max_change.shape == self.low.shape and np.all(self.max_change > 0)
+        ):
+            raise ValueError(f"max_change must be [A] positive values, got {self.max_change}")
+        if self.max_change is not None:
+            # A hair inside the limit: float32 rounding must not read as a violation to a float64 filter.
+            self.max_change = self.max_change * np.float32(1.0 - 1e-5)
         self._select_mean = config.select == "mean"
         self.reset(seed=seed)
 
@@ -110,9 +139,18 @@ class SamplingPlanner(ABC):
         self._std = np.tile(self.initial_std, (self.config.horizon, 1))
         self._previous_best: np.ndarray | None = None
 
-    def plan(self, rollout: RolloutFn, cost: CostFn, *, deadline_s: float | None = None) -> Plan:
-        """Plan from the state bound into ``rollout``; ``deadline_s`` overrides ``config.deadline_ms``."""
+    def plan(
+        self,
+        rollout: RolloutFn,
+        cost: CostFn,
+        *,
+        deadline_s: float | None = None,
+        previous: np.ndarray | None = None,
+    ) -> Plan:
+        """Plan from the state bound into ``rollout``; ``deadline_s`` overrides ``config.deadline_ms``;
+        ``previous [A]``: the action executed last period, where ``max_change`` starts (default: hold)."""
         start = time.perf_counter()
+        last = self.hold if previous is None else np.asarray(previous, dtype=np.float32)
         if deadline_s is None and self.config.deadline_ms is not None:
             deadline_s = self.config.deadline_ms / 1000.0
         if self.config.warm_start:
@@ -128,7 +166,7 @@ class SamplingPlanner(ABC):
         rollout_s, rounds = 0.0, 0
         while rounds < self.config.iterations:
             round_start = time.perf_counter()
-            actions = self._candidates(mean, std, best)
+            actions = self._candidates(mean, std, best, last)
             imagined = rollout(actions)
             rollout_s += time.perf_counter() - round_start
             costs = self._score(imagined, actions, cost)
@@ -161,14 +199,19 @@ class SamplingPlanner(ABC):
             deadline_missed=deadline_s is not None and latency > deadline_s,
         )
 
-    def _candidates(self, mean: np.ndarray, std: np.ndarray, best: np.ndarray) -> np.ndarray:
-        """``[N, H, A]``: the fixed candidates, then samples around ``mean``; all within bounds."""
+    def _candidates(
+        self, mean: np.ndarray, std: np.ndarray, best: np.ndarray, last: np.ndarray
+    ) -> np.ndarray:
+        """``[N, H, A]``: the fixed candidates, then samples around ``mean``; all within bounds (and
+        within ``max_change`` of each other, starting from ``last [A]``)."""
         noise = coloured_noise(self._rng, self.config.noise_beta, self.shape)
         actions: np.ndarray = mean + std * noise
         actions[_MEAN] = mean
         actions[_BEST] = best
         actions[_HOLD] = self.hold
         np.clip(actions, self.low, self.high, out=actions)
+        if self.max_change is not None:
+            limit_changes(actions, last, self.max_change)
         return actions
 
     @staticmethod

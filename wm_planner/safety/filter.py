@@ -98,6 +98,11 @@ class CommandFilter:
         self._step = np.where(np.isfinite(step), np.clip(step, -self.max_step, self.max_step), 0.0)
 
     @property
+    def step(self) -> np.ndarray:
+        """The last command's step ``[J]`` (rad per period): where the next one's acceleration starts."""
+        return np.array(self._step)
+
+    @property
     def at_rest(self) -> bool:
         """True when the last command did not move."""
         return not np.any(self._step)

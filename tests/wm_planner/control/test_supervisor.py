@@ -46,9 +46,11 @@ def nan_model(obs: np.ndarray):
     return rollout
 
 
-def supervisor(bind=integrator, *, deadline_ms: float | None = None, **config) -> Supervisor:
+def supervisor(
+    bind=integrator, *, deadline_ms: float | None = None, feasible: bool = True, **config
+) -> Supervisor:
     source = RolloutSource("integrator", bind, OBSERVATION_LAYOUT, ("numpy",))
-    planner = PlannerConfig(samples=32, horizon=6, elites=8, deadline_ms=deadline_ms)
+    planner = PlannerConfig(samples=32, horizon=6, elites=8, deadline_ms=deadline_ms, feasible=feasible)
     return build_supervisor(source, ROBOT, planner=planner, supervisor=SupervisorConfig(**config))
 
 
@@ -238,3 +240,13 @@ def test_object_poses_are_checked_and_used_for_object_goals() -> None:
     assert sup.goal_error() is None  # no object seen yet
     sup.object_pose(np.array([0.5, 0.0, 0.025, 1, 0, 0, 0]))
     assert sup.goal_error() == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("feasible", [True, False])
+def test_feasible_plans_reach_the_arm_as_planned(feasible: bool) -> None:
+    sup, arm = running(feasible=feasible)
+    sup.set_goal(Goal(GoalKind.JOINTS, JOINT_GOAL))
+    limited = sum("acceleration" in arm.period().step.command.limited for _ in range(100))
+    assert sup.goal_error() < 0.05
+    # Sampled within the filter's acceleration limits, plans need no correction; unconstrained ones do.
+    assert limited == 0 if feasible else limited > 20

@@ -184,3 +184,31 @@ def test_planning_on_the_mean_returns_the_scored_sampling_mean_and_still_converg
     np.testing.assert_array_equal(plan.actions, scored[-1])
     assert plan.cost == pytest.approx(cost(plan.actions[None], None)[0], rel=1e-6)
     assert plan.cost < 0.05 * cost(np.zeros((1, 8, 3)), None)[0]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_with_a_change_limit_every_candidate_ramps_from_the_last_action(algorithm: str) -> None:
+    seen: list[np.ndarray] = []
+
+    def recording(actions: np.ndarray) -> Imagined:
+        seen.append(actions.copy())
+        return Imagined(features=np.cumsum(actions, axis=1))
+
+    max_change = np.array([0.1, 0.2, 0.05])
+    config = PlannerConfig(algorithm=algorithm, samples=64, horizon=8, iterations=2, elites=8)
+    p = make_planner(config, action_low=LOW, action_high=HIGH, max_change=max_change, seed=0)
+    last = np.array([0.5, -0.5, 0.0])
+    plan = p.plan(recording, quadratic_to(np.array([5.0, 5.0, 5.0])), previous=last)
+    everything = np.concatenate(seen)
+    steps = np.diff(np.concatenate([np.broadcast_to(last, (len(everything), 1, 3)), everything], 1), axis=1)
+    assert np.all(np.abs(steps) <= max_change + 1e-6)
+    assert everything.min() >= -1.0 and everything.max() <= 1.0
+    assert np.all(np.abs(plan.actions[0] - last) <= max_change + 1e-6)
+
+
+def test_limited_changes_keep_each_steps_direction() -> None:
+    from wm_planner.planning import limit_changes
+
+    actions = np.array([[[1.0, 0.5], [1.0, 0.5]]])
+    limit_changes(actions, np.zeros(2), np.array([0.2, 1.0]))
+    np.testing.assert_allclose(actions[0], [[0.2, 0.1], [0.4, 0.2]])

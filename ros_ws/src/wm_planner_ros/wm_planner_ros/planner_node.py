@@ -49,8 +49,8 @@ class PlannerNode(LifecycleNode):
         self.telemetry = Telemetry()
         self.stack: PlanningStack | None = None
         self.lifecycle = "unconfigured"
-        self._subscriptions: list[Any] = []
-        self._timers: list[Any] = []
+        self._inputs: list[Any] = []
+        self._loop_timers: list[Any] = []
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics, clock=self.steady)
         self.create_service(SetBool, "~/pause", self._on_pause)
@@ -79,7 +79,7 @@ class PlannerNode(LifecycleNode):
         topics = self.params["joint_states_topic"], self.params["object_pose_topic"]
         # Reliable, as joint_state_broadcaster publishes: a best-effort reader lost every other state
         # after a driver restart in testing, which no watchdog timeout can tell from an outage.
-        self._subscriptions = [
+        self._inputs = [
             self.create_subscription(JointState, topics[0], self._on_joint_state, 5),
             self.create_subscription(PoseStamped, topics[1], self._on_object, 10),
             self.create_subscription(PoseStamped, "~/goal", self._on_ee_goal, 10),
@@ -97,7 +97,7 @@ class PlannerNode(LifecycleNode):
         self.supervisor.activate()
         self.telemetry.clear_windows()
         period = 1.0 / self.params["control_rate"]
-        self._timers = [
+        self._loop_timers = [
             self.create_timer(period, self._control_tick, clock=self.steady),
             self.create_timer(period / 4, self._watchdog_tick, clock=self.steady),
         ]
@@ -124,25 +124,28 @@ class PlannerNode(LifecycleNode):
         return super().on_shutdown(state)
 
     def _stop(self) -> None:
-        for timer in self._timers:
+        for timer in self._loop_timers:
             self.destroy_timer(timer)
-        self._timers = []
+        self._loop_timers = []
         step = self.supervisor.stop()
         if step is not None:
             self.outputs.command(step)
 
     def _destroy_entities(self) -> None:
         self.outputs.destroy()
-        for subscription in self._subscriptions:
+        for subscription in self._inputs:
             self.destroy_subscription(subscription)
-        self._subscriptions, self.stack = [], None
+        self._inputs, self.stack = [], None
 
     # inputs ---------------------------------------------------------------------------------------
 
     def _reject(self, source: str, error: Rejected) -> None:
         count = self.telemetry.reject(f"{source}.{error.reason}")
         message = f"rejected {source} message ({count} {error.reason} so far): {error}"
-        self.get_logger().warning(message, throttle_duration_sec=0.0 if count == 1 else _LOG_EVERY_S)
+        if count == 1:  # rclpy fixes a call site's throttling at its first call: two sites
+            self.get_logger().warning(message)
+        else:
+            self.get_logger().warning(message, throttle_duration_sec=_LOG_EVERY_S)
 
     def _on_joint_state(self, msg: JointState) -> None:
         try:
