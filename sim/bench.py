@@ -22,7 +22,7 @@ from tqdm import tqdm
 from sim.env import ArmEnv
 from sim.tasks import OBSERVATION_LAYOUT
 from wm_planner.config import PlannerConfig, RuntimeConfig
-from wm_planner.control import RolloutSource, build_planner, bundle_source
+from wm_planner.control import RolloutSource, build_planner, bundle_source, feasible_changes
 from wm_planner.planning import ReachCost, SamplingPlanner
 
 __all__ = ["BENCHMARKS", "run_bench"]
@@ -122,8 +122,10 @@ def run_bench(
     cost = ReachCost(OBSERVATION_LAYOUT, env.goal)
 
     low, high = -env.max_step, env.max_step
+    # Planned as the robot plans: within the command filter's acceleration limits (PlannerConfig.feasible).
+    changes = feasible_changes(env.robot, None, planner or PlannerConfig())
     ours, on_physics = (
-        build_planner(rollouts, planner, action_low=low, action_high=high, seed=seed)
+        build_planner(rollouts, planner, action_low=low, action_high=high, max_change=changes, seed=seed)
         for rollouts in (source, physics)
     )
 

@@ -8,6 +8,7 @@ from wm_planner.control.factory import (
     build_planner,
     build_supervisor,
     bundle_source,
+    feasible_changes,
 )
 from wm_planner.control.goals import Goal, GoalBounds, GoalKind, goal_cost, goal_error
 from wm_planner.control.inputs import Rejected, check_finite, check_measured, max_travel
@@ -34,6 +35,7 @@ __all__ = [
     "bundle_source",
     "check_finite",
     "check_measured",
+    "feasible_changes",
     "goal_cost",
     "goal_error",
     "max_travel",

@@ -20,7 +20,14 @@ from wm_planner.observation import OBSERVATION_LAYOUT, ObservationBuilder
 from wm_planner.planning import SamplingPlanner, make_planner
 from wm_planner.safety.filter import CommandFilter
 
-__all__ = ["RolloutSource", "build_controller", "build_planner", "build_supervisor", "bundle_source"]
+__all__ = [
+    "RolloutSource",
+    "build_controller",
+    "build_planner",
+    "build_supervisor",
+    "bundle_source",
+    "feasible_changes",
+]
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,15 @@ def build_planner(
     )
 
 
+def feasible_changes(
+    robot: RobotSpec, safety: SafetyConfig | None, planner: PlannerConfig
+) -> np.ndarray | None:
+    """The largest change ``[J]`` between consecutive joint steps that the command filter passes
+    unchanged (its acceleration limit), for a planner that samples only feasible sequences; None when
+    ``planner.feasible`` is off."""
+    return CommandFilter(robot, safety).acc_step if planner.feasible else None
+
+
 def build_controller(
     source: RolloutSource,
     robot: RobotSpec,
@@ -105,7 +121,7 @@ def build_controller(
     ``planner.feasible`` the planner samples within the filter's acceleration limits."""
     step = robot.max_step()
     config = planner or PlannerConfig()
-    max_change = CommandFilter(robot, safety).acc_step if config.feasible else None
+    max_change = feasible_changes(robot, safety, config)
     return MpcController(
         build_planner(source, config, action_low=-step, action_high=step, max_change=max_change, seed=seed),
         source.bind,
