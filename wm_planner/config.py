@@ -218,6 +218,12 @@ class TrainConfig(StrictModel):
     object_horizon: int = Field(
         default=16, gt=0, description="steps of the objects' open-loop loss (at most horizon)"
     )
+    object_updates: int = Field(
+        default=2,
+        ge=0,
+        description="extra updates of the interaction modules alone per training step, on fresh object "
+        "windows (their loss is cheap; with one update per step they underfit)",
+    )
     cut_unsound: bool = Field(
         default=True, description="leave out the steps after an object tipped over or fell (data hygiene)"
     )

@@ -281,6 +281,16 @@ def train(
                 checkpoint, model, optimizer, step, rng_states, mcfg, cfg, manifest, digest, data_hashes
             )
 
+    def object_windows() -> np.ndarray:
+        """Object training windows ``[B, object_horizon + 1, O]``, contact-balanced when configured."""
+        assert classes is not None
+        if cfg.balanced_contacts:
+            windows, _ = train_data.sample_balanced(rng, per_rank, classes)
+        else:
+            windows, _ = train_data.sample(rng, per_rank)
+        return windows[:, : cfg.object_horizon + 1]
+
+    object_objective = MultiStepObjective(model, cfg.latent_weight, cfg.object_weight).object_loss
     run.mkdir(parents=True, exist_ok=True)
     metrics_path = run / "metrics.jsonl"
     field, _ = validation_field(manifest)
@@ -293,24 +303,28 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = cfg.learning_rate * _lr_factor(step, cfg.steps)
             obs, act = train_data.sample(rng, per_rank)
-            object_obs = None
-            if classes is not None:
-                object_obs, _ = (
-                    train_data.sample_balanced(rng, per_rank, classes)
-                    if cfg.balanced_contacts
-                    else train_data.sample(rng, per_rank)
-                )
+            object_obs = None if classes is None else object_windows()
             loss, feature_loss, latent_loss, object_loss = objective(
                 torch.from_numpy(obs).to(dev),
                 torch.from_numpy(act).to(dev),
-                None
-                if object_obs is None
-                else torch.from_numpy(object_obs[:, : cfg.object_horizon + 1]).to(dev),
+                None if object_obs is None else torch.from_numpy(object_obs).to(dev),
             )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
+            for _ in range(cfg.object_updates if classes is not None else 0):
+                # The interaction modules' own extra steps: their loss needs no robot rollout, so they
+                # get several updates for the price of a fraction of one (they underfit otherwise).
+                extra = cfg.object_weight * object_objective(torch.from_numpy(object_windows()).to(dev))
+                optimizer.zero_grad(set_to_none=True)
+                extra.backward()
+                if world > 1:  # outside DDP's wrapper: average the gradients by hand
+                    for grad in (p.grad for p in model.objects.parameters() if p.grad is not None):
+                        dist.all_reduce(grad)
+                        grad /= world
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
             step += 1
             loss_value = loss.item()
             bar.update(1)
