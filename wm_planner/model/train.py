@@ -318,8 +318,11 @@ def train(
                 # get several updates for the price of a fraction of one (they underfit otherwise).
                 extra = cfg.object_weight * object_objective(torch.from_numpy(object_windows()).to(dev))
                 optimizer.zero_grad(set_to_none=True)
-                extra.backward()
-                if world > 1:  # outside DDP's wrapper: average the gradients by hand
+                # Outside DDP's forward its reducer must stay out of the backward pass: the gradients
+                # are averaged over ranks by hand below.
+                with objective.no_sync() if world > 1 else contextlib.nullcontext():
+                    extra.backward()
+                if world > 1:
                     for grad in (p.grad for p in model.objects.parameters() if p.grad is not None):
                         dist.all_reduce(grad)
                         grad /= world

@@ -138,7 +138,9 @@ def test_torchrun_trains_with_two_gloo_processes(
     assert len(state["rng"]) == 2, "each rank's sampler state is saved"
     assert state["rng"][0] != state["rng"][1], "ranks draw different batches"
     records = metrics(run)
-    assert records[-1]["loss"] < records[0]["loss"]
+    # Validation error, not one batch's loss: a batch's loss at 60 steps is mostly which batch it was.
+    error = next(key for key in records[0] if key.startswith("val_"))
+    assert records[-1][error] < records[0][error]
 
 
 def test_extra_interaction_updates_fit_the_objects_better(tmp_path: Path, push_dataset: Path) -> None:
