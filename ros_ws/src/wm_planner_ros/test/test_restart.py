@@ -38,8 +38,9 @@ def test_sim_killed_mid_motion_holds_and_a_restarted_sim_is_followed(fresh_rig: 
     firsts = np.array([c.positions[0] for c in commands])
     jumps = np.flatnonzero(np.any(np.abs(np.diff(firsts, axis=0)) > ROBOT.max_step() + 1e-9, axis=1))
     # Commands restart at the new arm, and only then: every jump is a re-anchor, counted and reported
-    # (a restarted driver's first seconds can be irregular enough to need more than one).
-    assert len(jumps) >= 1 and jumps[0] >= held - 1, "commands jumped before the sim came back"
+    # (a restarted driver's first seconds can be irregular enough to need more than one; and none is
+    # needed when the arm had barely left its start pose before the sim was killed).
+    assert np.all(jumps >= held - 1), "commands jumped before the sim came back"
     assert client.wait_for(
         lambda: int((client.diagnostics() or {}).get("reanchors", 0)) >= len(jumps), 3.0
     ), "a command jumped without a re-anchor"
