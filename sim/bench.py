@@ -22,8 +22,8 @@ from tqdm import tqdm
 from sim.env import ArmEnv
 from sim.tasks import OBSERVATION_LAYOUT
 from wm_planner.config import PlannerConfig, RuntimeConfig
-from wm_planner.control import RolloutSource, build_planner, bundle_source, feasible_changes
-from wm_planner.planning import ReachCost, SamplingPlanner
+from wm_planner.control import RolloutSource, bundle_source, feasible_changes
+from wm_planner.planning import ReachCost, SamplingPlanner, make_planner
 
 __all__ = ["BENCHMARKS", "run_bench"]
 
@@ -125,7 +125,7 @@ def run_bench(
     # Planned as the robot plans: within the command filter's acceleration limits (PlannerConfig.feasible).
     changes = feasible_changes(env.robot, None, planner or PlannerConfig())
     ours, on_physics = (
-        build_planner(rollouts, planner, action_low=low, action_high=high, max_change=changes, seed=seed)
+        make_planner(rollouts.shape(planner), action_low=low, action_high=high, max_change=changes, seed=seed)
         for rollouts in (source, physics)
     )
 

@@ -24,10 +24,10 @@ import numpy as np
 from tqdm import tqdm
 
 from wm_planner.config import PlannerConfig, RobotSpec, RuntimeConfig
-from wm_planner.control import RolloutSource, build_planner, bundle_source
+from wm_planner.control import RolloutSource, bundle_source
 from wm_planner.data import DatasetManifest, DatasetWriter, Episode
 from wm_planner.data.layout import Layout
-from wm_planner.planning import CostFn, SamplingPlanner, coloured_noise
+from wm_planner.planning import CostFn, SamplingPlanner, coloured_noise, make_planner
 
 __all__ = ["GymEpisode", "collect_gym", "gym_manifest", "make_env", "plan_gym", "register_cli"]
 
@@ -168,8 +168,8 @@ def plan_gym(
         robot = gym_manifest(env, env_id).robot
         source = bundle_source(bundle, robot=robot, layout=None, runtime=runtime, planner=planner)
         low, high = env.action_space.low, env.action_space.high
-        sampler = build_planner(
-            source, planner, action_low=low, action_high=high, hold_action=(low + high) / 2.0
+        sampler = make_planner(
+            source.shape(planner), action_low=low, action_high=high, hold_action=(low + high) / 2.0
         )
         results = []
         for i in tqdm(range(episodes), desc=f"plan {env_id}", unit="ep", disable=not progress):

@@ -5,7 +5,6 @@ from wm_planner.control.controller import BindFn, ControlStep, MpcController, Tr
 from wm_planner.control.factory import (
     RolloutSource,
     build_controller,
-    build_planner,
     build_supervisor,
     bundle_source,
     feasible_changes,
@@ -30,7 +29,6 @@ __all__ = [
     "Supervisor",
     "Trajectory",
     "build_controller",
-    "build_planner",
     "build_supervisor",
     "bundle_source",
     "check_finite",

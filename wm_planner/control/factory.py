@@ -17,13 +17,12 @@ from wm_planner.control.controller import BindFn, MpcController
 from wm_planner.control.supervisor import Supervisor
 from wm_planner.data.layout import Layout
 from wm_planner.observation import OBSERVATION_LAYOUT, ObservationBuilder
-from wm_planner.planning import SamplingPlanner, make_planner
+from wm_planner.planning import make_planner
 from wm_planner.safety.filter import CommandFilter
 
 __all__ = [
     "RolloutSource",
     "build_controller",
-    "build_planner",
     "build_supervisor",
     "bundle_source",
     "feasible_changes",
@@ -43,6 +42,16 @@ class RolloutSource:
     providers: tuple[str, ...]
     samples: int | None = None
     horizon: int | None = None
+
+    def shape(self, config: PlannerConfig | None) -> PlannerConfig:
+        """``config`` at this source's samples and horizon (a bundle's shapes are static)."""
+        config = config or PlannerConfig()
+        update: dict[str, object] = {}
+        if self.samples is not None:
+            update |= {"samples": self.samples, "elites": min(config.elites, self.samples)}
+        if self.horizon is not None:
+            update["horizon"] = self.horizon
+        return config.model_validate({**config.model_dump(), **update})
 
 
 def bundle_source(
@@ -67,34 +76,6 @@ def bundle_source(
         providers=tuple(model.providers),
         samples=model.samples,
         horizon=model.horizon,
-    )
-
-
-def build_planner(
-    source: RolloutSource,
-    config: PlannerConfig | None,
-    *,
-    action_low: np.ndarray,
-    action_high: np.ndarray,
-    hold_action: np.ndarray | None = None,
-    max_change: np.ndarray | None = None,
-    seed: int = 0,
-) -> SamplingPlanner:
-    """The planner of ``config`` at the source's samples and horizon (a bundle's shapes are static)."""
-    config = config or PlannerConfig()
-    update: dict[str, object] = {}
-    if source.samples is not None:
-        update |= {"samples": source.samples, "elites": min(config.elites, source.samples)}
-    if source.horizon is not None:
-        update["horizon"] = source.horizon
-    config = config.model_validate({**config.model_dump(), **update})
-    return make_planner(
-        config,
-        action_low=action_low,
-        action_high=action_high,
-        hold_action=hold_action,
-        max_change=max_change,
-        seed=seed,
     )
 
 
@@ -123,7 +104,9 @@ def build_controller(
     config = planner or PlannerConfig()
     max_change = feasible_changes(robot, safety, config)
     return MpcController(
-        build_planner(source, config, action_low=-step, action_high=step, max_change=max_change, seed=seed),
+        make_planner(
+            source.shape(config), action_low=-step, action_high=step, max_change=max_change, seed=seed
+        ),
         source.bind,
         robot,
         joint_slice=layout.slice("joint_pos"),

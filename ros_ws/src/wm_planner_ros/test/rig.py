@@ -63,7 +63,11 @@ def running_rig(bundle: Path, interface: str, log_path: Path, **planner_params: 
             active = client.wait_for(lambda: (client.status() or {}).get("lifecycle") == "active", 90.0)
             assert active, f"planner node did not become active; see {log_path}"
             assert client.wait_for(lambda: (client.status() or {}).get("mode") == "hold", 10.0), (
-                "no joint states"
+                "the planner node got no joint states"
+            )
+            # The client discovers the sim node on its own, and may do so after the planner node has.
+            assert client.wait_for(lambda: client.joint_positions() is not None, 10.0), (
+                "the client got no joint states"
             )
             yield Rig(nodes, client)
         finally:
