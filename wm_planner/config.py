@@ -321,6 +321,18 @@ class SupervisorConfig(StrictModel):
     goal_out_of_bounds: Literal["reject", "clamp"] = Field(
         default="reject", description="'reject' or 'clamp' goals outside the workspace or joint limits"
     )
+    posture_weight: float = Field(
+        default=1.0,
+        ge=0.0,
+        description="cost per imagined step of a joint at its limit, added to end-effector and object goals "
+        "so redundant joints stay off their limits over many goals (0: off)",
+    )
+    posture_free: float = Field(
+        default=0.8,
+        ge=0.0,
+        lt=1.0,
+        description="fraction of each joint's half-range from mid-range that the posture cost leaves free",
+    )
     object_default_pose: tuple[float, float, float, float, float, float, float] = Field(
         default=(0.5, 0.0, 0.025, 1.0, 0.0, 0.0, 0.0),
         description="object pose [x y z qw qx qy qz] used until one arrives (reach goals do not need it)",

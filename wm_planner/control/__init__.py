@@ -8,6 +8,7 @@ from wm_planner.control.factory import (
     build_supervisor,
     bundle_source,
     feasible_changes,
+    retune_supervisor,
 )
 from wm_planner.control.goals import Goal, GoalBounds, GoalKind, goal_cost, goal_error
 from wm_planner.control.inputs import Rejected, check_finite, check_measured, max_travel
@@ -37,4 +38,5 @@ __all__ = [
     "goal_cost",
     "goal_error",
     "max_travel",
+    "retune_supervisor",
 ]

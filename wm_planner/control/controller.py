@@ -1,9 +1,11 @@
 """``MpcController``: one control period of model-predictive control, from a measured state to a safe
 command, with everything that may go wrong on a robot handled on the way.
 
-Per period: re-anchor the commands when the arm is far from them (it was moved, or the simulation was
-reset), plan from the observation, judge the plan (late or invalid plans fall back to the last good one,
-then to a hold), and turn the chosen action into a command through the command filter. The controller
+Per period: when the arm is far from the commands (it lagged, was blocked or was moved), bring the
+commands back to it within the velocity and acceleration limits before planning again (a re-anchor never
+steps the command: a real controller would see a step as a fault); plan from the observation; judge the
+plan (late or invalid plans fall back to the last good one, then to a hold); and turn the chosen action
+into a command through the command filter. The controller
 also previews the next commands of the plan and a stop after them, so a trajectory controller that
 receives them and then hears nothing more brings the arm to rest by itself.
 
@@ -74,8 +76,7 @@ class ControlStep:
 class MpcController:
     """Plans on each call of :meth:`step` and keeps the commands safe (see the module docstring).
 
-    ``joint_slice`` (``velocity_slice``): where the measured joint positions (velocities) sit in the
-    observation. ``preview_steps``: plan
+    ``joint_slice``: where the measured joint positions sit in the observation. ``preview_steps``: plan
     steps previewed after the command (the stop that follows adds as many steps as braking needs).
     """
 
@@ -86,7 +87,6 @@ class MpcController:
         robot: RobotSpec,
         *,
         joint_slice: slice,
-        velocity_slice: slice | None = None,
         safety: SafetyConfig | None = None,
         preview_steps: int = 8,
     ) -> None:
@@ -97,15 +97,26 @@ class MpcController:
         self.robot = robot
         self.safety = safety or SafetyConfig()
         self.joint_slice = joint_slice
-        self.velocity_slice = velocity_slice
         self.preview_steps = preview_steps
         self.filter = CommandFilter(robot, self.safety)
         self.fallback = PlanFallback(max_reuse=self.safety.max_plan_reuse)
         self.cost: CostFn | None = None
         self.reanchors = 0
+        self.blend_periods = 0
+        self._blending = False
+        self._restarted = ""
         # A stop from full speed at the acceleration limit, plus one step for rounding.
         speed = self.filter.max_step / self.filter.acc_step
         self._max_stop_steps = int(np.ceil(np.max(speed))) + 1
+
+    def retune(self, planner: SamplingPlanner, safety: SafetyConfig) -> None:
+        """Plan with ``planner`` and filter with the limits of ``safety`` from the next period on, going
+        on from the last command (a lowered speed limit is reached at the acceleration limit)."""
+        self.filter = self.filter.retuned(safety)
+        self.safety = safety
+        self.planner = planner
+        self.fallback.max_reuse = safety.max_plan_reuse
+        self.fallback.reset()
 
     def set_goal(self, cost: CostFn | None) -> None:
         """Plan toward ``cost`` from now on (None: hold); a new goal starts the plan afresh."""
@@ -118,13 +129,28 @@ class MpcController:
         self.filter.reset(position, velocity)
         self.planner.reset()
         self.fallback.reset()
+        self._blending = False
+
+    def restart_at(self, position: np.ndarray, velocity: np.ndarray | None = None) -> None:
+        """The arm's driver restarted at ``position [J]``: commands restart there, a step if the arm is
+        elsewhere (a fresh driver holds where the arm is, so continuing the old commands would move it
+        back); the next step reports it as a re-anchor."""
+        error = float(np.max(np.abs(np.asarray(position) - self.filter.position)))
+        self.reset(position, velocity)
+        if error > self.safety.max_tracking_error:
+            self.reanchors += 1
+            self._restarted = (
+                f"driver restarted {error:.3f} rad from the last command: commands restart there"
+            )
 
     def step(self, obs: np.ndarray) -> ControlStep:
         """The command for this period from the observation ``obs [O]``."""
-        reanchored = self._reanchor_if_far(obs)
+        measured = np.asarray(obs[self.joint_slice], dtype=np.float64)
+        reanchored = self._restarted or self._reanchor_if_far(measured)
+        self._restarted = ""
+        if self._blending:
+            return self._blend(measured, reanchored)
         if self.cost is None:
-            if reanchored:
-                return self.hold(Problem.REANCHORED, reanchored)
             return self.hold(Problem.NO_GOAL)
         plan = self.planner.plan(self.bind(obs), self.cost, previous=self.filter.step)
         verdict = self.fallback.judge(plan)
@@ -156,16 +182,30 @@ class MpcController:
         preview = self._preview(command, _NO_ACTIONS, source=fork)
         return ControlStep(command, preview, Mode.HOLD, problem, detail or str(problem or ""))
 
-    def _reanchor_if_far(self, obs: np.ndarray) -> str:
-        """Restart the commands from the measured arm when it is far from them; says so ("" if not)."""
-        measured = np.asarray(obs[self.joint_slice], dtype=np.float64)
+    def _reanchor_if_far(self, measured: np.ndarray) -> str:
+        """Start (or go on) bringing the commands back to the ``measured [J]`` arm when it is further
+        from them than ``max_tracking_error``, until it is within half of that; says so ("" if not)."""
         error = float(np.max(np.abs(measured - self.filter.position)))
-        if error <= self.safety.max_tracking_error:
+        limit = self.safety.max_tracking_error
+        if self._blending and error <= limit / 2.0:
+            self._blending = False
+            self.planner.reset()
+            self.fallback.reset()
+            return "commands back at the measured arm: planning again"
+        if not self._blending and error <= limit:
             return ""
-        self.reanchors += 1
-        velocity = None if self.velocity_slice is None else np.asarray(obs[self.velocity_slice], np.float64)
-        self.reset(measured, velocity)
-        return f"arm {error:.3f} rad from the last command: commands restart from the measured position"
+        if not self._blending:
+            self.reanchors += 1
+            self._blending = True
+        return f"arm {error:.3f} rad from the last command: bringing the commands back to it"
+
+    def _blend(self, measured: np.ndarray, detail: str) -> ControlStep:
+        """A command toward the measured arm, within every limit of the filter (no step)."""
+        self.blend_periods += 1
+        command = self.filter.filter(measured)
+        return ControlStep(
+            command, self._preview(command, _NO_ACTIONS), Mode.HOLD, Problem.REANCHORED, detail
+        )
 
     def _preview(
         self, first: FilteredCommand, actions: np.ndarray, *, source: CommandFilter | None = None

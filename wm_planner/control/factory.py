@@ -17,7 +17,7 @@ from wm_planner.control.controller import BindFn, MpcController
 from wm_planner.control.supervisor import Supervisor
 from wm_planner.data.layout import Layout
 from wm_planner.observation import OBSERVATION_LAYOUT, ObservationBuilder
-from wm_planner.planning import make_planner
+from wm_planner.planning import SamplingPlanner, make_planner
 from wm_planner.safety.filter import CommandFilter
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "build_supervisor",
     "bundle_source",
     "feasible_changes",
+    "retune_supervisor",
 ]
 
 
@@ -88,6 +89,18 @@ def feasible_changes(
     return CommandFilter(robot, safety).acc_step if planner.feasible else None
 
 
+def _joint_planner(
+    source: RolloutSource, robot: RobotSpec, config: PlannerConfig, safety: SafetyConfig | None, seed: int
+) -> SamplingPlanner:
+    """The planner of joint steps within the robot's velocity limits (and, with ``config.feasible``,
+    the command filter's acceleration limits)."""
+    step = robot.max_step()
+    max_change = feasible_changes(robot, safety, config)
+    return make_planner(
+        source.shape(config), action_low=-step, action_high=step, max_change=max_change, seed=seed
+    )
+
+
 def build_controller(
     source: RolloutSource,
     robot: RobotSpec,
@@ -100,17 +113,11 @@ def build_controller(
 ) -> MpcController:
     """Planner and command filter for a joint-position arm whose observation has ``layout``; with
     ``planner.feasible`` the planner samples within the filter's acceleration limits."""
-    step = robot.max_step()
-    config = planner or PlannerConfig()
-    max_change = feasible_changes(robot, safety, config)
     return MpcController(
-        make_planner(
-            source.shape(config), action_low=-step, action_high=step, max_change=max_change, seed=seed
-        ),
+        _joint_planner(source, robot, planner or PlannerConfig(), safety, seed),
         source.bind,
         robot,
         joint_slice=layout.slice("joint_pos"),
-        velocity_slice=layout.slice("joint_vel"),
         safety=safety,
         preview_steps=preview_steps,
     )
@@ -138,3 +145,18 @@ def build_supervisor(
         seed=seed,
     )
     return Supervisor(controller, observations, config=config)
+
+
+def retune_supervisor(
+    supervisor: Supervisor,
+    source: RolloutSource,
+    *,
+    planner: PlannerConfig,
+    safety: SafetyConfig,
+    config: SupervisorConfig,
+    seed: int = 0,
+) -> None:
+    """New settings for a running loop (see :meth:`Supervisor.retune`), its planner built as
+    :func:`build_supervisor` builds it."""
+    robot = supervisor.robot
+    supervisor.retune(config, planner=_joint_planner(source, robot, planner, safety, seed), safety=safety)

@@ -10,7 +10,7 @@ import numpy as np
 from wm_planner.config import RobotSpec, SafetyConfig, SupervisorConfig
 from wm_planner.control.inputs import Rejected, check_finite
 from wm_planner.data.layout import Layout
-from wm_planner.planning import CostFn, JointCost, PushCost, ReachCost
+from wm_planner.planning import CostFn, CostSum, JointCost, PostureCost, PushCost, ReachCost
 from wm_planner.safety.status import TextEnum
 
 __all__ = ["Goal", "GoalBounds", "GoalKind", "goal_cost", "goal_error"]
@@ -74,19 +74,41 @@ class GoalBounds:
         clamped = np.where(outside, np.clip(value, low, high), value)
         return Goal(goal.kind, clamped), f"{detail}: clamped"
 
+    def check_object_pose(self, pose: np.ndarray) -> np.ndarray:
+        """A measured object pose ``[x, y, z, qw, qx, qy, qz]``: finite, on the table (z >= 0) and within
+        the workspace box; :class:`Rejected` (``non_finite``, ``wrong_length``, ``out_of_bounds``) if not.
+        A pose out there is a mislabelled or mis-framed message, and the planner would chase it."""
+        pose = check_finite(pose, "object pose")
+        if pose.shape != (7,):
+            raise Rejected("wrong_length", f"object pose has {pose.size} values, expected 7")
+        low = np.array([*self.workspace_low[:2], 0.0])
+        if np.any(pose[:3] < low) or np.any(pose[:3] > self.workspace_high):
+            raise Rejected(
+                "out_of_bounds",
+                f"object at {np.round(pose[:3], 4).tolist()} outside [{low.tolist()}, "
+                f"{self.workspace_high.tolist()}]",
+            )
+        return pose
+
     def _box(self, kind: GoalKind) -> tuple[np.ndarray, np.ndarray]:
         if kind == GoalKind.JOINTS:
             return self.joint_low, self.joint_high
         return self.workspace_low, self.workspace_high
 
 
-def goal_cost(goal: Goal, layout: Layout, *, control_period: float) -> CostFn:
-    """The task cost that brings the imagined features of ``layout`` to ``goal``."""
-    if goal.kind == GoalKind.END_EFFECTOR:
-        return ReachCost(layout, goal.value)
+def goal_cost(
+    goal: Goal, layout: Layout, *, control_period: float, posture: PostureCost | None = None
+) -> CostFn:
+    """The task cost that brings the imagined features of ``layout`` to ``goal``; with ``posture`` added
+    for goals that leave joints free (end-effector and object goals)."""
     if goal.kind == GoalKind.JOINTS:
         return JointCost(layout, goal.value)
-    return PushCost(layout, goal.value, control_period=control_period)
+    task: CostFn
+    if goal.kind == GoalKind.END_EFFECTOR:
+        task = ReachCost(layout, goal.value)
+    else:
+        task = PushCost(layout, goal.value, control_period=control_period)
+    return task if posture is None else CostSum((task, posture))
 
 
 def goal_error(goal: Goal, obs: np.ndarray, layout: Layout) -> float:

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wm_planner.config import SupervisorConfig
+from wm_planner.config import SafetyConfig, SupervisorConfig
 from wm_planner.control.controller import ControlStep, MpcController
 from wm_planner.control.goals import Goal, GoalBounds, GoalKind, goal_cost, goal_error
 from wm_planner.control.inputs import Rejected, check_finite, check_measured, max_travel
 from wm_planner.observation import ObservationBuilder
+from wm_planner.planning import PostureCost, SamplingPlanner
 from wm_planner.safety.status import Mode, Problem
 from wm_planner.safety.watchdog import StateWatchdog
 
@@ -55,11 +56,9 @@ class Supervisor:
     ) -> None:
         self.controller = controller
         self.observations = observations
-        self.config = config or SupervisorConfig()
         self.robot = controller.robot
-        self.bounds = GoalBounds.of(self.robot, controller.safety, self.config)
-        self.timeout_s = controller.safety.state_timeout_periods * self.robot.control_period
-        self.watchdog = StateWatchdog(self.timeout_s)
+        self.watchdog = StateWatchdog(controller.safety.state_timeout_periods * self.robot.control_period)
+        self._configure(config or SupervisorConfig())
         self.state: tuple[np.ndarray, np.ndarray] | None = None
         self.object: np.ndarray | None = None
         self.goal: Goal | None = None
@@ -68,6 +67,36 @@ class Supervisor:
         self.last = Decision(None, Mode.IDLE, Problem.WAITING_FOR_STATE)
         self._stamp: float | None = None
         self._anchored = False
+
+    def _configure(self, config: SupervisorConfig) -> None:
+        self.config = config
+        self.bounds = GoalBounds.of(self.robot, self.controller.safety, config)
+        self.posture = (
+            PostureCost(
+                self.observations.layout,
+                self.robot.lower(),
+                self.robot.upper(),
+                weight=config.posture_weight,
+                free=config.posture_free,
+            )
+            if config.posture_weight > 0.0
+            else None
+        )
+        self.watchdog.timeout_s = self.controller.safety.state_timeout_periods * self.robot.control_period
+        self.controller.preview_steps = config.preview_steps
+
+    def retune(self, config: SupervisorConfig, *, planner: SamplingPlanner, safety: SafetyConfig) -> None:
+        """New settings from the next period on, without stopping: the loop's ``config``, the
+        ``planner`` and the command filter's ``safety`` limits (see :meth:`MpcController.retune`). The
+        goal is kept, and re-checked against the new bounds: a goal now outside them is cleared."""
+        self.controller.retune(planner, safety)
+        self._configure(config)
+        if self.goal is not None:
+            try:
+                self.set_goal(self.goal)
+            except Rejected:
+                self.clear_goal()
+                raise
 
     # inputs ---------------------------------------------------------------------------------------
 
@@ -93,12 +122,15 @@ class Supervisor:
             jump = np.abs(q - self.state[0])
             if np.any(jump > max_travel(self.robot, elapsed)):
                 raise Rejected("jump", f"joints moved {np.round(jump, 3).tolist()} rad in {elapsed:.3f} s")
+        restarted = self._stamp is not None and not in_stream
         self._stamp = stamp
         self.state = (q, np.zeros_like(q) if qd is None else qd)
         self.watchdog.feed(now)
         if self.active and not self._anchored:
             self.controller.reset(*self.state)
             self._anchored = True
+        elif self.active and restarted:
+            self.controller.restart_at(*self.state)
 
     def _in_stream(self, now: float) -> bool:
         """Whether the next state continues the last one. Only after a real outage (a restarted driver or
@@ -107,18 +139,17 @@ class Supervisor:
         return self._stamp is not None and self.watchdog.age(now) < self.config.stream_restart
 
     def object_pose(self, pose: np.ndarray) -> None:
-        """The object's measured pose ``[x, y, z, qw, qx, qy, qz]`` (world frame)."""
-        pose = check_finite(pose, "object pose")
-        if pose.shape != (7,):
-            raise Rejected("wrong_length", f"object pose has {pose.size} values, expected 7")
-        self.object = pose
+        """The object's measured pose ``[x, y, z, qw, qx, qy, qz]`` (world frame); :class:`Rejected`
+        when not finite or outside the workspace (:meth:`GoalBounds.check_object_pose`)."""
+        self.object = self.bounds.check_object_pose(pose)
 
     def set_goal(self, goal: Goal) -> str:
         """Plan toward ``goal`` from now on; returns a note when it was clamped into bounds."""
         goal, note = self.bounds.check(goal)
         self.goal = goal
         layout = self.observations.layout
-        self.controller.set_goal(goal_cost(goal, layout, control_period=self.robot.control_period))
+        period = self.robot.control_period
+        self.controller.set_goal(goal_cost(goal, layout, control_period=period, posture=self.posture))
         return note
 
     def clear_goal(self) -> None:

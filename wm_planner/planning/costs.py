@@ -13,8 +13,9 @@ from typing import ClassVar
 import numpy as np
 
 from wm_planner.data.layout import Layout
+from wm_planner.planning.planner import CostFn
 
-__all__ = ["JointCost", "PushCost", "ReachCost", "task_cost"]
+__all__ = ["CostSum", "JointCost", "PostureCost", "PushCost", "ReachCost", "task_cost"]
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -129,6 +130,53 @@ class JointCost(_SettleCost):
     the last), plus a little joint speed, as :class:`ReachCost` does in task space."""
 
     feature: ClassVar[str] = "joint_pos"
+
+
+@dataclass(frozen=True)
+class PostureCost:
+    """Keeps the imagined joints off their limits: per step, for each joint, the square of how far it is
+    past ``free`` of its half-range from mid-range, as a fraction of the rest (0 up to ``free``, 1 at the
+    limit), summed over joints and weighted by ``weight``.
+
+    A tool-tip or object cost leaves the arm's redundant joints free (a seven-joint arm reaching a point
+    has four), and sampling noise walks them into their limits over many goals; there the arm can no
+    longer move the tip the way later goals need.
+    """
+
+    layout: Layout
+    lower: np.ndarray
+    upper: np.ndarray
+    weight: float = 1.0
+    free: float = 0.8
+    _q: slice = field(init=False, repr=False)
+    _mid: np.ndarray = field(init=False, repr=False)
+    _half: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.free < 1.0:
+            raise ValueError(f"free must be in [0, 1), got {self.free}")
+        lower, upper = np.asarray(self.lower, np.float32), np.asarray(self.upper, np.float32)
+        object.__setattr__(self, "_q", self.layout.slice("joint_pos"))
+        object.__setattr__(self, "_mid", (lower + upper) / 2)
+        object.__setattr__(self, "_half", (upper - lower) / 2)
+
+    def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        reach = np.abs(features[..., self._q] - self._mid) / self._half
+        excess = np.maximum(0.0, reach - np.float32(self.free)) / np.float32(1.0 - self.free)
+        return np.asarray(np.float32(self.weight) * (excess**2).sum(axis=(-2, -1)))
+
+
+@dataclass(frozen=True)
+class CostSum:
+    """The sum of ``terms``, each ``cost(features [N, H, F], actions [N, H, A]) -> [N]``."""
+
+    terms: tuple[CostFn, ...]
+
+    def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        total = self.terms[0](features, actions)
+        for term in self.terms[1:]:
+            total = total + term(features, actions)
+        return np.asarray(total)
 
 
 def task_cost(

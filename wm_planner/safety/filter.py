@@ -4,7 +4,9 @@ Commands are joint positions, one per control period. The filter works on the st
 the previous command ``p0`` and keeps, in this order:
 
 1. finiteness: a target with NaN or Inf is replaced by "stop here" (a smooth hold);
-2. the velocity limits: ``|d| <= v_max dt``, by one common scale factor, so the direction is kept;
+2. the velocity limits: ``|d| <= v_max dt``, by one common scale factor, so the direction is kept
+   (after the limits were lowered while moving, a joint above its new limit slows down to it at its
+   acceleration limit instead of at once);
 3. braking room: no joint moves faster than it can still stop, decelerating at its limit, before its
    position limit minus the margin; again one common factor;
 4. the acceleration limits: ``|d - d_prev| <= a_max dt^2``, scaling the change by one common factor;
@@ -67,6 +69,7 @@ class CommandFilter:
 
     def __init__(self, robot: RobotSpec, config: SafetyConfig | None = None) -> None:
         self.config = config or SafetyConfig()
+        self._robot = robot
         dt = robot.control_period
         self.dt = dt
         margin = self.config.position_margin
@@ -107,6 +110,17 @@ class CommandFilter:
         """True when the last command did not move."""
         return not np.any(self._step)
 
+    def retuned(self, config: SafetyConfig) -> CommandFilter:
+        """A filter with the limits of ``config`` that goes on from this one's last command. The margin
+        cannot change: the last command might lie outside the new one."""
+        if config.position_margin != self.config.position_margin:
+            raise ValueError(
+                "position_margin cannot change while commanding: the last command may lie outside"
+            )
+        retuned = CommandFilter(self._robot, config)
+        retuned._position, retuned._step = self._position, self._step
+        return retuned
+
     def fork(self) -> CommandFilter:
         """An independent filter in this one's state, to preview commands without committing them."""
         return copy.copy(self)  # filter() rebinds its arrays instead of writing into them
@@ -126,7 +140,9 @@ class CommandFilter:
             limited.append("non_finite")
             target = p0
         step = target - p0
-        scale = _common_scale(step, self.max_step)
+        # Within the velocity limits, or slowing down to them at the acceleration limit.
+        max_step = np.maximum(self.max_step, np.abs(previous) - self.acc_step)
+        scale = _common_scale(step, max_step)
         if scale < 1.0:
             limited.append("velocity")
             step = step * scale
@@ -144,7 +160,7 @@ class CommandFilter:
         braked = np.clip(step, -down, up)
         if not np.array_equal(braked, step) and "braking" not in limited:
             limited.append("braking")
-        step = np.clip(braked, -self.max_step, self.max_step)
+        step = np.clip(braked, -max_step, max_step)
         position = np.clip(p0 + step, self.lower, self.upper)
         if not np.array_equal(position, p0 + step):
             limited.append("position")

@@ -106,12 +106,32 @@ def test_late_plans_reuse_the_last_good_plan_then_hold() -> None:
     assert mpc.fallback.deadline_misses == 4
 
 
-def test_arm_far_from_the_commands_restarts_them_from_the_arm() -> None:
+def test_an_arm_far_from_the_commands_gets_them_back_without_a_step() -> None:
     mpc = controller()
     mpc.set_goal(JointCost(LAYOUT, HOME))
-    moved = HOME + np.array([0.5, 0, 0, 0, 0, 0, 0])
+    moved = HOME + np.array([0.5, 0, 0, 0, 0, 0, 0])  # the arm was pushed away and stays there
+    commands, steps = [mpc.filter.position], []
+    for _ in range(100):
+        steps.append(mpc.step(observe(moved)))
+        commands.append(steps[-1].command.position)
+        if steps[-1].mode == "plan":
+            break
+    assert mpc.reanchors == 1 and steps[0].problem == Problem.REANCHORED and "back" in steps[0].detail
+    assert steps[-1].mode == "plan", "planning never resumed"
+    assert np.max(np.abs(commands[-1] - moved)) <= mpc.safety.max_tracking_error
+    velocity = np.diff(np.array(commands), axis=0)
+    assert np.all(np.abs(velocity) <= mpc.filter.max_step + 1e-12)
+    assert np.all(np.abs(np.diff(velocity, axis=0)) <= mpc.filter.acc_step + 1e-12)
+    assert mpc.blend_periods == len(steps) - 1
+
+
+def test_a_restarted_driver_restarts_the_commands_at_the_arm() -> None:
+    mpc = controller()
+    mpc.set_goal(JointCost(LAYOUT, HOME))
+    moved = HOME + 0.3
+    mpc.restart_at(moved)
     step = mpc.step(observe(moved))
-    assert mpc.reanchors == 1 and step.problem == Problem.REANCHORED and "restart" in step.detail
+    assert mpc.reanchors == 1 and step.problem == Problem.REANCHORED and step.mode == "plan"
     assert np.max(np.abs(step.command.position - moved)) <= np.max(mpc.filter.max_step) + 1e-12
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wm_planner.config import PlannerConfig, SupervisorConfig, default_robot_spec
+from wm_planner.config import PlannerConfig, SafetyConfig, SupervisorConfig, default_robot_spec
 from wm_planner.control import (
     Goal,
     GoalKind,
@@ -16,6 +16,7 @@ from wm_planner.control import (
     RolloutSource,
     Supervisor,
     build_supervisor,
+    retune_supervisor,
 )
 from wm_planner.observation import OBSERVATION_LAYOUT, ObservationBuilder
 from wm_planner.planning import Imagined
@@ -240,6 +241,33 @@ def test_object_poses_are_checked_and_used_for_object_goals() -> None:
     assert sup.goal_error() is None  # no object seen yet
     sup.object_pose(np.array([0.5, 0.0, 0.025, 1, 0, 0, 0]))
     assert sup.goal_error() == pytest.approx(0.1)
+    for far in ([5.0, 0.0, 0.025], [0.5, 0.0, -0.2], [0.5, 1e300, 0.025]):
+        with pytest.raises(Rejected, match="out_of_bounds"):
+            sup.object_pose(np.array([*far, 1, 0, 0, 0]))
+    assert sup.goal_error() == pytest.approx(0.1)  # the last good pose is kept
+
+
+def smallest_limit_margin(posture_weight: float, goals: int = 20) -> float:
+    """The closest any joint came to a limit at the end of ``goals`` end-effector goals in a row."""
+    sup, arm = running(posture_weight=posture_weight)
+    rng = np.random.default_rng(0)
+    half = (ROBOT.upper() - ROBOT.lower()) / 2
+    margins = []
+    for _ in range(goals):
+        target = np.clip(
+            FK.tool_tip(HOME + rng.uniform(-0.5, 0.5, 7) * half), [0.25, -0.5, 0.1], [0.8, 0.5, 0.7]
+        )
+        sup.set_goal(Goal(GoalKind.END_EFFECTOR, target))
+        for _ in range(100):
+            arm.period()
+        assert sup.goal_error() < 0.02
+        margins.append(np.min(np.minimum(arm.q - ROBOT.lower(), ROBOT.upper() - arm.q)))
+    return float(min(margins))
+
+
+def test_the_posture_cost_keeps_redundant_joints_off_their_limits_over_many_goals() -> None:
+    # Without it, sampling noise walks the joints the tip does not need toward their limits.
+    assert smallest_limit_margin(1.0) > 0.25 > smallest_limit_margin(0.0)
 
 
 @pytest.mark.parametrize("feasible", [True, False])
@@ -250,3 +278,24 @@ def test_feasible_plans_reach_the_arm_as_planned(feasible: bool) -> None:
     assert sup.goal_error() < 0.05
     # Sampled within the filter's acceleration limits, plans need no correction; unconstrained ones do.
     assert limited == 0 if feasible else limited > 20
+
+
+def test_a_lower_speed_limit_takes_effect_at_once_and_is_reached_at_the_acceleration_limit() -> None:
+    sup, arm = running()
+    source = RolloutSource("integrator", integrator, OBSERVATION_LAYOUT, ("numpy",))
+    sup.set_goal(Goal(GoalKind.JOINTS, ROBOT.lower() + 0.1))  # far: the arm runs at full speed
+    positions = [arm.q]
+    for _ in range(30):
+        arm.period()
+        positions.append(arm.q)
+    slow = SafetyConfig(speed_scale=0.25)
+    planner = PlannerConfig(samples=32, horizon=6, elites=8)
+    retune_supervisor(sup, source, planner=planner, safety=slow, config=sup.config)
+    for _ in range(40):
+        assert arm.period().mode == Mode.PLAN  # the goal is kept
+        positions.append(arm.q)
+    steps = np.diff(np.array(positions), axis=0)
+    acc_step = sup.controller.filter.acc_step
+    assert np.all(np.abs(np.diff(steps, axis=0)) <= acc_step + 1e-12)  # no jolt when the limit drops
+    assert np.max(np.abs(steps[:30])) > 0.5 * np.max(ROBOT.max_step())
+    assert np.all(np.abs(steps[-10:]) <= 0.25 * ROBOT.max_step() + 1e-12)
