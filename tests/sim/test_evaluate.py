@@ -81,7 +81,9 @@ def test_eval_names_a_missing_bundle(tmp_path: Path) -> None:
     assert "no such model bundle" in done.stderr
 
 
-def test_bench_reports_all_three_planners(tmp_path: Path, tiny_bundle: Path) -> None:
+def test_bench_reports_all_three_planners_and_ours_on_a_busy_machine(
+    tmp_path: Path, tiny_bundle: Path
+) -> None:
     pytest.importorskip("pytorch_mppi")
     out = tmp_path / "bench.json"
     done = run_cli(
@@ -94,11 +96,15 @@ def test_bench_reports_all_three_planners(tmp_path: Path, tiny_bundle: Path) -> 
         "5",
         "--physics-repeats",
         "1",
+        "--load-cores",
+        "1",
         timeout=240,
     )
     assert done.returncode == 0, done.stderr
+    assert "loaded (1 busy)" in done.stdout
     result = json.loads(out.read_text())
-    for name in ("ours", "pytorch_mppi", "mujoco_rollout"):
+    assert result["settings"]["load_cores"] == 1
+    for name in ("ours", "pytorch_mppi", "mujoco_rollout", "ours_loaded"):
         assert result[name]["p99_ms"] >= result[name]["p50_ms"] > 0
         assert result[name]["transitions_per_s"] > 0
     expected = result["ours"]["transitions_per_s"] / result["pytorch_mppi"]["transitions_per_s"]

@@ -12,6 +12,7 @@ from wm_planner.control.factory import (
 )
 from wm_planner.control.goals import Goal, GoalBounds, GoalKind, goal_cost, goal_error
 from wm_planner.control.inputs import Rejected, check_finite, check_measured, max_travel
+from wm_planner.control.runner import LoopRunner
 from wm_planner.control.supervisor import Decision, Supervisor
 from wm_planner.safety.status import Mode, Problem
 
@@ -22,6 +23,7 @@ __all__ = [
     "Goal",
     "GoalBounds",
     "GoalKind",
+    "LoopRunner",
     "Mode",
     "MpcController",
     "Problem",

@@ -155,8 +155,10 @@ def retune_supervisor(
     safety: SafetyConfig,
     config: SupervisorConfig,
     seed: int = 0,
-) -> None:
-    """New settings for a running loop (see :meth:`Supervisor.retune`), its planner built as
-    :func:`build_supervisor` builds it."""
+) -> str:
+    """New settings for a running loop (see :meth:`Supervisor.retune`, whose note it returns), its
+    planner built as :func:`build_supervisor` builds it."""
     robot = supervisor.robot
-    supervisor.retune(config, planner=_joint_planner(source, robot, planner, safety, seed), safety=safety)
+    return supervisor.retune(
+        config, planner=_joint_planner(source, robot, planner, safety, seed), safety=safety
+    )

@@ -85,18 +85,19 @@ class Supervisor:
         self.watchdog.timeout_s = self.controller.safety.state_timeout_periods * self.robot.control_period
         self.controller.preview_steps = config.preview_steps
 
-    def retune(self, config: SupervisorConfig, *, planner: SamplingPlanner, safety: SafetyConfig) -> None:
+    def retune(self, config: SupervisorConfig, *, planner: SamplingPlanner, safety: SafetyConfig) -> str:
         """New settings from the next period on, without stopping: the loop's ``config``, the
         ``planner`` and the command filter's ``safety`` limits (see :meth:`MpcController.retune`). The
-        goal is kept, and re-checked against the new bounds: a goal now outside them is cleared."""
+        goal is kept and checked against the new bounds; returns a note when that cleared or clamped it."""
         self.controller.retune(planner, safety)
         self._configure(config)
-        if self.goal is not None:
-            try:
-                self.set_goal(self.goal)
-            except Rejected:
-                self.clear_goal()
-                raise
+        if self.goal is None:
+            return ""
+        try:
+            return self.set_goal(self.goal)
+        except Rejected as error:
+            self.clear_goal()
+            return f"goal cleared: {error}"
 
     # inputs ---------------------------------------------------------------------------------------
 

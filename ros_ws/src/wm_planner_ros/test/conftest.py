@@ -15,10 +15,6 @@ import pytest
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_DOMAIN_ID", str(1 + os.getpid() % 100))
 
-TRAINING = """
-train: {steps: 800, eval_every: 400, checkpoint_every: 800}
-"""
-
 
 def run_cli(*args: str, timeout: float = 600) -> None:
     done = subprocess.run(
@@ -35,17 +31,14 @@ def ros() -> Iterator[None]:
     rclpy.try_shutdown()
 
 
-@pytest.fixture(scope="session")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default-size model (N=256, H=16 bundle) trained briefly on reach data: about two minutes.
-
-    ``WM_PLANNER_TEST_BUNDLE=DIR`` runs the tests on an existing bundle instead (your robot's model).
-    """
-    if os.environ.get("WM_PLANNER_TEST_BUNDLE"):
-        return Path(os.environ["WM_PLANNER_TEST_BUNDLE"])
-    root = tmp_path_factory.mktemp("ros_model")
-    (root / "train.yaml").write_text(TRAINING)
-    run_cli("collect", "--task", "reach", "--episodes", "200", "--out", str(root / "data"), "--seed", "1")
+def train_bundle(root: Path, *, episodes: int, steps: int) -> Path:
+    """A bundle of the default size (N=128, H=16) trained for ``steps`` on ``episodes`` reach episodes."""
+    (root / "train.yaml").write_text(
+        f"train: {{steps: {steps}, eval_every: {steps // 2}, checkpoint_every: {steps}}}\n"
+    )
+    run_cli(
+        "collect", "--task", "reach", "--episodes", str(episodes), "--out", str(root / "data"), "--seed", "1"
+    )
     run_cli(
         "train",
         "--data",
@@ -57,6 +50,17 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     run_cli("export", "--run", str(root / "run"), "--out", str(root / "bundle"))
     return root / "bundle"
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained briefly on reach data: about two minutes.
+
+    ``WM_PLANNER_TEST_BUNDLE=DIR`` runs the tests on an existing bundle instead (your robot's model).
+    """
+    if os.environ.get("WM_PLANNER_TEST_BUNDLE"):
+        return Path(os.environ["WM_PLANNER_TEST_BUNDLE"])
+    return train_bundle(tmp_path_factory.mktemp("ros_model"), episodes=200, steps=800)
 
 
 @pytest.fixture(scope="module", params=["trajectory", "forward"])

@@ -44,9 +44,16 @@ class Rig:
 
 
 @contextlib.contextmanager
-def running_rig(bundle: Path, interface: str, log_path: Path, **planner_params: object) -> Iterator[Rig]:
-    """The sim node and an autostarted planner node on ``interface`` (with ``planner_params`` overriding
-    its parameters), their output in ``log_path``."""
+def running_rig(
+    bundle: Path,
+    interface: str,
+    log_path: Path,
+    *,
+    sim_params: dict[str, object] | None = None,
+    **planner_params: object,
+) -> Iterator[Rig]:
+    """The sim node (with ``sim_params``) and an autostarted planner node on ``interface`` (with
+    ``planner_params`` overriding its parameters), their output in ``log_path``."""
     planner = {
         "model_path": str(bundle),
         "command_interface": interface,
@@ -56,7 +63,10 @@ def running_rig(bundle: Path, interface: str, log_path: Path, **planner_params: 
     topic = command_topic(interface, CONTROLLERS[interface])
     with open(log_path, "wb") as log:
         nodes = start_nodes(
-            planner, {"task": "reach", "seed": 0}, domain_id=int(os.environ["ROS_DOMAIN_ID"]), output=log
+            planner,
+            {"task": "reach", "seed": 0, **(sim_params or {})},
+            domain_id=int(os.environ["ROS_DOMAIN_ID"]),
+            output=log,
         )
         client = PlannerClient(command_topic=topic)
         try:
@@ -82,9 +92,10 @@ def arm_displacement(client: PlannerClient, seconds: float) -> float:
     return float(np.max(np.abs(client.joint_positions() - before)))
 
 
-def assert_within_limits(commands: list[RecordedCommand]) -> None:
+def assert_within_limits(commands: list[RecordedCommand], *, acceleration: bool = False) -> None:
     """Every command within the position limits (less the margin) and velocity limits, its knots in
-    time order and a feasible step apart, and each command a feasible step from the one before."""
+    time order and a feasible step apart, and each command a feasible step from the one before (and,
+    with ``acceleration``, a feasible change of step)."""
     assert commands, "no commands were published"
     lower, upper = ROBOT.lower() + MARGIN - 1e-9, ROBOT.upper() - MARGIN + 1e-9
     vmax = np.asarray(ROBOT.velocity_limits)
@@ -98,4 +109,22 @@ def assert_within_limits(commands: list[RecordedCommand]) -> None:
             assert np.all(np.diff(command.times) > 0.0)
             assert np.all(np.abs(np.diff(command.positions, axis=0)) <= step)
         firsts.append(command.positions[0])
-    assert np.all(np.abs(np.diff(np.array(firsts), axis=0)) <= step), "consecutive commands jump"
+    steps = np.diff(np.array(firsts), axis=0)
+    assert np.all(np.abs(steps) <= step), "consecutive commands jump"
+    if acceleration:
+        acc_step = np.asarray(ROBOT.acceleration_limits) * PERIOD**2 * (1 + 1e-9)
+        assert np.all(np.abs(np.diff(steps, axis=0)) <= acc_step), "consecutive commands jolt"
+
+
+def fresh_diagnostics(client: PlannerClient, timeout_s: float = 3.0) -> dict[str, str]:
+    """The next ``/diagnostics`` of the planner (not one received before this call)."""
+    with client.lock:
+        client.record.diagnostics = None
+    assert client.wait_for(lambda: client.diagnostics() is not None, timeout_s), "no diagnostics"
+    return client.diagnostics() or {}
+
+
+def stale_share(before: dict[str, str], after: dict[str, str]) -> tuple[int, int]:
+    """Control periods held for stale joint states between two diagnostics, and all periods."""
+    periods = int(after["periods"]) - int(before["periods"])
+    return int(after["stale_periods"]) - int(before["stale_periods"]), periods

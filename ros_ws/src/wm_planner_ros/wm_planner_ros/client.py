@@ -19,6 +19,7 @@ from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
@@ -74,7 +75,9 @@ class PlannerClient:
         on_command = self._on_trajectory if trajectory else self._on_forward
         if record_commands:
             node.create_subscription(kind, command_topic, on_command, 100)
-        node.create_subscription(JointState, "/joint_states", self._on_joint_state, 10)
+        # Best-effort hears reliable and best-effort publishers alike.
+        sensor = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
+        node.create_subscription(JointState, "/joint_states", self._on_joint_state, sensor)
         node.create_subscription(String, f"{planner}/status", self._on_status, 10)
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.ee_goal_pub = node.create_publisher(PoseStamped, f"{planner}/goal", 10)
@@ -193,6 +196,16 @@ class PlannerClient:
         msg.pose.orientation.w = 1.0
         self.ee_goal_pub.publish(msg)
 
+    def set_parameters_result(self, **values: object) -> list[tuple[bool, str]]:
+        """Set parameters of the planner node; ``(successful, reason)`` for each."""
+        client = self.node.create_client(SetParameters, f"{self.planner}/set_parameters")
+        request = SetParameters.Request(
+            parameters=[Parameter(name, value=value).to_parameter_msg() for name, value in values.items()]
+        )
+        results = self._call(client, request).results
+        self.node.destroy_client(client)
+        return [(r.successful, r.reason) for r in results]
+
     def send_joint_goal(self, q: Sequence[float]) -> None:
         msg = JointState(name=self.joint_names, position=[float(v) for v in q])
         msg.header.stamp = self.node.get_clock().now().to_msg()
@@ -223,13 +236,8 @@ class PlannerClient:
 
     def set_parameters(self, **values: object) -> None:
         """Set parameters of the planner node; raises ``RuntimeError`` with the node's reason if refused."""
-        client = self.node.create_client(SetParameters, f"{self.planner}/set_parameters")
-        request = SetParameters.Request(
-            parameters=[Parameter(name, value=value).to_parameter_msg() for name, value in values.items()]
-        )
-        results = self._call(client, request).results
-        self.node.destroy_client(client)
-        refused = [f"{name}: {r.reason}" for name, r in zip(values, results, strict=True) if not r.successful]
+        results = self.set_parameters_result(**values)
+        refused = [f"{name}: {why}" for name, (ok, why) in zip(values, results, strict=True) if not ok]
         if refused:
             raise RuntimeError(f"parameters refused: {refused}")
 

@@ -60,8 +60,8 @@ class Outputs:
         if step is not None:
             if step.plan is not None:
                 telemetry.planned(step.plan.latency_s)
-            telemetry.stepped(step.mode)
             self.command(step)
+            telemetry.sent(now, step.mode)
         if telemetry.decided(decision) or now >= self._next_status:
             self.status.publish(status_message(lifecycle, decision, supervisor, telemetry.rejected))
             self._next_status = now + self.params["status_period"]

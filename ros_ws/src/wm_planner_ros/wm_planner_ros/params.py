@@ -30,6 +30,7 @@ __all__ = [
     "SIM_PARAMETERS",
     "Param",
     "declare_parameters",
+    "live",
     "parameter_file",
     "section",
 ]
@@ -118,7 +119,26 @@ PLANNER_PARAMETERS: tuple[Param, ...] = (
     Param("trajectory_points", 0, "knots sent per JointTrajectory; 0: all, ending at rest", 0, 1000),
     Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState input"),
     Param("object_pose_topic", "/object_pose", "geometry_msgs/PoseStamped of the pushed object"),
-    Param("frame_id", "world", "frame of goals, the object pose and the planned path"),
+    Param("frame_id", "world", "frame the loop plans in: goals and object poses are transformed into it"),
+    Param(
+        "static_transforms",
+        "",
+        "frames goals and object poses may come in besides frame_id: 'parent child x y z qx qy qz qw' "
+        "(static_transform_publisher's order), several separated by ';'",
+    ),
+    Param(
+        "joint_states_reliability",
+        "auto",
+        "'auto' (reliable, or best-effort once a best-effort publisher is seen), 'reliable' or 'best_effort'",
+    ),
+    Param(
+        "joint_states_depth",
+        1000,
+        "joint states queued for the loop: deep enough that a burst of other messages cannot push the "
+        "driver's out",
+        1,
+        10000,
+    ),
     Param("seed", 0, "planner sampling seed", 0, 2**31 - 1),
     *_from_model(SupervisorConfig),
     *_from_model(
@@ -134,6 +154,20 @@ PLANNER_PARAMETERS: tuple[Param, ...] = (
     Param("path_period", 0.1, "s between ~/planned_path messages", 0.01, 60.0),
 )
 
+_FIXED_WHILE_COMMANDING = ("safety.position_margin",)
+
+
+def live(name: str) -> bool:
+    """Whether parameter ``name`` may change while the node is configured: the planner's, the safety
+    limits' (not the margin: the last command might lie outside a wider one), the loop's and the report
+    periods; the others take effect at configure."""
+    if name in _FIXED_WHILE_COMMANDING:
+        return False
+    if name.startswith(("planner.", "safety.")):
+        return True
+    return name in SupervisorConfig.model_fields or name in ("status_period", "path_period")
+
+
 SIM_PARAMETERS: tuple[Param, ...] = (
     Param("task", "reach", "'reach' or 'push': where the cube starts and which target marker shows"),
     Param("seed", 0, "seed of the start pose, cube and target at each reset", 0, 2**31 - 1),
@@ -141,6 +175,11 @@ SIM_PARAMETERS: tuple[Param, ...] = (
     Param("real_time_factor", 1.0, "simulated seconds per wall second; 0: as fast as possible", 0.0, 100.0),
     Param("publish_rate", 100.0, "Hz of /joint_states, /clock and the object pose", 1.0, 1000.0),
     Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState output"),
+    Param(
+        "joint_states_reliability",
+        "reliable",
+        "'reliable' (as joint_state_broadcaster) or 'best_effort' (as many drivers publish)",
+    ),
     Param("object_pose_topic", "/object_pose", "geometry_msgs/PoseStamped of the cube"),
     Param(
         "trajectory_controller",

@@ -6,12 +6,15 @@ decided there (and tested there, without DDS).
 
 - configure: load and check the bundle against the robot, build the control loop, warm up. Any failure
   leaves the node unconfigured with one log line saying why; configure can be retried.
-- activate: the loop runs at ``control_rate`` on a steady clock (a frozen simulation clock must not freeze
-  the watchdog that notices it), and a watchdog checks four times a period for stale joint states.
-- deactivate, shutdown: a hold is published, then the loop stops.
+- activate: the loop runs at ``control_rate`` on its own thread and a steady clock
+  (:class:`wm_planner.control.LoopRunner`), so a plan never delays a joint state and a frozen simulation
+  clock cannot freeze the watchdog that notices it. Inputs are read here, on the executor's thread, and
+  handed to the loop, which applies them before its next decision.
+- deactivate, shutdown, error: a hold is published, then the loop stops.
 
-A rejected message is counted by reason, reported in ``/diagnostics`` and ``~/status``, and logged at
-most every few seconds.
+Planner, safety and loop parameters take effect at once, also while active; the others are refused
+while configured. A rejected message is counted by reason, reported in ``/diagnostics`` and
+``~/status``, and logged at most every few seconds.
 """
 
 from __future__ import annotations
@@ -22,17 +25,21 @@ from typing import Any
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 from std_srvs.srv import SetBool, Trigger
 
-from wm_planner.control import Decision, Goal, GoalKind, Rejected
+from wm_planner.control import Decision, Goal, GoalKind, LoopRunner, Rejected, Supervisor
+from wm_planner_ros.frames import FrameTree
 from wm_planner_ros.messages import JointStateReader, pose_vector, seconds
 from wm_planner_ros.outputs import Outputs
-from wm_planner_ros.params import PLANNER_PARAMETERS, declare_parameters
+from wm_planner_ros.params import PLANNER_PARAMETERS, declare_parameters, live
+from wm_planner_ros.qos import JointStateInput, check_reliability
 from wm_planner_ros.spin import spin_node
-from wm_planner_ros.stack import PlanningStack, load_stack
+from wm_planner_ros.stack import PlanningStack, load_stack, retune_stack
 from wm_planner_ros.telemetry import Telemetry
 
 __all__ = ["PlannerNode", "main"]
@@ -50,11 +57,11 @@ class PlannerNode(LifecycleNode):
         self.stack: PlanningStack | None = None
         self.lifecycle = "unconfigured"
         self._inputs: list[Any] = []
-        self._loop_timers: list[Any] = []
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics, clock=self.steady)
         self.create_service(SetBool, "~/pause", self._on_pause)
         self.create_service(Trigger, "~/reset", self._on_reset)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         if self.params["autostart"]:
             self._autostart = self.create_timer(0.01, self._start, clock=self.steady)
 
@@ -68,19 +75,28 @@ class PlannerNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.params = {p.name: self.get_parameter(p.name).value for p in PLANNER_PARAMETERS}
         try:
+            check_reliability(self.params)
+            self.frames = FrameTree([t for t in self.params["static_transforms"].split(";") if t.strip()])
             stack = load_stack(self.params)
             stack.warm_up()
         except (ValueError, OSError, RuntimeError) as error:
             self.get_logger().error(f"configure failed: {error}")
             return _FAILURE
-        self.stack, self.supervisor = stack, stack.supervisor
+        self.stack = stack
+        self.loop = LoopRunner(
+            stack.supervisor,
+            1.0 / self.params["control_rate"],
+            report=self._report,
+            rejected=self._reject,
+            clock=self._now,
+        )
         self.reader = JointStateReader(stack.robot.joint_names)
         self.outputs = Outputs(self, self.params, stack.robot.joint_names, stack.source.feature_layout)
         topics = self.params["joint_states_topic"], self.params["object_pose_topic"]
-        # Reliable, as joint_state_broadcaster publishes: a best-effort reader lost every other state
-        # after a driver restart in testing, which no watchdog timeout can tell from an outage.
+        self.joint_states = JointStateInput(
+            self, self.params, self._on_joint_state, lambda why: self.telemetry.reject(f"{topics[0]}.{why}")
+        )
         self._inputs = [
-            self.create_subscription(JointState, topics[0], self._on_joint_state, 5),
             self.create_subscription(PoseStamped, topics[1], self._on_object, 10),
             self.create_subscription(PoseStamped, "~/goal", self._on_ee_goal, 10),
             self.create_subscription(JointState, "~/joint_goal", self._on_joint_goal, 10),
@@ -94,15 +110,11 @@ class PlannerNode(LifecycleNode):
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.supervisor.activate()
+        self.loop.call(Supervisor.activate)
         self.telemetry.clear_windows()
-        period = 1.0 / self.params["control_rate"]
-        self._loop_timers = [
-            self.create_timer(period, self._control_tick, clock=self.steady),
-            self.create_timer(period / 4, self._watchdog_tick, clock=self.steady),
-        ]
         self.lifecycle = "active"
         result = super().on_activate(state)
+        self.loop.start()
         self.get_logger().info(f"active: planning at {self.params['control_rate']:g} Hz")
         return result
 
@@ -117,24 +129,33 @@ class PlannerNode(LifecycleNode):
         return super().on_cleanup(state)
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        if self.stack is not None:
-            self._stop()
-            self._destroy_entities()
+        self._release()
         self.lifecycle = "finalized"
         return super().on_shutdown(state)
 
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """A transition raised: hold, release everything and go back to unconfigured (configure again)."""
+        self.get_logger().error(f"error while {self.lifecycle}: holding, back to unconfigured")
+        self._release()
+        self.lifecycle = "unconfigured"
+        return _SUCCESS
+
+    def _release(self) -> None:
+        if self.stack is not None:
+            self._stop()
+            self._destroy_entities()
+
     def _stop(self) -> None:
-        for timer in self._loop_timers:
-            self.destroy_timer(timer)
-        self._loop_timers = []
-        step = self.supervisor.stop()
+        self.loop.stop()
+        step = self.loop.call(Supervisor.stop)
         if step is not None:
             self.outputs.command(step)
 
     def _destroy_entities(self) -> None:
-        self.outputs.destroy()
+        self.joint_states.destroy()
         for subscription in self._inputs:
             self.destroy_subscription(subscription)
+        self.outputs.destroy()
         self._inputs, self.stack = [], None
 
     # inputs ---------------------------------------------------------------------------------------
@@ -148,24 +169,26 @@ class PlannerNode(LifecycleNode):
             self.get_logger().warning(message, throttle_duration_sec=_LOG_EVERY_S)
 
     def _on_joint_state(self, msg: JointState) -> None:
+        topic, now = self.params["joint_states_topic"], self._now()
         try:
             q, qd = self.reader.read(msg)
-            clock = self.get_clock().now().nanoseconds * 1e-9
-            self.supervisor.joint_state(q, qd, seconds(msg.header.stamp), now=self._now(), clock=clock)
         except Rejected as error:
-            self._reject(self.params["joint_states_topic"], error)
+            self._reject(topic, error)
+            return
+        stamp, clock = seconds(msg.header.stamp), self.get_clock().now().nanoseconds * 1e-9
+        self.loop.post(topic, lambda loop: loop.joint_state(q, qd, stamp, now=now, clock=clock))
 
     def _framed_pose(self, msg: PoseStamped) -> np.ndarray:
-        frame = msg.header.frame_id
-        if frame and frame != self.params["frame_id"]:
-            raise Rejected("wrong_frame", f"frame {frame!r}, expected {self.params['frame_id']!r}")
-        return pose_vector(msg)
+        return self.frames.to_root(pose_vector(msg), msg.header.frame_id, self.params["frame_id"])
 
     def _on_object(self, msg: PoseStamped) -> None:
+        topic = self.params["object_pose_topic"]
         try:
-            self.supervisor.object_pose(self._framed_pose(msg))
+            pose = self._framed_pose(msg)
         except Rejected as error:
-            self._reject(self.params["object_pose_topic"], error)
+            self._reject(topic, error)
+            return
+        self.loop.post(topic, lambda loop: loop.object_pose(pose))
 
     def _on_ee_goal(self, msg: PoseStamped) -> None:
         self._goal("~/goal", lambda: Goal(GoalKind.END_EFFECTOR, self._framed_pose(msg)[:3]))
@@ -179,19 +202,25 @@ class PlannerNode(LifecycleNode):
     def _goal(self, topic: str, read: Any) -> None:
         try:
             goal = read()
-            note = self.supervisor.set_goal(goal)
         except Rejected as error:
             self._reject(topic, error)
             return
-        if note:
-            self.telemetry.reject(f"{topic}.clamped")
-            self.get_logger().warning(note)
-        self.get_logger().info(f"new {goal.kind} goal {np.round(goal.value, 4).tolist()}")
+
+        def set_goal(loop: Supervisor) -> None:
+            previous = loop.goal
+            note = loop.set_goal(goal)
+            if note:
+                self.telemetry.reject(f"{topic}.clamped")
+                self.get_logger().warning(note)
+            replaced = "" if previous is None else f" (replaces the {previous.kind} goal)"
+            self.get_logger().info(f"new {goal.kind} goal {np.round(goal.value, 4).tolist()}{replaced}")
+
+        self.loop.post(topic, set_goal)
 
     def _on_pause(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
-        if self.stack is not None:
-            self.supervisor.pause(bool(request.data))
         response.success = self.stack is not None
+        if response.success:
+            self.loop.post("~/pause", lambda loop: loop.pause(bool(request.data)))
         response.message = "paused: holding" if request.data else "resumed"
         if not response.success:
             response.message = f"node is {self.lifecycle}: configure it first"
@@ -202,40 +231,55 @@ class PlannerNode(LifecycleNode):
         if self.stack is None:
             response.success, response.message = False, f"node is {self.lifecycle}: configure it first"
             return response
-        self.supervisor.reset()
+        self.loop.post("~/reset", Supervisor.reset)
         response.success, response.message = True, "goal cleared, commands restart from the measured state"
         return response
+
+    def _on_set_parameters(self, changes: list[Parameter]) -> SetParametersResult:
+        """Live parameters take effect at once; others are refused while configured, with the reason."""
+        stack = self.stack
+        if stack is None:
+            return SetParametersResult(successful=True)
+        fixed = [p.name for p in changes if not live(p.name)]
+        if fixed:
+            why = f"take effect at configure: deactivate and clean up first (node is {self.lifecycle})"
+            return SetParametersResult(successful=False, reason=f"{', '.join(fixed)} {why}")
+        params = self.params | {p.name: p.value for p in changes}
+        try:
+            note = self.loop.call(lambda loop: retune_stack(stack, params))
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        self.params.update(params)
+        self.get_logger().info(f"now in effect: {', '.join(f'{p.name}={p.value}' for p in changes)}")
+        if note:
+            self.get_logger().warning(note)
+        return SetParametersResult(successful=True)
 
     # the loop -------------------------------------------------------------------------------------
 
     def _now(self) -> float:
         return self.steady.now().nanoseconds * 1e-9
 
-    def _watchdog_tick(self) -> None:
-        decision = self.supervisor.watch(self._now())
-        if decision is not None:
-            self._report(decision, self._now())
-
-    def _control_tick(self) -> None:
-        now = self._now()
-        self.telemetry.tick(now)
-        self._report(self.supervisor.tick(now), now)
-
-    def _report(self, decision: Decision, now: float) -> None:
+    def _report(self, decision: Decision, now: float, period: bool) -> None:
+        """On the loop's thread: publish what ``decision`` sends and says."""
+        if period:
+            self.telemetry.period(decision)
         self.outputs.report(
-            decision, now, lifecycle=self.lifecycle, supervisor=self.supervisor, telemetry=self.telemetry
+            decision, now, lifecycle=self.lifecycle, supervisor=self.loop.supervisor, telemetry=self.telemetry
         )
 
     def _publish_diagnostics(self) -> None:
+        stack = self.stack
         array = self.telemetry.diagnostics(
-            None if self.stack is None else self.supervisor,
+            None if stack is None else stack.supervisor,
             self.lifecycle,
             self._now(),
             name=f"{self.get_name()}: world-model planner",
             hardware_id=self.params["model_path"],
             extra={
                 "control_rate_hz": f"{self.params['control_rate']:g}",
-                "execution_provider": "" if self.stack is None else self.stack.provider,
+                "execution_provider": "" if stack is None else stack.provider,
+                "loop_overruns": "0" if stack is None else str(self.loop.overruns),
             },
         )
         array.header.stamp = self.get_clock().now().to_msg()

@@ -21,6 +21,7 @@ import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import JointState
@@ -54,7 +55,14 @@ class SimNode(Node):
         self.sim_time = 0.0
         self.episode = 0
         self._reset_episode()
-        self._joint_states = self.create_publisher(JointState, self.params["joint_states_topic"], 10)
+        reliability = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
+        if self.params["joint_states_reliability"] not in reliability:
+            raise ValueError(
+                f"joint_states_reliability must be 'reliable' or 'best_effort', "
+                f"got {self.params['joint_states_reliability']!r}"
+            )
+        qos = QoSProfile(depth=10, reliability=reliability[self.params["joint_states_reliability"]])
+        self._joint_states = self.create_publisher(JointState, self.params["joint_states_topic"], qos)
         self._clock = self.create_publisher(ClockMsg, "/clock", 10)
         self._object = self.create_publisher(PoseStamped, self.params["object_pose_topic"], 10)
         trajectory = f"/{self.params['trajectory_controller']}/joint_trajectory"

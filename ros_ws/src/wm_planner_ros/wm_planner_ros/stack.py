@@ -30,11 +30,12 @@ from wm_planner.control import (
     build_supervisor,
     bundle_source,
     goal_cost,
+    retune_supervisor,
 )
 from wm_planner.runtime import BundleError
 from wm_planner_ros.params import section
 
-__all__ = ["PlanningStack", "load_stack"]
+__all__ = ["PlanningStack", "load_stack", "retune_stack"]
 
 COMMAND_INTERFACES = ("trajectory", "forward")
 
@@ -80,19 +81,31 @@ def load_stack(params: dict[str, Any]) -> PlanningStack:
             f"control_rate {params['control_rate']} Hz does not match the robot's control period "
             f"{robot.control_period} s: the model's actions are per control period"
         )
-    planner = validate_model(PlannerConfig, section(params, "planner."), source="planner.* parameters")
+    planner, safety, loop = _loop_configs(params)
     runtime = validate_model(RuntimeConfig, section(params, "runtime."), source="runtime.* parameters")
     source = bundle_source(model_path, robot=robot, runtime=runtime, planner=planner)
     supervisor = build_supervisor(
-        source,
-        robot,
-        planner=planner,
-        safety=validate_model(SafetyConfig, section(params, "safety."), source="safety.* parameters"),
-        supervisor=validate_model(
-            SupervisorConfig,
-            {name: params[name] for name in SupervisorConfig.model_fields},
-            source="supervisor parameters",
-        ),
-        seed=params["seed"],
+        source, robot, planner=planner, safety=safety, supervisor=loop, seed=params["seed"]
     )
     return PlanningStack(robot, source, supervisor)
+
+
+def _loop_configs(params: dict[str, Any]) -> tuple[PlannerConfig, SafetyConfig, SupervisorConfig]:
+    planner = validate_model(PlannerConfig, section(params, "planner."), source="planner.* parameters")
+    safety = validate_model(SafetyConfig, section(params, "safety."), source="safety.* parameters")
+    loop = validate_model(
+        SupervisorConfig,
+        {name: params[name] for name in SupervisorConfig.model_fields},
+        source="supervisor parameters",
+    )
+    return planner, safety, loop
+
+
+def retune_stack(stack: PlanningStack, params: dict[str, Any]) -> str:
+    """The planner, safety and loop settings of ``params`` in effect from the next period on (a note when
+    the goal had to be cleared or clamped); raises ``ValueError`` naming the parameter, and nothing
+    changes then."""
+    planner, safety, loop = _loop_configs(params)
+    return retune_supervisor(
+        stack.supervisor, stack.source, planner=planner, safety=safety, config=loop, seed=params["seed"]
+    )

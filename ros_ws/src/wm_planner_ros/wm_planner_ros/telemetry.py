@@ -20,24 +20,28 @@ __all__ = ["Telemetry", "path_message", "status_message"]
 
 
 class Telemetry:
-    """Sliding windows of the last ``window`` control ticks and plan latencies, event counters, and the
+    """Sliding windows of the last ``window`` commands sent and plan latencies, event counters, and the
     loop's latest mode and problem."""
 
     def __init__(self, window: int = 500) -> None:
-        self._ticks: deque[float] = deque(maxlen=window)
+        self._sent: deque[float] = deque(maxlen=window)
         self._latencies: deque[float] = deque(maxlen=window)
         self.rejected: Counter[str] = Counter()
         self.modes: Counter[str] = Counter()
+        self.periods = 0
+        self.stale_periods = 0
         self.mode: Mode = Mode.IDLE
         self.problem: Problem | None = None
 
-    def tick(self, now_s: float) -> None:
-        """The control timer fired (the loop rate counts these, whatever the period then did)."""
-        self._ticks.append(now_s)
-
-    def stepped(self, mode: Mode) -> None:
-        """A command was published in ``mode``."""
+    def sent(self, now_s: float, mode: Mode) -> None:
+        """A command in ``mode`` was published at ``now_s`` (the loop rate counts these)."""
+        self._sent.append(now_s)
         self.modes[str(mode)] += 1
+
+    def period(self, decision: Decision) -> None:
+        """A control period decided ``decision``."""
+        self.periods += 1
+        self.stale_periods += decision.problem == Problem.STATE_STALE
 
     def planned(self, latency_s: float) -> None:
         self._latencies.append(latency_s)
@@ -54,9 +58,10 @@ class Telemetry:
         return self.rejected[reason]
 
     def loop_rate_hz(self) -> float:
-        if len(self._ticks) < 2:
+        """Commands sent per second over the window."""
+        if len(self._sent) < 2:
             return 0.0
-        return (len(self._ticks) - 1) / (self._ticks[-1] - self._ticks[0])
+        return (len(self._sent) - 1) / (self._sent[-1] - self._sent[0])
 
     def latency_ms(self, percentile: float) -> float:
         if not self._latencies:
@@ -65,7 +70,7 @@ class Telemetry:
 
     def clear_windows(self) -> None:
         """Start the rate and latency windows afresh (after a pause in the loop)."""
-        self._ticks.clear()
+        self._sent.clear()
         self._latencies.clear()
 
     def health(self, lifecycle: str) -> tuple[bytes, str]:
@@ -94,6 +99,8 @@ class Telemetry:
             "loop_rate_hz": f"{self.loop_rate_hz():.2f}",
             "plan_latency_p50_ms": f"{self.latency_ms(50):.2f}",
             "plan_latency_p99_ms": f"{self.latency_ms(99):.2f}",
+            "periods": str(self.periods),
+            "stale_periods": str(self.stale_periods),
             **extra,
             "state_age_ms": "inf" if supervisor is None else f"{1000 * supervisor.watchdog.age(now):.1f}",
         }
@@ -104,6 +111,7 @@ class Telemetry:
                 "invalid_plans": str(fallback.invalid_plans),
                 "fallbacks": str(fallback.fallbacks),
                 "reanchors": str(supervisor.controller.reanchors),
+                "reanchor_blend_periods": str(supervisor.controller.blend_periods),
                 "stale_state_events": str(supervisor.watchdog.stale_events),
             }
         values |= {f"ticks_{mode}": str(n) for mode, n in sorted(self.modes.items())}
