@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sim.env import ArmEnv
-from wm_planner.control import Decision, Goal, Supervisor
+from wm_planner.control import Decision, Goal, Rejected, Supervisor
 from wm_planner.observation import OBSERVATION_LAYOUT
 
 __all__ = ["LoopStats", "SupervisedArm"]
@@ -36,6 +36,8 @@ class LoopStats:
     modes: Counter[str] = field(default_factory=Counter)
     limited: Counter[str] = field(default_factory=Counter)
     problems: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    """Measurements the loop refused, by input and reason (a struck arm faster than its limits, say)."""
 
     def add(self, decision: Decision) -> None:
         self.periods += 1
@@ -53,6 +55,7 @@ class LoopStats:
             "modes": dict(self.modes),
             "filter_limited": dict(self.limited),
             "problems": dict(self.problems),
+            "rejected": dict(self.rejected),
         }
 
 
@@ -94,5 +97,12 @@ class SupervisedArm:
     def _publish(self, obs: np.ndarray) -> None:
         q = obs[OBSERVATION_LAYOUT.slice("joint_pos")]
         qd = obs[OBSERVATION_LAYOUT.slice("joint_vel")]
-        self.supervisor.joint_state(q, qd, self.t, now=self.t, clock=self.t)
-        self.supervisor.object_pose(obs[_CUBE])
+        # As on the robot: a refused measurement is counted and the loop goes on without it.
+        try:
+            self.supervisor.joint_state(q, qd, self.t, now=self.t, clock=self.t)
+        except Rejected as error:
+            self.stats.rejected[f"joint_state.{error.reason}"] += 1
+        try:
+            self.supervisor.object_pose(obs[_CUBE])
+        except Rejected as error:
+            self.stats.rejected[f"object_pose.{error.reason}"] += 1

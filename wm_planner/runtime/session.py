@@ -117,14 +117,17 @@ class _ShardedGraph:
         self.graphs = graphs
         self.batched = batched
         self.providers = graphs[0].providers
-        self.pool = ThreadPoolExecutor(len(graphs), thread_name_prefix="wm-rollout")
+        self.pool = ThreadPoolExecutor(len(graphs) - 1, thread_name_prefix="wm-rollout")
 
     def __call__(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         parts = {name: np.array_split(feeds[name], len(self.graphs)) for name in self.batched}
         shard_feeds = [
             {**feeds, **{name: parts[name][i] for name in self.batched}} for i in range(len(self.graphs))
         ]
-        results = list(self.pool.map(_Graph.__call__, self.graphs, shard_feeds))
+        # The calling thread runs the first shard itself: one thread fewer to wake, which on a busy
+        # computer is one scheduling delay fewer per call.
+        others = self.pool.map(_Graph.__call__, self.graphs[1:], shard_feeds[1:])
+        results = [self.graphs[0](shard_feeds[0]), *others]
         return [np.concatenate(outputs) for outputs in zip(*results, strict=True)]
 
 
