@@ -72,14 +72,17 @@ def limit_changes(actions: np.ndarray, last: np.ndarray, max_change: np.ndarray)
     """Make ``actions [N, H, A]`` (in place) change by at most ``max_change [A]`` per step, the first from
     ``last [A]``: each step's change is scaled by one factor, keeping its direction. Values stay between
     their own and the previous action's, so bounds that held still hold."""
-    previous = np.broadcast_to(last, actions[:, 0].shape)
-    for t in range(actions.shape[1]):
-        change = actions[:, t] - previous
-        with np.errstate(divide="ignore"):
-            room = np.where(change != 0.0, max_change / np.abs(change), np.inf)
-        scale = np.minimum(room.min(axis=-1, keepdims=True), 1.0)
-        actions[:, t] = previous + scale * change
-        previous = actions[:, t]
+    steps = np.moveaxis(actions, 1, 0)  # a view [H, N, A]: one contiguous-enough slice per step
+    previous = np.broadcast_to(last, steps[0].shape)
+    per_change = 1.0 / np.asarray(max_change, dtype=actions.dtype)
+    for t in range(steps.shape[0]):
+        change = steps[t] - previous
+        # The largest change relative to its limit; dividing by it (when above 1) scales the change
+        # into the limits with its direction kept.
+        excess = (np.abs(change) * per_change).max(axis=-1, keepdims=True)
+        change /= np.maximum(excess, 1.0)
+        steps[t] = previous + change
+        previous = steps[t]
 
 
 class SamplingPlanner(ABC):
