@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from wm_planner.config import SafetyConfig, default_robot_spec
 from wm_planner.observation import ObservationBuilder
 from wm_planner_ros.client import PlannerClient, RecordedCommand
-from wm_planner_ros.launcher import NodeProcesses, start_nodes
+from wm_planner_ros.launcher import NodeProcesses, ros_environment, start_node, start_nodes
 from wm_planner_ros.topics import CONTROLLERS, command_topic
 
 ROBOT = default_robot_spec()
@@ -41,6 +43,12 @@ class Rig:
 
     def mode(self) -> str | None:
         return (self.client.status() or {}).get("mode")
+
+
+def start_planner(params: dict[str, object], params_dir: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """The planner node alone (not autostarted) in this test run's domain, its output in ``log``."""
+    env = ros_environment(int(os.environ["ROS_DOMAIN_ID"]))
+    return start_node("planner_node", "planner_node", params, env=env, params_dir=params_dir, output=log)
 
 
 @contextlib.contextmanager

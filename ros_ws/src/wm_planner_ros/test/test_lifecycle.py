@@ -3,7 +3,6 @@ effect at once or are refused with the reason."""
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from pathlib import Path
@@ -14,10 +13,9 @@ import pytest
 pytest.importorskip("rclpy")
 
 from lifecycle_msgs.msg import Transition
-from rig import JOINT_GOAL, ROBOT, running_rig
+from rig import JOINT_GOAL, ROBOT, running_rig, start_planner
 
 from wm_planner_ros.client import PlannerClient
-from wm_planner_ros.launcher import ros_environment, start_node
 
 pytestmark = pytest.mark.slow
 
@@ -38,16 +36,8 @@ def test_shutdown_from_each_state_finalizes_the_node_cleanly(
     ros, bundle: Path, tmp_path: Path, state
 ) -> None:
     log_path = tmp_path / "planner.log"
-    env = ros_environment(int(os.environ["ROS_DOMAIN_ID"]))
     with open(log_path, "wb") as log:
-        planner = start_node(
-            "planner_node",
-            "planner_node",
-            {"model_path": str(bundle)},
-            env=env,
-            params_dir=tmp_path,
-            output=log,
-        )
+        planner = start_planner({"model_path": str(bundle)}, tmp_path, log)
         client = PlannerClient()
         try:
             for transition in TO_STATE[state]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -12,9 +11,9 @@ import pytest
 pytest.importorskip("rclpy")
 
 from lifecycle_msgs.msg import Transition
+from rig import start_planner
 
 from wm_planner_ros.client import PlannerClient
-from wm_planner_ros.launcher import ros_environment, start_node
 
 pytestmark = pytest.mark.slow
 
@@ -28,16 +27,8 @@ def test_configure_fails_cleanly_on_bad_models_and_recovers(ros, bundle: Path, t
     meta["robot"]["velocity_limits"] = [v / 2 for v in meta["robot"]["velocity_limits"]]
     metadata.write_text(json.dumps(meta))
     log_path = tmp_path / "planner.log"
-    env = ros_environment(int(os.environ["ROS_DOMAIN_ID"]))
     with open(log_path, "wb") as log:
-        planner = start_node(
-            "planner_node",
-            "planner_node",
-            {"model_path": str(tmp_path / "missing")},
-            env=env,
-            params_dir=tmp_path,
-            output=log,
-        )
+        planner = start_planner({"model_path": str(tmp_path / "missing")}, tmp_path, log)
         client = PlannerClient()
         try:
             assert not client.change_state(Transition.TRANSITION_CONFIGURE, timeout_s=60.0)
