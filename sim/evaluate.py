@@ -25,7 +25,7 @@ from wm_planner.control import RolloutSource, build_supervisor, bundle_source
 from wm_planner.observation import OBSERVATION_LAYOUT
 from wm_planner.planning import Plan
 
-__all__ = ["EpisodeResult", "EvalReport", "evaluate", "register_cli", "write_report"]
+__all__ = ["EpisodeResult", "EvalReport", "episode_seed", "evaluate", "register_cli", "write_report"]
 
 DEFAULT_EVAL_STEPS = {"reach": 150, "push": 300}
 _EE = OBSERVATION_LAYOUT.slice("ee_pos")
@@ -114,7 +114,9 @@ def _source(
     return oracle_source(env, samples=samples, horizon=horizon)
 
 
-def _episode_seed(seed: int, index: int) -> int:
+def episode_seed(seed: int, index: int) -> int:
+    """The seed of episode ``index`` of an evaluation seeded with ``seed``: drawn from a stream of its
+    own, not the one collection draws its episodes' seeds from, so evaluated episodes are held out."""
     return int(np.random.SeedSequence([seed, index, 7]).generate_state(1)[0])
 
 
@@ -150,7 +152,7 @@ def evaluate(
     bar = tqdm(range(episodes), desc=f"eval {task} ({source.name})", unit="ep", disable=not progress)
     for i in bar:
         recorder = _start_video(env) if video is not None and i == 0 else None
-        result, plans = _run_episode(arm, _episode_seed(seed, i), recorder)
+        result, plans = _run_episode(arm, episode_seed(seed, i), recorder)
         if recorder is not None:
             recorder.save(video)
             recorder.close()

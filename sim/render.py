@@ -10,7 +10,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-__all__ = ["EpisodeVideo"]
+__all__ = ["EpisodeVideo", "write_mp4"]
 
 _PATH_RGBA = np.array([0.1, 0.9, 0.3, 0.9], dtype=np.float32)
 
@@ -62,16 +62,21 @@ class EpisodeVideo:
                 scene.ngeom += 1
 
     def save(self, path: str | Path) -> Path:
-        import imageio_ffmpeg
-
-        path = Path(path)
-        height, width = self.frames[0].shape[:2]
-        writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=self.fps, quality=7)
-        writer.send(None)
-        for frame in self.frames:
-            writer.send(np.ascontiguousarray(frame))
-        writer.close()
-        return path
+        return write_mp4(self.frames, path, fps=self.fps)
 
     def close(self) -> None:
         self.renderer.close()
+
+
+def write_mp4(frames: list[np.ndarray], path: str | Path, *, fps: float) -> Path:
+    """``frames`` (each ``[H, W, 3]`` uint8) as an H.264 MP4 at ``path``, through imageio-ffmpeg."""
+    import imageio_ffmpeg
+
+    path = Path(path)
+    height, width = frames[0].shape[:2]
+    writer = imageio_ffmpeg.write_frames(str(path), (width, height), fps=fps, quality=7)
+    writer.send(None)
+    for frame in frames:
+        writer.send(np.ascontiguousarray(frame))
+    writer.close()
+    return path

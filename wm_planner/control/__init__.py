@@ -1,9 +1,11 @@
 """The control loop: plan, judge the plan, filter the command, and decide what to do when anything is
 wrong; built one way (:mod:`wm_planner.control.factory`) for the robot, the evaluation and the tools."""
 
+from wm_planner.control.actions import ActionController, ActionStep
 from wm_planner.control.controller import BindFn, ControlStep, MpcController, Trajectory
 from wm_planner.control.factory import (
     RolloutSource,
+    build_action_controller,
     build_controller,
     build_supervisor,
     bundle_source,
@@ -17,6 +19,8 @@ from wm_planner.control.supervisor import Decision, Supervisor
 from wm_planner.safety.status import Mode, Problem
 
 __all__ = [
+    "ActionController",
+    "ActionStep",
     "BindFn",
     "ControlStep",
     "Decision",
@@ -31,6 +35,7 @@ __all__ = [
     "RolloutSource",
     "Supervisor",
     "Trajectory",
+    "build_action_controller",
     "build_controller",
     "build_supervisor",
     "bundle_source",

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from wm_planner.config import PlannerConfig, RobotSpec, RuntimeConfig, SafetyConfig, SupervisorConfig
+from wm_planner.control.actions import ActionController
 from wm_planner.control.controller import BindFn, MpcController
 from wm_planner.control.supervisor import Supervisor
 from wm_planner.data.layout import Layout
@@ -22,6 +23,7 @@ from wm_planner.safety.filter import CommandFilter
 
 __all__ = [
     "RolloutSource",
+    "build_action_controller",
     "build_controller",
     "build_supervisor",
     "bundle_source",
@@ -121,6 +123,28 @@ def build_controller(
         safety=safety,
         preview_steps=preview_steps,
     )
+
+
+def build_action_controller(
+    source: RolloutSource,
+    *,
+    action_low: np.ndarray,
+    action_high: np.ndarray,
+    hold_action: np.ndarray | None = None,
+    planner: PlannerConfig | None = None,
+    safety: SafetyConfig | None = None,
+    seed: int = 0,
+) -> ActionController:
+    """The control loop of a system driven by bounded actions ``[A]`` sent as they are (a gymnasium
+    environment): the planner within the bounds, holding ``hold_action`` (default: their centre) when no
+    plan is usable, reusing a plan for at most ``safety.max_plan_reuse`` periods as the arm does."""
+    low, high = np.asarray(action_low, dtype=np.float64), np.asarray(action_high, dtype=np.float64)
+    hold = (low + high) / 2.0 if hold_action is None else np.asarray(hold_action, dtype=np.float64)
+    sampler = make_planner(
+        source.shape(planner), action_low=low, action_high=high, hold_action=hold, seed=seed
+    )
+    max_reuse = (safety or SafetyConfig()).max_plan_reuse
+    return ActionController(sampler, source.bind, hold_action=hold, max_reuse=max_reuse)
 
 
 def build_supervisor(

@@ -1,0 +1,49 @@
+"""Any gymnasium environment through the arm's pipeline: collect, train, export, plan, evaluate.
+
+- :class:`GymEnvSpec` / :class:`GymEnv`: an environment as the user names it (modules to import,
+  constructor arguments, either seeding style), with ``Dict`` observations flattened into named blocks;
+- :func:`collect_gym` records exploration episodes (coloured noise within the action space) into a
+  dataset that ``wm-planner train`` and ``wm-planner export`` take unchanged;
+- :func:`evaluate_gym` plans in the exported bundle through the planning factory's control loop, with a
+  cost made afresh at every reset (:mod:`sim.gymnasium_env.costs`), and counts the environment's own
+  success.
+
+``wm-planner gym-collect`` and ``wm-planner gym-eval`` are their command lines.
+"""
+
+from sim.gymnasium_env.cli import register_collect_cli, register_eval_cli
+from sim.gymnasium_env.collect import action_robot, collect_gym, gym_manifest
+from sim.gymnasium_env.costs import (
+    READY_COSTS,
+    CostFactory,
+    FeatureDistance,
+    feature_slice,
+    load_cost_factory,
+    reach_goal,
+    reach_point,
+)
+from sim.gymnasium_env.envs import GymEnv, GymEnvSpec, parse_layout, parse_mapping
+from sim.gymnasium_env.evaluate import GymEpisodeResult, GymReport, evaluate_gym, write_gym_report
+
+__all__ = [
+    "READY_COSTS",
+    "CostFactory",
+    "FeatureDistance",
+    "GymEnv",
+    "GymEnvSpec",
+    "GymEpisodeResult",
+    "GymReport",
+    "action_robot",
+    "collect_gym",
+    "evaluate_gym",
+    "feature_slice",
+    "gym_manifest",
+    "load_cost_factory",
+    "parse_layout",
+    "parse_mapping",
+    "reach_goal",
+    "reach_point",
+    "register_collect_cli",
+    "register_eval_cli",
+    "write_gym_report",
+]

@@ -1,0 +1,118 @@
+"""``wm-planner gym-collect`` and ``wm-planner gym-eval``: any gymnasium environment from the command
+line, with no Python written by the user."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from sim.gymnasium_env.collect import collect_gym
+from sim.gymnasium_env.costs import READY_COSTS, load_cost_factory
+from sim.gymnasium_env.envs import GymEnvSpec, parse_layout, parse_mapping
+from sim.gymnasium_env.evaluate import evaluate_gym, write_gym_report
+from wm_planner.config import PlannerConfig, RuntimeConfig
+
+__all__ = ["register_collect_cli", "register_eval_cli"]
+
+
+def _spec(args: argparse.Namespace) -> GymEnvSpec:
+    return GymEnvSpec(
+        args.env,
+        kwargs=parse_mapping(args.env_kwargs, option="--env-kwargs"),
+        imports=tuple(args.imports),
+        seed_kwarg=args.seed_kwarg,
+        layout=parse_layout(args.layout),
+        dt=args.dt,
+    )
+
+
+def _cmd_gym_collect(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    out = collect_gym(
+        _spec(args), args.episodes, args.out, seed=args.seed, steps=args.steps, amplitude=args.amplitude
+    )
+    print(f"collected {args.episodes} {args.env} episodes in {time.perf_counter() - start:.1f} s -> {out}")
+    return 0
+
+
+def _cmd_gym_eval(args: argparse.Namespace) -> int:
+    from wm_planner.config import load_yaml_model
+
+    planner = load_yaml_model(args.config, PlannerConfig) if args.config else PlannerConfig()
+    if args.planner:
+        planner = planner.model_copy(update={"algorithm": args.planner})
+    json_path = Path(args.json)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    video = None if args.no_video else json_path.with_name(json_path.stem + "_episode.mp4")
+    report = evaluate_gym(
+        _spec(args),
+        args.model,
+        load_cost_factory(args.cost),
+        cost_kwargs=parse_mapping(args.cost_kwargs, option="--cost-kwargs"),
+        episodes=args.episodes,
+        seed=args.seed,
+        steps=args.steps,
+        success_key=None if args.success_key == "none" else args.success_key,
+        stop_at_success=not args.full_episodes,
+        planner=planner,
+        runtime=RuntimeConfig(providers=tuple(args.providers)),
+        video=video,
+    )
+    paths = write_gym_report(report, json_path)
+    where = ", ".join(str(p) for p in [paths["json"], paths["plot"], video] if p is not None)
+    print(f"{report.summary()} -> {where}")
+    return 0
+
+
+def _environment_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", required=True, help="gymnasium id, e.g. PointMaze_Open-v3")
+    p.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="module to import first, such as the package that registers --env (repeat for several)",
+    )
+    p.add_argument("--env-kwargs", help="constructor keyword arguments: JSON or YAML, inline or a file")
+    p.add_argument(
+        "--seed-kwarg",
+        help="the constructor keyword that seeds the environment, for one that ignores reset(seed=)",
+    )
+    p.add_argument("--layout", help="names of a flat observation's blocks: 'name:size,name:size'")
+    p.add_argument("--dt", type=float, help="control period (s) when the environment has no dt")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=None, help="cap on steps per episode")
+
+
+def register_collect_cli(sub: argparse._SubParsersAction) -> None:
+    """Add ``gym-collect`` to the ``wm-planner`` command line."""
+    p = sub.add_parser("gym-collect", help="collect exploration episodes from a gymnasium environment")
+    _environment_options(p)
+    p.add_argument("--episodes", type=int, required=True)
+    p.add_argument("--out", required=True, help="dataset directory to create")
+    p.add_argument("--amplitude", type=float, default=0.6, help="exploration noise, fraction of the bounds")
+    p.set_defaults(func=_cmd_gym_collect)
+
+
+def register_eval_cli(sub: argparse._SubParsersAction) -> None:
+    """Add ``gym-eval`` to the ``wm-planner`` command line."""
+    p = sub.add_parser("gym-eval", help="planning in a gymnasium environment, judged by its own success")
+    _environment_options(p)
+    p.add_argument("--model", required=True, help="ONNX bundle trained on data of --env")
+    p.add_argument(
+        "--cost",
+        required=True,
+        help=f"MODULE:FACTORY called at every reset with (obs, info, layout=...), or one of {sorted(READY_COSTS)}",
+    )
+    p.add_argument("--cost-kwargs", help="keyword arguments of the cost factory: JSON or YAML, inline or a file")
+    p.add_argument("--success-key", default="success", help="info key of success ('none': the cost's radius)")
+    p.add_argument("--full-episodes", action="store_true", help="go on after success until the episode ends")
+    p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--planner", choices=["mppi", "cem"], help="override the algorithm of --config")
+    p.add_argument("--config", help="PlannerConfig YAML")
+    p.add_argument("--json", required=True, help="metrics file; the plot and video are written beside it")
+    p.add_argument("--no-video", action="store_true", help="skip the MP4 of the first episode")
+    p.add_argument("--providers", nargs="+", default=list(RuntimeConfig().providers))
+    p.set_defaults(func=_cmd_gym_eval)

@@ -1,0 +1,146 @@
+"""Costs for goal-conditioned environments, made afresh for every episode.
+
+A cost factory is called at every reset with the first observation and ``info`` and returns that
+episode's cost, so a goal that changes every episode (read from the observation, as a
+``desired_goal``, or from ``info``) reaches the cost without a side channel::
+
+    factory(obs [O], info, *, layout, **cost_kwargs) -> cost(features [N, H, O], actions [N, H, A]) -> [N]
+
+``wm-planner gym-eval --cost MODULE:FACTORY --cost-kwargs JSON`` loads one by name. A cost may also
+offer ``error(obs [O]) -> float`` (plotted per step and reported) and ``success_radius`` (success when
+the environment reports none). The ready factories here, on named features:
+
+- :func:`reach_goal`: distance of a feature to a goal read at reset (a feature, or a key of ``info``);
+- :func:`reach_point`: distance of a feature to a fixed point.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from wm_planner.data.layout import Layout
+from wm_planner.planning import CostFn
+
+__all__ = [
+    "READY_COSTS",
+    "CostFactory",
+    "FeatureDistance",
+    "feature_slice",
+    "load_cost_factory",
+    "reach_goal",
+    "reach_point",
+]
+
+CostFactory = Callable[..., CostFn]
+"""``factory(obs [O], info, *, layout, **cost_kwargs) -> cost`` (see the module docstring)."""
+
+
+@dataclass(frozen=True)
+class FeatureDistance:
+    """Euclidean distance of ``feature`` to ``target [K]``, summed over the imagined steps, plus
+    ``action_weight`` times the summed squared actions; success within ``success_radius``."""
+
+    feature: slice
+    target: np.ndarray = field(repr=False)
+    success_radius: float
+    action_weight: float = 0.0
+
+    def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """features: [N, H, O], actions: [N, H, A] -> [N]."""
+        distance = np.linalg.norm(features[..., self.feature] - self.target, axis=-1).sum(axis=1)
+        if self.action_weight:
+            distance = distance + self.action_weight * (actions**2).sum(axis=(1, 2))
+        return distance
+
+    def error(self, obs: np.ndarray) -> float:
+        """The observed distance ``obs [O]`` -> scalar."""
+        return float(np.linalg.norm(np.asarray(obs)[self.feature] - self.target))
+
+
+def feature_slice(layout: Layout, name: str) -> slice:
+    """Where ``name`` sits in ``layout``: a block's name, or ``"start:stop"`` indices."""
+    if name in layout.names:
+        return layout.slice(name)
+    start, sep, stop = name.partition(":")
+    if sep and start.strip().isdigit() and stop.strip().isdigit():
+        index = slice(int(start), int(stop))
+        if not 0 <= index.start < index.stop <= layout.size:
+            raise ValueError(f"feature {name!r} is outside the {layout.size} observation entries")
+        return index
+    raise ValueError(f"no feature {name!r}: the observation has {list(layout.names)} (or give 'start:stop')")
+
+
+def _radius(radius: float) -> float:
+    if not radius > 0:
+        raise ValueError(f"radius must be positive, got {radius}")
+    return float(radius)
+
+
+def reach_goal(
+    obs: np.ndarray,
+    info: dict[str, Any],
+    *,
+    layout: Layout,
+    feature: str,
+    goal: str,
+    radius: float,
+    action_weight: float = 0.0,
+) -> FeatureDistance:
+    """Bring ``feature`` to the episode's goal: the ``goal`` feature of the first observation, or with
+    ``goal="info.KEY"`` the reset ``info[KEY]``."""
+    where = feature_slice(layout, feature)
+    if goal.startswith("info."):
+        key = goal.removeprefix("info.")
+        if key not in info:
+            raise ValueError(f"goal {goal!r}: the reset info has no {key!r} (it has {sorted(info)})")
+        target = np.asarray(info[key], dtype=np.float64).ravel()
+    else:
+        target = np.asarray(obs, dtype=np.float64)[feature_slice(layout, goal)]
+    if target.size != where.stop - where.start:
+        raise ValueError(f"goal {goal!r} has {target.size} entries, feature {feature!r} {where.stop - where.start}")
+    return FeatureDistance(where, target, _radius(radius), action_weight)
+
+
+def reach_point(
+    obs: np.ndarray,
+    info: dict[str, Any],
+    *,
+    layout: Layout,
+    feature: str,
+    point: Sequence[float],
+    radius: float,
+    action_weight: float = 0.0,
+) -> FeatureDistance:
+    """Bring ``feature`` to the fixed ``point``."""
+    del obs, info
+    where = feature_slice(layout, feature)
+    target = np.asarray(point, dtype=np.float64)
+    if target.size != where.stop - where.start:
+        raise ValueError(f"point has {target.size} entries, feature {feature!r} {where.stop - where.start}")
+    return FeatureDistance(where, target, _radius(radius), action_weight)
+
+
+READY_COSTS: dict[str, CostFactory] = {"reach_goal": reach_goal, "reach_point": reach_point}
+"""The factories ``--cost`` takes by bare name."""
+
+
+def load_cost_factory(name: str) -> CostFactory:
+    """``"MODULE:FACTORY"`` imported, or the name of a ready cost (:data:`READY_COSTS`)."""
+    if name in READY_COSTS:
+        return READY_COSTS[name]
+    module_name, sep, attribute = name.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ValueError(f"--cost {name!r}: expected MODULE:FACTORY or one of {sorted(READY_COSTS)}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"--cost {name!r}: {error}") from None
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        raise ValueError(f"--cost {name!r}: {module_name} has no callable {attribute!r}")
+    return factory

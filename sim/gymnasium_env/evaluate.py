@@ -1,0 +1,286 @@
+"""Closed-loop planning in a gymnasium environment, judged by its own success (``wm-planner gym-eval``).
+
+Each episode resets the environment with a seed derived from ``(seed, episode)`` as ``wm-planner eval``
+does, asks the cost factory for the episode's cost (from the first observation and ``info``), and runs
+the control loop built by the planning factory (:func:`wm_planner.control.build_action_controller`)
+until the environment terminates or truncates, the step cap is reached, or (by default) the episode
+succeeds. Success is the environment's ``info[success_key]`` when it reports one, else the cost's own
+``success_radius``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from sim.evaluate import episode_seed
+from sim.gymnasium_env.collect import action_robot
+from sim.gymnasium_env.costs import CostFactory
+from sim.gymnasium_env.envs import GymEnv, GymEnvSpec
+from wm_planner.config import PlannerConfig, RuntimeConfig, SafetyConfig
+from wm_planner.control import ActionController, build_action_controller, bundle_source
+from wm_planner.planning import CostFn
+
+__all__ = ["GymEpisodeResult", "GymReport", "evaluate_gym", "write_gym_report"]
+
+
+@dataclass(frozen=True)
+class GymEpisodeResult:
+    seed: int
+    success: bool
+    steps: int
+    total_reward: float
+    terminated: bool
+    truncated: bool
+    time_to_success_s: float | None
+    final_error: float | None
+    """The cost's ``error`` at the last observation (None when the cost has none)."""
+    errors: list[float] = field(repr=False)
+    rewards: list[float] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class GymReport:
+    env: GymEnvSpec
+    backend: str
+    planner: PlannerConfig
+    episodes: list[GymEpisodeResult]
+    latencies_s: np.ndarray = field(repr=False)
+    success_source: str
+    """Where success came from: ``info['KEY']`` or ``cost error <= RADIUS``."""
+    control_period: float
+    loop: dict[str, Any]
+    providers: list[str]
+    success_radius: float | None = None
+
+    @property
+    def success_rate(self) -> float:
+        return float(np.mean([e.success for e in self.episodes]))
+
+    def to_json(self) -> dict[str, Any]:
+        times = [e.time_to_success_s for e in self.episodes if e.time_to_success_s is not None]
+        errors = [e.final_error for e in self.episodes if e.final_error is not None]
+        latency_ms = 1000.0 * self.latencies_s
+        return {
+            **self.env.to_json(),
+            "backend": self.backend,
+            "episodes": len(self.episodes),
+            "success_rate": self.success_rate,
+            "success_source": self.success_source,
+            "final_error": float(np.median(errors)) if errors else None,
+            "time_to_success_s": float(np.median(times)) if times else None,
+            "mean_return": float(np.mean([e.total_reward for e in self.episodes])),
+            "plan_latency_ms": {
+                "p50": float(np.percentile(latency_ms, 50)),
+                "p99": float(np.percentile(latency_ms, 99)),
+                "max": float(latency_ms.max()),
+            },
+            "loop": self.loop,
+            "providers": self.providers,
+            "planner": self.planner.model_dump(),
+            "per_episode": [
+                {k: v for k, v in asdict(e).items() if k not in {"errors", "rewards"}} for e in self.episodes
+            ],
+        }
+
+    def summary(self) -> str:
+        m = self.to_json()
+        tts = "n/a" if m["time_to_success_s"] is None else f"{m['time_to_success_s']:.2f} s"
+        error = "" if m["final_error"] is None else f", median final error {m['final_error']:.3g}"
+        periods = max(self.loop["periods"], 1)
+        return (
+            f"{self.env.env_id} ({self.backend}, {self.planner.algorithm}): success {m['success_rate']:.0%} "
+            f"of {m['episodes']} ({self.success_source}){error}, time to success {tts}, mean return "
+            f"{m['mean_return']:.3g}, plan latency p50 {m['plan_latency_ms']['p50']:.1f} ms / p99 "
+            f"{m['plan_latency_ms']['p99']:.1f} ms, fallback {self.loop['modes'].get('fallback', 0) / periods:.1%}"
+        )
+
+
+class _Judge:
+    """Success of a step: ``info[key]`` when the environment's step ``info`` carries it (decided at the
+    first step, as many environments report success only after one), else the cost's radius."""
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+        self.source: str | None = None
+        self.radius: float | None = None
+
+    def __call__(self, obs: np.ndarray, info: dict[str, Any], cost: CostFn) -> bool:
+        if self.source is None:
+            self._decide(info, cost)
+        if self.radius is None:
+            return bool(info.get(self.key, False))
+        return bool(cost.error(obs) <= self.radius)  # type: ignore[attr-defined]
+
+    def _decide(self, info: dict[str, Any], cost: CostFn) -> None:
+        radius = getattr(cost, "success_radius", None)
+        if self.key is not None and self.key in info:
+            self.source = f"info[{self.key!r}]"
+        elif radius is not None and hasattr(cost, "error"):
+            self.source, self.radius = f"cost error <= {radius:g}", float(radius)
+        else:
+            named = f"the environment's info has no {self.key!r} and " if self.key is not None else ""
+            raise ValueError(
+                f"no way to tell success: {named}the cost has no success_radius and error(obs); "
+                "give --success-key or a cost with a radius (such as reach_goal)"
+            )
+
+
+def evaluate_gym(
+    spec: GymEnvSpec,
+    bundle: str | Path,
+    cost_factory: CostFactory,
+    *,
+    cost_kwargs: dict[str, Any] | None = None,
+    episodes: int = 20,
+    seed: int = 0,
+    steps: int | None = None,
+    success_key: str | None = "success",
+    stop_at_success: bool = True,
+    planner: PlannerConfig | None = None,
+    safety: SafetyConfig | None = None,
+    runtime: RuntimeConfig | None = None,
+    video: Path | None = None,
+    progress: bool = True,
+) -> GymReport:
+    """Run ``episodes`` planned episodes of ``spec`` with the bundle's model (see the module docstring).
+
+    ``cost_factory(obs, info, layout=..., **cost_kwargs)`` makes each episode's cost. ``steps`` caps an
+    episode (default: the environment's time limit). ``video``: the first episode as MP4.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be at least 1, got {episodes}")
+    with GymEnv(spec, render_mode="rgb_array" if video is not None else None) as env:
+        source = bundle_source(
+            bundle, robot=action_robot(env), layout=env.layout, runtime=runtime, planner=planner
+        )
+        controller = build_action_controller(
+            source, action_low=env.action_low, action_high=env.action_high, planner=planner, safety=safety
+        )
+        loop: Counter[str] = Counter()
+        results, latencies, judge = [], [], _Judge(success_key)
+        bar = tqdm(range(episodes), desc=f"gym-eval {spec.env_id}", unit="ep", disable=not progress)
+        for i in bar:
+            run = _Episode(env, controller, episode_seed(seed, i), loop, record=video is not None and i == 0)
+            cost = cost_factory(run.obs, run.info, layout=env.layout, **(cost_kwargs or {}))
+            result = run.play(cost, judge, steps=steps, stop_at_success=stop_at_success)
+            if run.frames:
+                from sim.render import write_mp4
+
+                write_mp4(run.frames, video, fps=1.0 / env.dt)  # type: ignore[arg-type]
+            results.append(result)
+            latencies += run.latencies
+            bar.set_postfix(success=f"{np.mean([r.success for r in results]):.0%}")
+        fallback = controller.fallback
+        return GymReport(
+            env=spec,
+            backend=source.name,
+            planner=controller.planner.config,
+            episodes=results,
+            latencies_s=np.array(latencies),
+            success_source=judge.source or "no step taken",
+            control_period=env.dt,
+            loop={
+                "periods": sum(loop.values()),
+                "modes": dict(loop),
+                "fallbacks": fallback.fallbacks,
+                "invalid_plans": fallback.invalid_plans,
+                "deadline_misses": fallback.deadline_misses,
+            },
+            providers=list(source.providers),
+            success_radius=judge.radius,
+        )
+
+
+class _Episode:
+    """One episode of ``env`` under ``controller``, from the reset of ``seed``."""
+
+    def __init__(
+        self, env: GymEnv, controller: ActionController, seed: int, modes: Counter[str], *, record: bool
+    ) -> None:
+        self.env, self.controller, self.seed, self.modes = env, controller, seed, modes
+        self.obs, self.info = env.reset(seed)
+        self.record = record
+        self.frames: list[np.ndarray] = [env.render()] if record else []
+        self.latencies: list[float] = []
+
+    def play(self, cost: CostFn, judge: _Judge, *, steps: int | None, stop_at_success: bool) -> GymEpisodeResult:
+        env, obs = self.env, self.obs
+        error_of = getattr(cost, "error", None)
+        errors = [] if error_of is None else [float(error_of(obs))]
+        rewards: list[float] = []
+        self.controller.start(cost, seed=self.seed)
+        success = terminated = truncated = False
+        first_success: int | None = None
+        while not (terminated or truncated) and (steps is None or len(rewards) < steps):
+            step = self.controller.step(obs)
+            self.modes[str(step.mode)] += 1
+            if step.plan is not None:
+                self.latencies.append(step.plan.latency_s)
+            obs, reward, terminated, truncated, info = env.step(step.action)
+            rewards.append(reward)
+            if error_of is not None:
+                errors.append(float(error_of(obs)))
+            if self.record:
+                self.frames.append(env.render())
+            if judge(obs, info, cost) and first_success is None:
+                first_success = len(rewards)
+                success = True
+                if stop_at_success:
+                    break
+        return GymEpisodeResult(
+            seed=self.seed,
+            success=success,
+            steps=len(rewards),
+            total_reward=float(np.sum(rewards)),
+            terminated=terminated,
+            truncated=truncated,
+            time_to_success_s=None if first_success is None else first_success * env.dt,
+            final_error=errors[-1] if errors else None,
+            errors=errors,
+            rewards=rewards,
+        )
+
+
+def write_gym_report(report: GymReport, json_path: str | Path) -> dict[str, Path]:
+    """Write the metrics JSON and, beside it, ``<stem>_error.png``: the cost's error over time per
+    episode (the return so far when the cost has no error)."""
+    import json
+
+    json_path = Path(json_path)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    plot = json_path.with_name(json_path.stem + "_error.png")
+    _plot(report, plot)
+    return {"json": json_path, "plot": plot}
+
+
+def _plot(report: GymReport, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with_error = all(e.errors for e in report.episodes)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for e in report.episodes:
+        values = np.array(e.errors) if with_error else np.concatenate([[0.0], np.cumsum(e.rewards)])
+        t = np.arange(len(values)) * report.control_period
+        ax.plot(t, values, color="tab:green" if e.success else "tab:red", alpha=0.5, lw=1)
+    if with_error and report.success_radius is not None:
+        ax.axhline(report.success_radius, color="k", ls="--", lw=1, label="cost's success radius")
+        ax.legend(loc="upper right")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("cost error (distance to goal)" if with_error else "return so far")
+    ax.set_title(
+        f"{report.env.env_id}, {report.backend} {report.planner.algorithm}: "
+        f"{report.success_rate:.0%} of {len(report.episodes)} succeed (green)"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
