@@ -2,9 +2,10 @@
 
     python examples/gym_reacher.py --out runs/reacher
 
-The only Reacher-specific code is the observation layout and the cost below; everything else is the
-pipeline the arm uses. Prints the fingertip's distance to the target at the start and at the end of the
-planned episodes, and writes ``result.json`` into ``--out``.
+The only Reacher-specific code is the observation layout and the cost factory below; everything else is
+the pipeline the arm uses (``wm-planner gym-collect`` and ``gym-eval``, from Python). Prints the
+fingertip's distance to the target at the start and at the end of the planned episodes, and writes
+``result.json`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -15,32 +16,36 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.gymnasium_env import collect_gym, plan_gym
+from sim.gymnasium_env import GymEnvSpec, collect_gym, evaluate_gym, reach_point
 from wm_planner.config import ModelConfig, PlannerConfig, TrainConfig
 from wm_planner.data.layout import Layout
 from wm_planner.model import train
 from wm_planner.model.export import export_bundle
 
-ENV_ID = "Reacher-v5"
-LAYOUT = Layout.of(
-    ("cos_q", 2, ""),
-    ("sin_q", 2, ""),
-    ("target", 2, "m"),
-    ("joint_vel", 2, "rad/s"),
-    ("fingertip_to_target", 2, "m"),
+SPEC = GymEnvSpec(
+    "Reacher-v5",
+    layout=Layout.of(
+        ("cos_q", 2, ""),
+        ("sin_q", 2, ""),
+        ("target", 2, "m"),
+        ("joint_vel", 2, "rad/s"),
+        ("fingertip_to_target", 2, "m"),
+    ),
 )
-_TO_TARGET = LAYOUT.slice("fingertip_to_target")
 
 
-def reacher_cost(features: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    """Fingertip distance to the target at every imagined step plus Reacher's own control cost.
-    features: [N, H, 10], actions: [N, H, 2] -> [N]."""
-    distance = np.sqrt((features[..., _TO_TARGET] ** 2).sum(axis=-1))
-    return distance.sum(axis=1) + 0.1 * (actions**2).sum(axis=(1, 2))
-
-
-def distance(obs: np.ndarray) -> float:
-    return float(np.linalg.norm(obs[_TO_TARGET]))
+def reacher_cost(obs: np.ndarray, info: dict, *, layout: Layout):
+    """Fingertip distance to the target at every imagined step plus Reacher's own control cost; the
+    episode counts as a success within 1 cm."""
+    return reach_point(
+        obs,
+        info,
+        layout=layout,
+        feature="fingertip_to_target",
+        point=[0.0, 0.0],
+        radius=0.01,
+        action_weight=0.1,
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -52,7 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
-    data = collect_gym(ENV_ID, args.episodes, args.out / "data", seed=args.seed, layout=LAYOUT)
+    data = collect_gym(SPEC, args.episodes, args.out / "data", seed=args.seed)
     trained = train(
         [data],
         args.out / "run",
@@ -60,19 +65,26 @@ def main(argv: list[str] | None = None) -> dict:
         train_config=TrainConfig(steps=args.train_steps, horizon=16, seed=args.seed),
     )
     bundle = export_bundle(trained.run, args.out / "bundle", samples=128, horizon=10, overwrite=True).bundle
-    episodes = plan_gym(
-        ENV_ID, bundle, reacher_cost, episodes=args.eval_episodes, planner=PlannerConfig(iterations=2)
+    report = evaluate_gym(
+        SPEC,
+        bundle,
+        reacher_cost,
+        episodes=args.eval_episodes,
+        success_key=None,
+        stop_at_success=False,
+        planner=PlannerConfig(iterations=2),
     )
+    episodes = report.episodes
     result = {
-        "start_distance_m": float(np.mean([distance(e.observations[0]) for e in episodes])),
-        "final_distance_m": float(np.mean([distance(e.observations[-1]) for e in episodes])),
+        "start_distance_m": float(np.mean([e.errors[0] for e in episodes])),
+        "final_distance_m": float(np.mean([e.final_error for e in episodes])),
         "mean_return": float(np.mean([e.total_reward for e in episodes])),
-        "plan_latency_ms_p50": float(1000 * np.median(np.concatenate([e.latencies_s for e in episodes]))),
+        "plan_latency_ms_p50": float(1000 * np.median(report.latencies_s)),
         "episodes": len(episodes),
     }
     (args.out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     print(
-        f"{ENV_ID}: fingertip {100 * result['start_distance_m']:.1f} cm from the target at the start, "
+        f"{SPEC.env_id}: fingertip {100 * result['start_distance_m']:.1f} cm from the target at the start, "
         f"{100 * result['final_distance_m']:.1f} cm at the end (mean of {len(episodes)}), return "
         f"{result['mean_return']:.1f}, plan p50 {result['plan_latency_ms_p50']:.1f} ms "
         f"-> {args.out / 'result.json'}"

@@ -104,9 +104,12 @@ def register_eval_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cost",
         required=True,
-        help=f"MODULE:FACTORY called at every reset with (obs, info, layout=...), or one of {sorted(READY_COSTS)}",
+        help="MODULE:FACTORY called at every reset as factory(obs, info, layout=..., **cost_kwargs), "
+        f"or one of {sorted(READY_COSTS)}",
     )
-    p.add_argument("--cost-kwargs", help="keyword arguments of the cost factory: JSON or YAML, inline or a file")
+    p.add_argument(
+        "--cost-kwargs", help="keyword arguments of the cost factory: JSON or YAML, inline or a file"
+    )
     p.add_argument("--success-key", default="success", help="info key of success ('none': the cost's radius)")
     p.add_argument("--full-episodes", action="store_true", help="go on after success until the episode ends")
     p.add_argument("--episodes", type=int, default=20)

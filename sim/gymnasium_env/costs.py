@@ -102,7 +102,9 @@ def reach_goal(
     else:
         target = np.asarray(obs, dtype=np.float64)[feature_slice(layout, goal)]
     if target.size != where.stop - where.start:
-        raise ValueError(f"goal {goal!r} has {target.size} entries, feature {feature!r} {where.stop - where.start}")
+        raise ValueError(
+            f"goal {goal!r} has {target.size} entries, feature {feature!r} {where.stop - where.start}"
+        )
     return FeatureDistance(where, target, _radius(radius), action_weight)
 
 

@@ -196,7 +196,9 @@ def parse_layout(text: str | None) -> Layout | None:
     if not text:
         return None
     try:
-        blocks = [(name.strip(), int(size), "") for name, size in (part.split(":") for part in text.split(","))]
+        blocks = [
+            (name.strip(), int(size), "") for name, size in (part.split(":") for part in text.split(","))
+        ]
     except ValueError:
         raise ValueError(f"--layout: expected 'name:size,name:size', got {text!r}") from None
     return Layout.of(*blocks)

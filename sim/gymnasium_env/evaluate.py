@@ -92,12 +92,12 @@ class GymReport:
         m = self.to_json()
         tts = "n/a" if m["time_to_success_s"] is None else f"{m['time_to_success_s']:.2f} s"
         error = "" if m["final_error"] is None else f", median final error {m['final_error']:.3g}"
-        periods = max(self.loop["periods"], 1)
+        fallback = self.loop["modes"].get("fallback", 0) / max(self.loop["periods"], 1)
         return (
             f"{self.env.env_id} ({self.backend}, {self.planner.algorithm}): success {m['success_rate']:.0%} "
             f"of {m['episodes']} ({self.success_source}){error}, time to success {tts}, mean return "
             f"{m['mean_return']:.3g}, plan latency p50 {m['plan_latency_ms']['p50']:.1f} ms / p99 "
-            f"{m['plan_latency_ms']['p99']:.1f} ms, fallback {self.loop['modes'].get('fallback', 0) / periods:.1%}"
+            f"{m['plan_latency_ms']['p99']:.1f} ms, fallback {fallback:.1%}"
         )
 
 
@@ -209,7 +209,9 @@ class _Episode:
         self.frames: list[np.ndarray] = [env.render()] if record else []
         self.latencies: list[float] = []
 
-    def play(self, cost: CostFn, judge: _Judge, *, steps: int | None, stop_at_success: bool) -> GymEpisodeResult:
+    def play(
+        self, cost: CostFn, judge: _Judge, *, steps: int | None, stop_at_success: bool
+    ) -> GymEpisodeResult:
         env, obs = self.env, self.obs
         error_of = getattr(cost, "error", None)
         errors = [] if error_of is None else [float(error_of(obs))]

@@ -8,7 +8,7 @@ reset, with a ``Dict`` observation, the goal in the reset ``info`` and success a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium
 import numpy as np
@@ -19,7 +19,7 @@ SPEED = 1.5
 
 
 class PointGoal(gymnasium.Env):
-    metadata = {"render_modes": [], "render_fps": 20}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "render_fps": 20}
     dt = 0.05
 
     def __init__(self, task: str, success_radius: float = 0.1) -> None:

@@ -24,14 +24,16 @@ def test_gym_collect_imports_the_registering_module_and_passes_constructor_keywo
     args = ["gym-collect", "--env", "WmTest/PointGoal-v0", "--import", "tests.sim.gymnasium_env.point_goal"]
     out = tmp_path / "data"
     assert main([*args, "--env-kwargs", '{"task": "reach"}', "--episodes", "3", "--out", str(out)]) == 0
-    assert f"collected 3 WmTest/PointGoal-v0 episodes in" in capsys.readouterr().out
+    assert "collected 3 WmTest/PointGoal-v0 episodes in" in capsys.readouterr().out
     ds = EpisodeDataset(out)
     assert ds.manifest.observation_layout.names == ("achieved_goal", "desired_goal")
     assert ds.manifest.source["env_kwargs"] == {"task": "reach"}
     episodes = _episodes(out)
     assert [e.num_transitions for e in episodes] == [40, 40, 40]  # the environment's time limit
     moved = np.abs(np.diff(episodes[0].observations[:, :2], axis=0)).max()
-    assert moved > 0.005 and np.array_equal(episodes[0].observations[:, 2:], np.tile(episodes[0].observations[0, 2:], (41, 1)))
+    assert moved > 0.005 and np.array_equal(
+        episodes[0].observations[:, 2:], np.tile(episodes[0].observations[0, 2:], (41, 1))
+    )
 
 
 def test_gym_collect_without_the_keyword_names_the_option(

@@ -22,7 +22,12 @@ def test_reach_goal_reads_the_goal_of_the_episode_and_scores_distance_summed_ove
 
 def test_the_goal_may_come_from_the_reset_info_and_actions_may_cost() -> None:
     cost = reach_goal(
-        np.zeros(8), {"goal": [1.0, 0.0]}, layout=LAYOUT, feature="0:2", goal="info.goal", radius=0.1,
+        np.zeros(8),
+        {"goal": [1.0, 0.0]},
+        layout=LAYOUT,
+        feature="0:2",
+        goal="info.goal",
+        radius=0.1,
         action_weight=0.5,
     )
     features, actions = np.zeros((1, 2, 8)), np.ones((1, 2, 2))

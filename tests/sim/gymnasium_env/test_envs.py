@@ -9,9 +9,7 @@ import pytest
 from sim.gymnasium_env import GymEnv, GymEnvSpec, parse_layout, parse_mapping
 from tests.sim.gymnasium_env.conftest import POINT_GOAL
 
-SEEDED = GymEnvSpec(
-    "WmTest/SeededPointGoal-v0", imports=POINT_GOAL.imports, seed_kwarg="seed"
-)
+SEEDED = GymEnvSpec("WmTest/SeededPointGoal-v0", imports=POINT_GOAL.imports, seed_kwarg="seed")
 
 
 def _starts(spec: GymEnvSpec, seeds: list[int]) -> np.ndarray:

@@ -19,10 +19,14 @@ GOAL_COST = {"feature": "achieved_goal", "goal": "desired_goal", "radius": 0.1}
 
 def _eval(bundle: Path, **options: Any):
     options = {"cost_kwargs": GOAL_COST, "episodes": 4, "seed": 1, "progress": False} | options
-    return evaluate_gym(options.pop("spec", POINT_GOAL), bundle, options.pop("factory", reach_goal), **options)
+    return evaluate_gym(
+        options.pop("spec", POINT_GOAL), bundle, options.pop("factory", reach_goal), **options
+    )
 
 
-def test_a_goal_drawn_per_episode_reaches_the_cost_and_the_planner_drives_to_it(point_goal_bundle: Path) -> None:
+def test_a_goal_drawn_per_episode_reaches_the_cost_and_the_planner_drives_to_it(
+    point_goal_bundle: Path,
+) -> None:
     calls: list[tuple[np.ndarray, dict]] = []
 
     def recording(obs: np.ndarray, info: dict, **kwargs: Any):
@@ -41,7 +45,9 @@ def test_a_goal_drawn_per_episode_reaches_the_cost_and_the_planner_drives_to_it(
 
 def test_success_is_the_environments_info_key_when_it_has_one(point_goal_bundle: Path) -> None:
     # The environment reports success within 10 m (always) where the cost's radius is 0.1: info wins.
-    lenient = GymEnvSpec(POINT_GOAL.env_id, kwargs={"task": "reach", "success_radius": 10.0}, imports=POINT_GOAL.imports)
+    lenient = GymEnvSpec(
+        POINT_GOAL.env_id, kwargs={"task": "reach", "success_radius": 10.0}, imports=POINT_GOAL.imports
+    )
     report = _eval(point_goal_bundle, spec=lenient, success_key="reached")
     assert report.success_source == "info['reached']"
     assert report.success_rate == 1.0 and [e.steps for e in report.episodes] == [1, 1, 1, 1]
@@ -83,6 +89,9 @@ def test_gym_eval_writes_the_report_plot_and_video_a_user_reads(
     assert line.startswith("WmTest/PointGoal-v0 (onnx, mppi): success ") and line.endswith("point_error.png")
     report = json.loads(out.read_text())
     assert report["episodes"] == 3 and report["success_source"] == "info['reached']"
-    assert [set(e) >= {"seed", "success", "steps", "total_reward", "terminated", "final_error"} for e in report["per_episode"]] == [True] * 3
+    assert [
+        set(e) >= {"seed", "success", "steps", "total_reward", "terminated", "final_error"}
+        for e in report["per_episode"]
+    ] == [True] * 3
     assert report["loop"]["periods"] == sum(e["steps"] for e in report["per_episode"])
     assert (tmp_path / "eval" / "point_error.png").stat().st_size > 10_000
