@@ -2,14 +2,15 @@
 
 :class:`BagWriter` writes messages given either as CDR bytes (what an rclpy subscription hands over with
 ``raw=True``) or as ``rosbags`` message objects. :func:`read_joint_log` turns a bag of an arm run into a
-:class:`JointLog`: joint states matched by name, commands (JointTrajectory or Float64MultiArray) replayed
-as the controller would have followed them, everything on one grid. :func:`read_goals` lists the goals.
+:class:`JointLog`: joint states matched by name (mapped where the arm names its joints its own way),
+commands (JointTrajectory, or Float64MultiArray positions or velocities) replayed as the controller would
+have followed them, everything on one grid. :func:`read_goals` lists the goals.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,9 @@ __all__ = [
     "JOINT_STATE",
     "BagWriter",
     "Goal",
+    "JointMatcher",
     "bag_topics",
+    "resolve_command_kind",
     "read_goals",
     "read_joint_log",
     "typestore",
@@ -85,10 +88,10 @@ class BagWriter:
         self.counts[topic] = self.counts.get(topic, 0) + 1
 
 
-def _stamp(header: Any, log_time_ns: int) -> float:
-    """A message's header stamp in seconds, or the time it was logged when unstamped."""
-    stamp = header.stamp.sec + header.stamp.nanosec * 1e-9
-    return stamp if stamp > 0 else log_time_ns * 1e-9
+def _stamp_ns(header: Any, log_time_ns: int) -> int:
+    """A message's header stamp in integer nanoseconds, or the time it was logged when unstamped."""
+    stamp = int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+    return stamp if stamp > 0 else int(log_time_ns)
 
 
 def bag_topics(path: str | Path) -> dict[str, str]:
@@ -113,7 +116,15 @@ def _messages(reader: AnyReader, topic: str):
         yield log_time, reader.deserialize(raw, connection.msgtype)
 
 
-def _command_topic(name: str, topics: dict[str, str], requested: str | None) -> str:
+def _counts(reader: AnyReader) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for c in reader.connections:
+        counts[c.topic] = counts.get(c.topic, 0) + c.msgcount
+    return counts
+
+
+def _command_topic(name: str, topics: dict[str, str], counts: dict[str, int], requested: str | None) -> str:
+    """The requested command topic, or the one command topic with messages."""
     if requested is not None:
         if requested not in topics:
             raise BadLogError(f"{name}: no topic {requested}; the bag has {sorted(topics)}")
@@ -125,70 +136,136 @@ def _command_topic(name: str, topics: dict[str, str], requested: str | None) -> 
         raise BadLogError(
             f"{name}: no command topic (JointTrajectory or Float64MultiArray); the bag has {sorted(topics)}"
         )
-    if len(found) > 1:
-        raise BadLogError(f"{name}: several command topics {found}; choose one")
-    return found[0]
+    # A recorder subscribes to every controller's topic; only the one in use has messages.
+    used = [t for t in found if counts.get(t, 0) > 0] or found
+    if len(used) > 1:
+        raise BadLogError(f"{name}: several command topics with messages {used}; choose one (--command-topic)")
+    return used[0]
 
 
-def _joint_order(name: str, topic: str, names: Sequence[str], joint_names: Sequence[str]) -> np.ndarray:
-    """Indices that put a message's ``names`` in ``joint_names`` order."""
-    missing = [j for j in joint_names if j not in names]
-    if missing or len(set(names)) != len(names):
+def resolve_command_kind(name: str, topic: str, msgtype: str, declared: str | None) -> str:
+    """What ``topic`` carries (see :data:`COMMAND_KINDS`): JointTrajectory is a trajectory; a
+    Float64MultiArray is what ``declared`` says, else what its controller's name says (``velocity`` or
+    ``position``); never a guess. Raises :class:`BadLogError` naming the topic otherwise."""
+    if declared is not None and declared not in COMMAND_KINDS:
+        raise ValueError(f"command kind must be one of {COMMAND_KINDS}, got {declared!r}")
+    if msgtype == TRAJECTORY:
+        if declared not in (None, "trajectory"):
+            raise BadLogError(f"{name}: {topic} carries JointTrajectory messages, not {declared} setpoints")
+        return "trajectory"
+    words = {kind for kind in ("position", "velocity") if kind in topic.lower()}
+    if declared == "trajectory":
+        raise BadLogError(f"{name}: {topic} carries {msgtype}, not trajectories")
+    if declared is not None:
+        if words and declared not in words:
+            raise BadLogError(
+                f"{name}: {topic} was declared to carry {declared} setpoints but its name says {words.pop()}"
+            )
+        return declared
+    if len(words) != 1:
         raise BadLogError(
-            f"{name}: topic {topic}: joint names {list(names)} do not match the robot's {list(joint_names)}"
-            + (f" (missing {missing})" if missing else " (duplicates)")
+            f"{name}: {topic} carries {msgtype}, which may be positions or velocities, and its name does "
+            "not say which: declare the command kind (--command-kind position|velocity)"
         )
-    return np.array([list(names).index(j) for j in joint_names])
+    return words.pop()
 
 
-def _read_states(name: str, reader: AnyReader, topic: str, joint_names: Sequence[str]) -> MeasuredStates:
-    stamps, positions, velocities = [], [], []
-    names: list[str] = []
-    order = None
+class JointMatcher:
+    """Finds the robot's joints in a message's names: by name, through ``joint_map`` (logged name ->
+    robot name), or, with no map, through a prefix that every logged arm joint shares (``panda_joint1``
+    for ``joint1``)."""
+
+    def __init__(self, joint_names: Sequence[str], joint_map: Mapping[str, str] | None = None) -> None:
+        self.joint_names = tuple(joint_names)
+        self.joint_map = dict(joint_map or {})
+        unknown = sorted(set(self.joint_map.values()) - set(self.joint_names))
+        if unknown:
+            raise ValueError(f"joint map names {unknown}, which are not the robot's joints {list(joint_names)}")
+        self.prefix = ""
+
+    def order(self, names: Sequence[str]) -> np.ndarray | None:
+        """Indices that put a message's ``names`` in the robot's order; None when it lacks an arm joint."""
+        mapped = [self.joint_map.get(n, n) for n in names]
+        if not self.joint_map and not set(self.joint_names) <= set(mapped):
+            self.prefix = self._prefix(names) or self.prefix
+            mapped = [n.removeprefix(self.prefix) if self.prefix else n for n in names]
+        if not set(self.joint_names) <= set(mapped):
+            return None
+        if len(set(mapped)) != len(mapped):
+            raise BadLogError(f"joint names {list(names)} name a joint twice")
+        return np.array([mapped.index(j) for j in self.joint_names])
+
+    def _prefix(self, names: Sequence[str]) -> str:
+        first = self.joint_names[0]
+        for candidate in (n[: -len(first)] for n in names if n.endswith(first) and n != first):
+            if all(candidate + j in names for j in self.joint_names):
+                return candidate
+        return ""
+
+
+def _read_states(name: str, reader: AnyReader, topic: str, joints: JointMatcher) -> tuple[list[int], MeasuredStates]:
+    """Joint states of the arm (stamps in ns, not yet relative) and the messages skipped."""
+    stamps, positions, velocities, efforts = [], [], [], []
+    skipped = 0
     for log_time, msg in _messages(reader, topic):
-        if list(msg.name) != names:
-            names = list(msg.name)
-            order = _joint_order(name, topic, names, joint_names)
-        if len(msg.position) != len(names):
-            raise BadLogError(f"{name}: topic {topic}: {len(msg.position)} positions for {len(names)} joints")
-        stamps.append(_stamp(msg.header, log_time))
+        order = joints.order(list(msg.name))
+        if order is None:
+            skipped += 1
+            continue
+        if len(msg.position) != len(msg.name):
+            raise BadLogError(f"{name}: topic {topic}: {len(msg.position)} positions for {len(msg.name)} joints")
+        stamps.append(_stamp_ns(msg.header, log_time))
         positions.append(np.asarray(msg.position)[order])
-        velocities.append(np.asarray(msg.velocity)[order] if len(msg.velocity) == len(names) else None)
-    stamps = np.array(stamps)
-    check_stamps(stamps, log=name, topic=topic)
+        velocities.append(np.asarray(msg.velocity)[order] if len(msg.velocity) == len(msg.name) else None)
+        efforts.append(np.asarray(msg.effort)[order] if len(msg.effort) == len(msg.name) else None)
+    if not stamps:
+        raise BadLogError(
+            f"{name}: topic {topic}: none of its {skipped} messages carries the robot's joints "
+            f"{list(joints.joint_names)}; map the logged names (--joint-map)"
+        )
     position = np.array(positions)
     if not np.all(np.isfinite(position)):
         raise BadLogError(f"{name}: topic {topic}: non-finite joint positions")
-    have_velocity = all(v is not None for v in velocities)
-    return MeasuredStates(stamps, position, np.array(velocities) if have_velocity else None)
+    states = MeasuredStates(
+        np.zeros(len(stamps)),
+        position,
+        np.array(velocities) if all(v is not None for v in velocities) else None,
+        np.array(efforts) if all(e is not None for e in efforts) else None,
+        {f"{topic}.without_arm_joints": skipped} if skipped else {},
+    )
+    return stamps, states
 
 
 def _read_commands(
-    name: str, reader: AnyReader, topic: str, msgtype: str, joint_names: Sequence[str]
-) -> list[CommandMessage]:
+    name: str, reader: AnyReader, topic: str, msgtype: str, joints: JointMatcher
+) -> list[tuple[int, int | None, CommandMessage]]:
+    """``(stamp ns, received ns, command)`` with the command's times still to be made relative."""
     commands = []
+    count = len(joints.joint_names)
     for log_time, msg in _messages(reader, topic):
         if msgtype == FORWARD:
-            position = np.asarray(msg.data, dtype=np.float64)
-            if len(position) != len(joint_names):
-                raise BadLogError(
-                    f"{name}: topic {topic}: {len(position)} values for {len(joint_names)} joints"
-                )
-            commands.append(CommandMessage(log_time * 1e-9, position[None]))
+            values = np.asarray(msg.data, dtype=np.float64)
+            if len(values) != count:
+                raise BadLogError(f"{name}: topic {topic}: {len(values)} values for {count} joints")
+            commands.append((int(log_time), None, CommandMessage(0.0, values[None])))
             continue
-        order = _joint_order(name, topic, list(msg.joint_names), joint_names)
+        order = joints.order(list(msg.joint_names))
+        if order is None:
+            raise BadLogError(
+                f"{name}: topic {topic}: joint names {list(msg.joint_names)} do not carry the robot's "
+                f"{list(joints.joint_names)}; map them (--joint-map)"
+            )
         if not msg.points:
             continue
         times = np.array([p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points])
         positions = np.array([np.asarray(p.positions)[order] for p in msg.points])
-        with_velocity = all(len(p.velocities) == len(order) for p in msg.points)
+        with_velocity = all(len(p.velocities) == len(msg.joint_names) for p in msg.points)
         velocities = (
             np.array([np.asarray(p.velocities)[order] for p in msg.points]) if with_velocity else None
         )
         commands.append(
-            CommandMessage(_stamp(msg.header, log_time), positions, times, velocities, log_time * 1e-9)
+            (_stamp_ns(msg.header, log_time), int(log_time), CommandMessage(0.0, positions, times, velocities))
         )
-    check_stamps(np.array([c.stamp for c in commands]), log=name, topic=topic)
     return commands
 
 
@@ -199,15 +276,22 @@ def read_joint_log(
     dt: float,
     joint_states_topic: str = "/joint_states",
     command_topic: str | None = None,
+    command_kind: str | None = None,
+    joint_map: Mapping[str, str] | None = None,
     max_gap: float = 0.1,
 ) -> JointLog:
     """The arm run in the bag at ``path`` as a :class:`JointLog` on a grid of step ``dt``.
 
-    The command topic is found by type unless given. Raises :class:`BadLogError` naming the bag and topic
-    for a missing topic, joint names that differ from ``joint_names``, stamps that go backwards, or joint
-    states more than ``max_gap`` seconds apart.
+    The command topic is the one with messages unless given; its kind is
+    declared (``command_kind``) or read from its type and name (:func:`resolve_command_kind`). Joint states that do not carry the arm's joints (a
+    gripper's) are skipped and counted; logged joint names are mapped by ``joint_map`` or a shared
+    prefix. Times are taken in integer nanoseconds from the log's first message. Raises
+    :class:`BadLogError` naming the bag and topic for a missing topic, an ambiguous or mismatched command
+    kind, joints that cannot be found, stamps that go backwards, or joint states more than ``max_gap``
+    seconds apart.
     """
     name = str(path)
+    joints = JointMatcher(joint_names, joint_map)
     with _open(path) as reader:
         topics = {c.topic: c.msgtype for c in reader.connections}
         if joint_states_topic not in topics:
@@ -215,11 +299,30 @@ def read_joint_log(
         if topics[joint_states_topic] != JOINT_STATE:
             kind = topics[joint_states_topic]
             raise BadLogError(f"{name}: {joint_states_topic} is {kind}, not {JOINT_STATE}")
-        commands_at = _command_topic(name, topics, command_topic)
-        states = _read_states(name, reader, joint_states_topic, joint_names)
-        check_stamps(states.stamps, log=name, topic=joint_states_topic, max_gap=max_gap)
-        commands = _read_commands(name, reader, commands_at, topics[commands_at], joint_names)
-    return align(Path(path).name, joint_names, states, commands, dt=dt)
+        commands_at = _command_topic(name, topics, _counts(reader), command_topic)
+        kind = resolve_command_kind(name, commands_at, topics[commands_at], command_kind)
+        state_ns, states = _read_states(name, reader, joint_states_topic, joints)
+        raw_commands = _read_commands(name, reader, commands_at, topics[commands_at], joints)
+    if not raw_commands:
+        raise BadLogError(f"{name}: topic {commands_at} has no commands")
+    origin = min(state_ns[0], min(stamp for stamp, _, _ in raw_commands))
+    states = replace(states, stamps=_seconds(state_ns, origin))
+    commands = [
+        replace(
+            command,
+            stamp=float(_seconds([stamp], origin)[0]),
+            received=None if received is None else float(_seconds([received], origin)[0]),
+        )
+        for stamp, received, command in raw_commands
+    ]
+    check_stamps(states.stamps, log=name, topic=joint_states_topic, max_gap=max_gap)
+    check_stamps(np.array([c.stamp for c in commands]), log=name, topic=commands_at)
+    return align(Path(path).name, joint_names, states, commands, dt=dt, kind=kind)
+
+
+def _seconds(stamps_ns: Sequence[int], origin_ns: int) -> np.ndarray:
+    """Integer nanosecond stamps as float seconds after ``origin_ns``, subtracted before converting."""
+    return np.array([(s - origin_ns) for s in stamps_ns], dtype=np.int64) * 1e-9
 
 
 @dataclass(frozen=True)

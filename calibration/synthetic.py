@@ -135,7 +135,7 @@ def write_run_bag(
                         effort=np.zeros(0),
                         time_from_start=duration(sec=int(dt_ // 1), nanosec=round((dt_ % 1) * 1e9)),
                     )
-                    for p, v, dt_ in zip(command.positions, command.velocities, command.times, strict=True)
+                    for p, v, dt_ in zip(command.values, command.velocities, command.times, strict=True)
                 ]
                 msg = jt(
                     header=header(stamp=stamp(command.stamp), frame_id=""),

@@ -24,7 +24,7 @@ def _run(stamps: np.ndarray | None = None) -> SyntheticRun:
     velocity = np.full_like(position, 0.05)
     command = CommandMessage(
         0.1,
-        positions=np.array([0.1 * np.arange(7) + 0.1, 0.1 * np.arange(7) + 0.2]),
+        values=np.array([0.1 * np.arange(7) + 0.1, 0.1 * np.arange(7) + 0.2]),
         times=np.array([0.2, 0.4]),
         velocities=np.zeros((2, 7)),
     )
@@ -32,7 +32,7 @@ def _run(stamps: np.ndarray | None = None) -> SyntheticRun:
 
 
 def _shifted(command: CommandMessage, by: float) -> CommandMessage:
-    return CommandMessage(command.stamp + by, command.positions, command.times, command.velocities)
+    return CommandMessage(command.stamp + by, command.values, command.times, command.velocities)
 
 
 def test_a_run_reads_back_on_one_grid(tmp_path: Path):
@@ -126,7 +126,7 @@ def test_goals_are_listed_in_time_order(tmp_path: Path):
     ("change", "message"),
     [
         ("missing_states", "no topic /joint_states"),
-        ("renamed_joint", "do not match the robot's"),
+        ("renamed_joint", "none of its 250 messages carries the robot's joints"),
         ("gap", "no message for"),
         ("backwards", "not monotonic"),
         ("missing_bag", "no such bag"),
