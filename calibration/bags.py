@@ -20,6 +20,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from calibration.joint_log import (
+    COMMAND_KINDS,
     BadLogError,
     CommandMessage,
     JointLog,
@@ -35,9 +36,9 @@ __all__ = [
     "Goal",
     "JointMatcher",
     "bag_topics",
-    "resolve_command_kind",
     "read_goals",
     "read_joint_log",
+    "resolve_command_kind",
     "typestore",
 ]
 
@@ -139,7 +140,9 @@ def _command_topic(name: str, topics: dict[str, str], counts: dict[str, int], re
     # A recorder subscribes to every controller's topic; only the one in use has messages.
     used = [t for t in found if counts.get(t, 0) > 0] or found
     if len(used) > 1:
-        raise BadLogError(f"{name}: several command topics with messages {used}; choose one (--command-topic)")
+        raise BadLogError(
+            f"{name}: several command topics with messages {used}; choose one (--command-topic)"
+        )
     return used[0]
 
 
@@ -180,7 +183,9 @@ class JointMatcher:
         self.joint_map = dict(joint_map or {})
         unknown = sorted(set(self.joint_map.values()) - set(self.joint_names))
         if unknown:
-            raise ValueError(f"joint map names {unknown}, which are not the robot's joints {list(joint_names)}")
+            raise ValueError(
+                f"joint map names {unknown}, which are not the robot's joints {list(joint_names)}"
+            )
         self.prefix = ""
 
     def order(self, names: Sequence[str]) -> np.ndarray | None:
@@ -203,7 +208,9 @@ class JointMatcher:
         return ""
 
 
-def _read_states(name: str, reader: AnyReader, topic: str, joints: JointMatcher) -> tuple[list[int], MeasuredStates]:
+def _read_states(
+    name: str, reader: AnyReader, topic: str, joints: JointMatcher
+) -> tuple[list[int], MeasuredStates]:
     """Joint states of the arm (stamps in ns, not yet relative) and the messages skipped."""
     stamps, positions, velocities, efforts = [], [], [], []
     skipped = 0
@@ -213,7 +220,9 @@ def _read_states(name: str, reader: AnyReader, topic: str, joints: JointMatcher)
             skipped += 1
             continue
         if len(msg.position) != len(msg.name):
-            raise BadLogError(f"{name}: topic {topic}: {len(msg.position)} positions for {len(msg.name)} joints")
+            raise BadLogError(
+                f"{name}: topic {topic}: {len(msg.position)} positions for {len(msg.name)} joints"
+            )
         stamps.append(_stamp_ns(msg.header, log_time))
         positions.append(np.asarray(msg.position)[order])
         velocities.append(np.asarray(msg.velocity)[order] if len(msg.velocity) == len(msg.name) else None)
@@ -264,7 +273,11 @@ def _read_commands(
             np.array([np.asarray(p.velocities)[order] for p in msg.points]) if with_velocity else None
         )
         commands.append(
-            (_stamp_ns(msg.header, log_time), int(log_time), CommandMessage(0.0, positions, times, velocities))
+            (
+                _stamp_ns(msg.header, log_time),
+                int(log_time),
+                CommandMessage(0.0, positions, times, velocities),
+            )
         )
     return commands
 
@@ -282,9 +295,9 @@ def read_joint_log(
 ) -> JointLog:
     """The arm run in the bag at ``path`` as a :class:`JointLog` on a grid of step ``dt``.
 
-    The command topic is the one with messages unless given; its kind is
-    declared (``command_kind``) or read from its type and name (:func:`resolve_command_kind`). Joint states that do not carry the arm's joints (a
-    gripper's) are skipped and counted; logged joint names are mapped by ``joint_map`` or a shared
+    The command topic is the one with messages unless given; its kind is declared (``command_kind``) or
+    read from its type and name (:func:`resolve_command_kind`). Joint states that do not carry the arm's
+    joints (a gripper's) are skipped and counted; logged joint names are mapped by ``joint_map`` or a shared
     prefix. Times are taken in integer nanoseconds from the log's first message. Raises
     :class:`BadLogError` naming the bag and topic for a missing topic, an ambiguous or mismatched command
     kind, joints that cannot be found, stamps that go backwards, or joint states more than ``max_gap``

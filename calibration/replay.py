@@ -1,8 +1,13 @@
 """Open-loop replay of logged commands in MuJoCo, many parameter sets at once.
 
-The logged setpoints, delayed by each parameter set's latency, drive the arm's position servos from the
-logged start state; ``mujoco.rollout`` runs one model per parameter set over a thread pool. This is the
-simulator side of both system identification (residuals and their Jacobian) and the sim-to-real report.
+The logged setpoints, delayed by each parameter set's latency, drive the arm's servos from the logged
+start state; ``mujoco.rollout`` runs one model per parameter set over a thread pool. This is the simulator
+side of both system identification (residuals and their Jacobian) and the sim-to-real report.
+
+Position setpoints go to the scene's position servos as they are. Velocity setpoints go to a PI velocity
+servo, ``kv (v* - q̇) + kp (∫v* - q)``, which is the scene's position servo ``kp (u - q) - kv q̇`` driven
+by ``u = ∫v* + (kv / kp) v*``: the same actuator and the same fitted gains, so velocity-commanded arms are
+identified like position-commanded ones.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from calibration.parameters import ArmParameters, apply_parameters
 from sim.scene import SceneHandles
 from wm_planner.config import RobotSpec
 
-__all__ = ["Replayer", "delayed"]
+__all__ = ["Replayer", "delayed", "reference_path", "velocity_servo_control"]
 
 _STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
 
@@ -30,6 +35,30 @@ def delayed(time: np.ndarray, command: np.ndarray, latency: float) -> np.ndarray
     grid points (so a fit can move the latency smoothly) and held at the first value before it."""
     shifted = time - latency
     return np.stack([np.interp(shifted, time, command[:, j]) for j in range(command.shape[1])], axis=1)
+
+
+def velocity_servo_control(
+    time: np.ndarray, setpoints: np.ndarray, start: np.ndarray, parameters: ArmParameters
+) -> np.ndarray:
+    """The position-servo input ``[T, J]`` of a PI velocity servo following velocity ``setpoints [T, J]``
+    (rad/s on the uniform grid ``time [T]``) from ``start [J]``, each setpoint ``parameters.latency`` late
+    (see the module docstring)."""
+    v = delayed(time, setpoints, parameters.latency)
+    dt = float(time[1] - time[0])
+    integral = start + dt * np.cumsum(v, axis=0)
+    return integral + v * (parameters.joints["kv"] / np.maximum(parameters.joints["kp"], 1e-12))
+
+
+def reference_path(log: JointLog, latency: float) -> np.ndarray:
+    """Where the commands said the arm should be ``[T, J]``, ``latency`` seconds late: the position
+    setpoint, or the integrated velocity setpoint from the first measured position. The no-physics
+    baseline a calibrated scene has to beat."""
+    commanded = delayed(log.time, log.command, latency)
+    if log.command_kind != "velocity":
+        return commanded
+    return log.position[0] + log.dt * np.concatenate(
+        [np.zeros((1, commanded.shape[1])), np.cumsum(commanded[:-1], 0)]
+    )
 
 
 class Replayer:
@@ -53,13 +82,21 @@ class Replayer:
             apply_parameters(model, self.handles, p)
         return models
 
+    @staticmethod
+    def _servo_input(log: JointLog, parameters: ArmParameters) -> np.ndarray:
+        if log.command_kind == "velocity":
+            return velocity_servo_control(log.time, log.command, log.position[0], parameters)
+        return delayed(log.time, log.command, parameters.latency)
+
     def initial_state(self, log: JointLog) -> np.ndarray:
         """The full physics state ``[S]`` at the log's start: the arm at its first measured position and
         velocity, everything else as the scene starts."""
         data = mujoco.MjData(self.model)
         data.qpos[self.handles.arm_qpos] = log.position[0]
         data.qvel[self.handles.arm_dof] = log.velocity[0]
-        data.ctrl[self.handles.actuators] = log.command[0]
+        data.ctrl[self.handles.actuators] = (
+            log.position[0] if log.command_kind == "velocity" else log.command[0]
+        )
         mujoco.mj_forward(self.model, data)
         state = np.empty(mujoco.mj_stateSize(self.model, _STATE))
         mujoco.mj_getState(self.model, data, state, _STATE)
@@ -75,7 +112,7 @@ class Replayer:
         models = self._models_for(parameters)
         control = np.zeros((len(parameters), len(log.time) - 1, self.model.nu))
         for b, p in enumerate(parameters):
-            control[b][:, self.handles.actuators] = delayed(log.time, log.command, p.latency)[:-1]
+            control[b][:, self.handles.actuators] = self._servo_input(log, p)[:-1]
         initial = self.initial_state(log)
         states, _ = mj_rollout.rollout(
             models,

@@ -1,10 +1,18 @@
 """Runs of a simulated "real" arm whose parameters are known: the ground truth of the self-test.
 
-The arm is the default scene with its joint parameters changed, its servos receiving every setpoint
-``latency`` seconds late, and its joint states reported with Gaussian sensor noise, as a real arm's
-driver would report them. It is simulated step by step with ``mj_step``, not through the
-replay the fit uses; what the two share is the scene, how parameters are written into it, and the model
-of the trajectory controller.
+The arm is the default scene with its joint parameters and link masses changed, its controller
+receiving every setpoint ``latency`` seconds late and compensating gravity, and its joint states reported
+with Gaussian sensor noise, as a real arm's driver would report them. It is commanded either by a
+trajectory (joint_trajectory_controller) or by velocity setpoints at every physics step (a forward velocity
+controller in front of a PI velocity servo: the servo's integral acts on the integrated setpoint). It is
+simulated step by step with ``mj_step``, not through the replay the fit uses; what the two share is the
+scene, how parameters are written into it, and the models of the controllers.
+
+The reported effort is the joint torque the controller applies: its servo torque plus the gravity
+compensation (MuJoCo's ``gravcomp``), as a torque-controlled arm reports its commanded joint torque. The
+scene's implicit integrator applies the servo's velocity term at the end of each step, so the torque that
+moved the arm is the servo's torque less ``dt · kv · q̈``; that is what is reported, so that the torque
+and the motion it caused obey the rigid-body equations a torque sensor on a real arm would see.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import numpy as np
 from calibration.bags import BagWriter
 from calibration.joint_log import CommandMessage, MeasuredStates
 from calibration.parameters import ArmParameters, apply_parameters
+from calibration.replay import velocity_servo_control
 from sim.scene import SceneHandles
 from sim.trajectory import TrajectoryFollower
 from wm_planner.config import RobotSpec
@@ -29,18 +38,22 @@ __all__ = ["SensorNoise", "SyntheticRun", "simulate_run", "write_run_bag"]
 
 @dataclass(frozen=True)
 class SensorNoise:
-    """Standard deviations of the white noise on reported joint positions (rad) and velocities (rad/s)."""
+    """Standard deviations of the white noise on reported joint positions (rad), velocities (rad/s) and
+    efforts (N·m)."""
 
     position: float = 2e-5
     velocity: float = 2e-3
+    effort: float = 0.02
 
 
 @dataclass(frozen=True)
 class SyntheticRun:
-    """What a recorder would have logged: joint states, and the trajectory command at ``stamp`` 1 s."""
+    """What a recorder would have logged: joint states (with efforts), and the commands of ``kind``
+    (``trajectory``: one JointTrajectory at ``settle``; ``velocity``: a setpoint every physics step)."""
 
     states: MeasuredStates
-    command: CommandMessage
+    commands: list[CommandMessage]
+    kind: str
 
 
 def simulate_run(
@@ -52,11 +65,15 @@ def simulate_run(
     *,
     noise: SensorNoise,
     seed: int,
+    kind: str = "trajectory",
     settle: float = 1.0,
 ) -> SyntheticRun:
-    """Hold ``start [J]`` for ``settle`` s, then send ``trajectory`` (stamped at ``settle``) and run until
-    it ends plus half a second. Joint states are reported every physics step from 0.1 s before the
-    command; their stamps are the time of the state they report."""
+    """Hold ``start [J]`` for ``settle`` s, then command ``trajectory`` (as one trajectory stamped at
+    ``settle``, or as its velocities, one setpoint per physics step) and run until it ends plus half a
+    second. Joint states are reported every physics step from 0.1 s before the first command; their
+    stamps are the time of the state they report. ``model`` carries the true link masses."""
+    if kind not in ("trajectory", "velocity"):
+        raise ValueError(f"kind must be 'trajectory' or 'velocity', got {kind!r}")
     model = copy.copy(model)
     handles = SceneHandles.of(model, robot.joint_names)
     apply_parameters(model, handles, truth)
@@ -78,30 +95,58 @@ def simulate_run(
     )
     dt = model.opt.timestep
     steps = round((settle + times[-1] + 0.5) / dt)
-    stamps, q, qd = [], [], []
+    grid = np.arange(steps) * dt
+    if kind == "velocity":
+        setpoints = np.array([follower.sample(t)[1] if t >= settle else np.zeros_like(start) for t in grid])
+        control = velocity_servo_control(grid, setpoints, start, truth)
+    else:
+        control = np.array([follower.sample(t - truth.latency)[0] for t in grid])
+    implicit_gain = dt * truth.joints["kv"]
+    stamps, q, qd, tau = [], [], [], []
     for k in range(steps):
-        data.ctrl[handles.actuators] = follower.sample(k * dt - truth.latency)[0]
+        data.ctrl[handles.actuators] = control[k]
+        before = data.qvel[handles.arm_dof].copy()
+        mujoco.mj_forward(model, data)
+        applied = data.qfrc_actuator[handles.arm_dof] + data.qfrc_gravcomp[handles.arm_dof]
         mujoco.mj_step(model, data)
         t = (k + 1) * dt
         if t >= settle - 0.1:
+            acceleration = (data.qvel[handles.arm_dof] - before) / dt
             stamps.append(t)
             q.append(data.qpos[handles.arm_qpos].copy())
             qd.append(data.qvel[handles.arm_dof].copy())
-    q, qd = np.array(q), np.array(qd)
+            tau.append(applied - implicit_gain * acceleration)
+    q, qd, tau = np.array(q), np.array(qd), np.array(tau)
     states = MeasuredStates(
         np.array(stamps),
         q + rng.normal(0.0, noise.position, q.shape),
         qd + rng.normal(0.0, noise.velocity, qd.shape),
+        tau + rng.normal(0.0, noise.effort, tau.shape),
     )
-    command = CommandMessage(settle, trajectory.positions, times, trajectory.velocities)
-    return SyntheticRun(states, command)
+    if kind == "velocity":
+        sent = grid >= settle
+        commands = [
+            CommandMessage(float(t), v[None]) for t, v in zip(grid[sent], setpoints[sent], strict=True)
+        ]
+    else:
+        commands = [CommandMessage(settle, trajectory.positions, times, trajectory.velocities)]
+    return SyntheticRun(states, commands, kind)
 
 
 def write_run_bag(
-    run: SyntheticRun, path: str | Path, joint_names: tuple[str, ...], *, command_topic: str
+    run: SyntheticRun,
+    path: str | Path,
+    joint_names: tuple[str, ...],
+    *,
+    command_topic: str,
+    origin_ns: int = 0,
+    gripper: tuple[str, ...] = (),
 ) -> Path:
-    """Write ``run`` as a rosbag2 MCAP bag, as the recorder would: ``/joint_states`` and the trajectory on
-    ``command_topic``, each logged at its stamp."""
+    """Write ``run`` as a rosbag2 MCAP bag, as the recorder would: ``/joint_states`` and the commands on
+    ``command_topic``, each logged at its stamp plus ``origin_ns`` (an epoch, say). ``joint_names`` are
+    the names the arm's driver uses; with ``gripper`` joint names, a gripper's own JointState message
+    (0.04 m, at rest) follows every tenth arm state on the same topic, as robots with a gripper driver
+    publish them."""
     with BagWriter(path) as bag:
         types = bag.store.types
         js, jt, point, header = (
@@ -110,46 +155,76 @@ def write_run_bag(
             types["trajectory_msgs/msg/JointTrajectoryPoint"],
             types["std_msgs/msg/Header"],
         )
+        array, array_layout = types["std_msgs/msg/Float64MultiArray"], types["std_msgs/msg/MultiArrayLayout"]
         time_msg, duration = types["builtin_interfaces/msg/Time"], types["builtin_interfaces/msg/Duration"]
 
-        def stamp(t: float):
-            ns = round(t * 1e9)
-            return time_msg(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+        def ns(t: float) -> int:
+            return origin_ns + round(t * 1e9)
 
-        command = run.command
-        arrival = command.stamp if command.received is None else command.received
-        # Logged as received: in arrival order, the command among the states; a receive time never goes
-        # back even where a stamp does.
-        at = int(np.searchsorted(run.states.stamps, arrival))
-        events = [(t, "state", i) for i, t in enumerate(run.states.stamps)]
-        events.insert(at, (arrival, "command", None))
-        received = 0
-        for t, kind, i in events:
-            received = max(received, round(t * 1e9))
-            if kind == "command":
-                points = [
-                    point(
-                        positions=p,
-                        velocities=v,
-                        accelerations=np.zeros(0),
-                        effort=np.zeros(0),
-                        time_from_start=duration(sec=int(dt_ // 1), nanosec=round((dt_ % 1) * 1e9)),
-                    )
-                    for p, v, dt_ in zip(command.values, command.velocities, command.times, strict=True)
-                ]
-                msg = jt(
-                    header=header(stamp=stamp(command.stamp), frame_id=""),
-                    joint_names=list(joint_names),
-                    points=points,
-                )
-                bag.write(command_topic, "trajectory_msgs/msg/JointTrajectory", received, msg)
-            else:
-                msg = js(
-                    header=header(stamp=stamp(t), frame_id=""),
-                    name=list(joint_names),
-                    position=run.states.position[i],
-                    velocity=run.states.velocity[i],
+        def stamp(t: float):
+            at = ns(t)
+            return time_msg(sec=at // 1_000_000_000, nanosec=at % 1_000_000_000)
+
+        def trajectory_msg(command: CommandMessage):
+            points = [
+                point(
+                    positions=p,
+                    velocities=v,
+                    accelerations=np.zeros(0),
                     effort=np.zeros(0),
+                    time_from_start=duration(sec=int(dt_ // 1), nanosec=round((dt_ % 1) * 1e9)),
                 )
-                bag.write("/joint_states", "sensor_msgs/msg/JointState", received, msg)
+                for p, v, dt_ in zip(command.values, command.velocities, command.times, strict=True)
+            ]
+            return jt(
+                header=header(stamp=stamp(command.stamp), frame_id=""),
+                joint_names=list(joint_names),
+                points=points,
+            )
+
+        def state_msg(i: int, t: float):
+            effort = run.states.effort[i] if run.states.effort is not None else np.zeros(0)
+            return js(
+                header=header(stamp=stamp(t), frame_id=""),
+                name=list(joint_names),
+                position=run.states.position[i],
+                velocity=run.states.velocity[i],
+                effort=effort,
+            )
+
+        def gripper_msg(t: float):
+            return js(
+                header=header(stamp=stamp(t), frame_id=""),
+                name=list(gripper),
+                position=np.full(len(gripper), 0.04),
+                velocity=np.zeros(len(gripper)),
+                effort=np.zeros(len(gripper)),
+            )
+
+        # Logged as received: in arrival order, commands among the states; a receive time never goes
+        # back even where a stamp does.
+        events = [(t, 1, "state", i) for i, t in enumerate(run.states.stamps)]
+        events += [
+            (c.stamp if c.received is None else c.received, 0, "command", k)
+            for k, c in enumerate(run.commands)
+        ]
+        received = 0
+        for t, _, kind, i in sorted(events):
+            received = max(received, ns(t))
+            if kind == "command":
+                command = run.commands[i]
+                if run.kind == "trajectory":
+                    bag.write(
+                        command_topic,
+                        "trajectory_msgs/msg/JointTrajectory",
+                        received,
+                        trajectory_msg(command),
+                    )
+                else:
+                    msg = array(layout=array_layout(dim=[], data_offset=0), data=command.values[-1])
+                    bag.write(command_topic, "std_msgs/msg/Float64MultiArray", received, msg)
+                continue
+            bag.write("/joint_states", "sensor_msgs/msg/JointState", received, state_msg(i, t))
+            if gripper and i % 10 == 0:
+                bag.write("/joint_states", "sensor_msgs/msg/JointState", received, gripper_msg(t))
     return Path(path)
