@@ -34,7 +34,7 @@ from sim.scene import SceneHandles
 
 __all__ = ["InertialFit", "apply_link_scales", "fit_inertial", "link_bodies", "link_masses"]
 
-_WINDOW_S = 0.04
+_WINDOW_S = 0.1
 """Savitzky-Golay window: long enough to average sensor noise, short against the excitation."""
 _STRIDE_S = 0.01
 """Rows are taken every 10 ms: neighbouring samples carry little new information and cost time."""

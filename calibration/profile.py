@@ -18,17 +18,47 @@ from calibration.parameters import JOINT_PARAMETERS, ArmParameters, read_paramet
 from sim.scene import SceneHandles, load_scene
 from wm_planner.config import StrictModel, load_yaml_model
 
-__all__ = ["PROFILE_SCHEMA", "CalibrationProfile", "FitQuality", "load_profile", "write_calibrated_scene"]
+__all__ = [
+    "PROFILE_SCHEMA",
+    "CalibrationProfile",
+    "FitQuality",
+    "InertialProfile",
+    "load_profile",
+    "write_calibrated_scene",
+]
 
-PROFILE_SCHEMA = 1
+PROFILE_SCHEMA = 2
 
 
 class FitQuality(StrictModel):
-    """Open-loop tracking RMSE (rad, per joint) on the held-out runs, before and after calibration."""
+    """Open-loop tracking RMSE (rad, per joint) on the held-out runs: the uncalibrated scene, the
+    calibrated one, and the no-physics baseline (the commanded path, ``baseline_delay`` s late, the
+    delay that fits the fitted runs best)."""
 
+    fitted: list[str]
     held_out: list[str]
     rmse_before: list[float]
     rmse_after: list[float]
+    rmse_baseline: list[float]
+    baseline_delay: float
+
+
+class InertialProfile(StrictModel):
+    """What the logged joint torques identified (see :mod:`calibration.inertial`): link masses (kg)
+    before and after with the 95% interval of each link's scale, the links kept at the scene's mass,
+    and per joint the rotor inertia, viscous (N·m·s/rad) and Coulomb (N·m) friction, and the fit's torque
+    RMSE (N·m)."""
+
+    links: list[str]
+    mass_before: list[float]
+    mass_after: list[float]
+    scale_ci95: tuple[list[float], list[float]]
+    not_identified: list[str]
+    armature: list[float]
+    viscous: list[float]
+    coulomb: list[float]
+    friction_ci95: dict[str, tuple[list[float], list[float]]]
+    torque_rmse: list[float]
 
 
 class CalibrationProfile(StrictModel):
@@ -48,6 +78,12 @@ class CalibrationProfile(StrictModel):
     fixed: tuple[str, ...] = ()
     at_bound: tuple[str, ...] = ()
     poorly_determined: tuple[str, ...] = ()
+    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    """The search box of every fitted parameter, in its own unit."""
+    correlations: list[tuple[str, str, float]] = Field(default_factory=list)
+    """Strongly correlated pairs of fitted parameters (latency against the gains, say)."""
+    command_kind: str = "position"
+    inertial: InertialProfile | None = None
     quality: FitQuality | None = None
 
     def arm_parameters(self) -> ArmParameters:
@@ -87,11 +123,34 @@ def _absolute_asset_dirs(root: ET.Element, source_dir: Path) -> None:
         ET.SubElement(root, "compiler", assetdir=str(source_dir.resolve()))
 
 
+def _scale_body(body: ET.Element, scale: float) -> None:
+    """Scale a body's own mass and inertia in MJCF (its ``inertial``, else its geoms' mass or density)."""
+    inertial = body.find("inertial")
+    if inertial is not None:
+        for key in ("mass", "diaginertia", "fullinertia"):
+            if key in inertial.attrib:
+                values = [float(v) * scale for v in inertial.attrib[key].split()]
+                inertial.set(key, " ".join(repr(v) for v in values))
+        return
+    for geom in body.findall("geom"):
+        if "mass" in geom.attrib:
+            geom.set("mass", repr(float(geom.get("mass")) * scale))
+        else:
+            geom.set("density", repr(float(geom.get("density", "1000")) * scale))
+
+
 def write_calibrated_scene(
-    source: str | Path, out: str | Path, joint_names: tuple[str, ...], parameters: ArmParameters
+    source: str | Path,
+    out: str | Path,
+    joint_names: tuple[str, ...],
+    parameters: ArmParameters,
+    *,
+    damping: np.ndarray | None = None,
+    body_scales: dict[str, float] | None = None,
 ) -> Path:
     """Write ``source`` (an MJCF) to ``out`` with ``parameters`` on the joints and their position
-    actuators, then compile it and check that it reads back the same values."""
+    actuators, ``damping [J]`` (viscous friction) on the joints and the masses and inertias of the
+    bodies in ``body_scales`` scaled, then compile it and check that it reads back the same values."""
     source, out = Path(source), Path(out)
     tree = ET.parse(source)
     root = tree.getroot()
@@ -102,16 +161,28 @@ def write_calibrated_scene(
             raise ValueError(f"{source}: no joint and position actuator named {name!r}")
         for key in ("armature", "frictionloss"):
             joints[name].set(key, repr(float(parameters.joints[key][j])))
+        if damping is not None:
+            joints[name].set("damping", repr(float(damping[j])))
         actuators[name].set("kp", repr(float(parameters.joints["kp"][j])))
         actuators[name].set("kv", repr(float(parameters.joints["kv"][j])))
+    bodies = {e.get("name"): e for e in root.iter("body")}
+    for body, scale in (body_scales or {}).items():
+        if body not in bodies:
+            raise ValueError(f"{source}: no body named {body!r}")
+        _scale_body(bodies[body], scale)
     _absolute_asset_dirs(root, source.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
     tree.write(out, encoding="unicode")
     model = load_scene(out)
-    written = read_parameters(model, SceneHandles.of(model, joint_names))
+    handles = SceneHandles.of(model, joint_names)
+    written = read_parameters(model, handles)
     for key in JOINT_PARAMETERS:
         if not np.allclose(written.joints[key], parameters.joints[key], rtol=1e-9):
             raise RuntimeError(
                 f"{out}: {key} reads back as {written.joints[key]}, not {parameters.joints[key]}"
             )
+    if damping is not None and not np.allclose(model.dof_damping[handles.arm_dof], damping, rtol=1e-9):
+        raise RuntimeError(
+            f"{out}: damping reads back as {model.dof_damping[handles.arm_dof]}, not {damping}"
+        )
     return out

@@ -8,7 +8,8 @@ value at the end of each physics step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from wm_planner.data import EpisodeDataset
 from wm_planner.data.dataset import DatasetManifest, read_manifest
 from wm_planner.data.episode import read_episode
 
-__all__ = ["episode_log", "read_logs"]
+__all__ = ["LogReading", "episode_log", "read_logs"]
 
 _ACTION_KIND = "joint_position_delta"
 
@@ -59,9 +60,23 @@ def _manifest_above(path: Path) -> tuple[Path, DatasetManifest]:
     raise BadLogError(f"{path}: no dataset manifest.json above this episode file")
 
 
-def read_logs(paths: Sequence[str | Path], joint_names: Sequence[str], *, dt: float) -> list[JointLog]:
-    """Every run at ``paths``: a bag directory, an episode file (``.npz`` inside a dataset) or a dataset
-    directory (all its episodes)."""
+@dataclass(frozen=True)
+class LogReading:
+    """How to read bags of a robot that does things its own way: the command topic (default: the one
+    with messages), its kind (default: from its type and name), and logged joint name -> robot joint name
+    (default: the robot's names, or them behind a shared prefix)."""
+
+    command_topic: str | None = None
+    command_kind: str | None = None
+    joint_map: Mapping[str, str] = field(default_factory=dict)
+
+
+def read_logs(
+    paths: Sequence[str | Path], joint_names: Sequence[str], *, dt: float, reading: LogReading | None = None
+) -> list[JointLog]:
+    """Every run at ``paths``: a bag directory (read as ``reading`` says), an episode file (``.npz``
+    inside a dataset) or a dataset directory (all its episodes)."""
+    reading = reading or LogReading()
     logs: list[JointLog] = []
     for path in map(Path, paths):
         if path.is_file() and path.suffix == ".npz":
@@ -75,7 +90,16 @@ def read_logs(paths: Sequence[str | Path], joint_names: Sequence[str], *, dt: fl
                 for p, e in dataset.iter_episodes()
             ]
         else:
-            logs.append(read_joint_log(path, joint_names, dt=dt))
+            logs.append(
+                read_joint_log(
+                    path,
+                    joint_names,
+                    dt=dt,
+                    command_topic=reading.command_topic,
+                    command_kind=reading.command_kind,
+                    joint_map=reading.joint_map,
+                )
+            )
     for log in logs:
         if tuple(log.joint_names) != tuple(joint_names):
             raise BadLogError(

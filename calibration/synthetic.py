@@ -102,20 +102,24 @@ def simulate_run(
     else:
         control = np.array([follower.sample(t - truth.latency)[0] for t in grid])
     implicit_gain = dt * truth.joints["kv"]
-    stamps, q, qd, tau = [], [], [], []
+    stamps, q, qd, applied = [], [], [], []
     for k in range(steps):
         data.ctrl[handles.actuators] = control[k]
         before = data.qvel[handles.arm_dof].copy()
         mujoco.mj_forward(model, data)
-        applied = data.qfrc_actuator[handles.arm_dof] + data.qfrc_gravcomp[handles.arm_dof]
+        torque = data.qfrc_actuator[handles.arm_dof] + data.qfrc_gravcomp[handles.arm_dof]
         mujoco.mj_step(model, data)
+        applied.append(torque - implicit_gain * (data.qvel[handles.arm_dof] - before) / dt)
         t = (k + 1) * dt
         if t >= settle - 0.1:
-            acceleration = (data.qvel[handles.arm_dof] - before) / dt
             stamps.append(t)
             q.append(data.qpos[handles.arm_qpos].copy())
             qd.append(data.qvel[handles.arm_dof].copy())
-            tau.append(applied - implicit_gain * acceleration)
+    # A step's torque acts over the step, so the torque at a state's time is the mean of the steps
+    # before and after it.
+    applied.append(applied[-1])
+    at_states = (np.array(applied[:-1]) + np.array(applied[1:])) / 2.0
+    tau = at_states[steps - len(stamps) :]
     q, qd, tau = np.array(q), np.array(qd), np.array(tau)
     states = MeasuredStates(
         np.array(stamps),
