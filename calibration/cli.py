@@ -4,13 +4,51 @@ from __future__ import annotations
 
 import argparse
 
-from wm_planner.config import RobotSpec, default_robot_spec, load_yaml_model
+from wm_planner.config import RobotSpec, default_robot_spec, load_yaml_model, parse_mapping
 
 __all__ = ["register_sim2real", "register_sysid"]
 
 
 def _robot(path: str | None) -> RobotSpec:
     return load_yaml_model(path, RobotSpec) if path else default_robot_spec()
+
+
+def _reading(args: argparse.Namespace):
+    from calibration.sources import LogReading
+
+    return LogReading(
+        command_topic=args.command_topic,
+        command_kind=args.command_kind,
+        joint_map={str(k): str(v) for k, v in parse_mapping(args.joint_map, option="--joint-map").items()},
+    )
+
+
+def _bounds(entries: list[str]) -> tuple[tuple[str, float, float], ...]:
+    """``NAME=LOW:HIGH`` entries as factor bounds."""
+    out = []
+    for entry in entries:
+        name, _, box = entry.partition("=")
+        low, _, high = box.partition(":")
+        try:
+            out.append((name.strip(), float(low), float(high)))
+        except ValueError:
+            raise ValueError(f"--bound {entry!r}: expected NAME=LOW:HIGH, such as kp=0.5:2") from None
+    return tuple(out)
+
+
+def _reading_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--command-topic", help="the command topic to read (default: the one with messages)")
+    p.add_argument(
+        "--command-kind",
+        choices=["position", "velocity", "trajectory"],
+        help="what the command topic carries (default: JointTrajectory is a trajectory; Float64MultiArray "
+        "is what its controller's name says, else an error)",
+    )
+    p.add_argument(
+        "--joint-map",
+        help="logged joint name -> robot joint name, JSON or YAML, inline or a file "
+        "(default: the robot's names, or them behind a prefix such as panda_)",
+    )
 
 
 def _cmd_sysid(args: argparse.Namespace) -> int:
@@ -28,7 +66,15 @@ def _cmd_sysid(args: argparse.Namespace) -> int:
         return 0 if result.passed else 1
     if not args.log or not args.out:
         raise ValueError("sysid needs --log BAG [BAG ...] and --out PROFILE.yaml (or --self-test)")
-    options = FitOptions(fixed=tuple(args.fix), max_latency=args.max_latency, max_iterations=args.iterations)
+    options = FitOptions(
+        fixed=tuple(args.fix),
+        factor_bounds=tuple(args.factor_bounds),
+        parameter_bounds=_bounds(args.bound),
+        min_latency=args.min_latency,
+        max_latency=args.max_latency,
+        initial_latency=args.initial_latency,
+        max_iterations=args.iterations,
+    )
     result = identify(
         args.log,
         args.out,
@@ -36,13 +82,19 @@ def _cmd_sysid(args: argparse.Namespace) -> int:
         scene=args.scene,
         held_out=args.held_out,
         options=options,
+        reading=_reading(args),
         threads=args.threads,
     )
     quality = result.profile.quality
     held = ""
     if quality is not None:
-        before, after = (sum(v) / len(v) for v in (quality.rmse_before, quality.rmse_after))
-        held = f"; held-out tracking RMSE {before:.2e} -> {after:.2e} rad"
+        before, after, baseline = (
+            sum(v) / len(v) for v in (quality.rmse_before, quality.rmse_after, quality.rmse_baseline)
+        )
+        held = (
+            f"; held-out tracking RMSE: uncalibrated {before:.2e}, delay baseline {baseline:.2e} "
+            f"({1000 * quality.baseline_delay:.0f} ms), calibrated {after:.2e} rad"
+        )
     print(
         f"sysid done: {len(args.log)} logs, latency {1000 * result.fit.parameters.latency:.2f} ms{held}; "
         f"scene {result.profile.scene_path(result.profile_path)} -> {result.profile_path}"
@@ -68,7 +120,25 @@ def register_sysid(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--fix", nargs="*", default=[], help="parameters kept at the scene's value: kp, armature[joint7]"
     )
+    p.add_argument(
+        "--factor-bounds",
+        nargs=2,
+        type=float,
+        default=[0.1, 10.0],
+        metavar=("LOW", "HIGH"),
+        help="each joint parameter stays within these multiples of the scene's value",
+    )
+    p.add_argument(
+        "--bound",
+        action="append",
+        default=[],
+        metavar="NAME=LOW:HIGH",
+        help="factor bounds of one kind (kp=0.5:2) or one parameter (kv[joint3]=0.8:1.2); repeatable",
+    )
+    p.add_argument("--min-latency", type=float, default=0.0, help="lower bound of the latency search (s)")
     p.add_argument("--max-latency", type=float, default=0.1, help="upper bound of the latency search (s)")
+    p.add_argument("--initial-latency", type=float, default=0.01, help="where the latency search starts (s)")
+    _reading_options(p)
     p.add_argument("--iterations", type=int, default=25, help="most least-squares iterations")
     p.add_argument("--threads", type=int, help="MuJoCo rollout threads (default: one per core)")
     p.add_argument("--self-test", action="store_true", help="identify a simulated arm with known parameters")
@@ -86,12 +156,15 @@ def _cmd_sim2real(args: argparse.Namespace) -> int:
         _robot(args.robot),
         bundle=args.model,
         outcomes=args.outcomes,
+        reading=_reading(args),
         threads=args.threads,
     )
-    before, after = metrics["tracking"]["uncalibrated"], metrics["tracking"]["calibrated"]
+    tracking = metrics["tracking"]
+    before, after, baseline = tracking["uncalibrated"], tracking["calibrated"], tracking["baseline"]
     line = (
         f"sim2real done: {len(metrics['logs'])} logs, joint RMSE {1000 * before['rmse_mean_rad']:.3f} -> "
-        f"{1000 * after['rmse_mean_rad']:.3f} mrad ({metrics['tracking']['improvement']:.1f}x), tool tip "
+        f"{1000 * after['rmse_mean_rad']:.3f} mrad ({tracking['improvement']:.1f}x; delay baseline "
+        f"{1000 * baseline['rmse_mean_rad']:.3f} mrad), tool tip "
         f"{1000 * before['ee_error_mean_m']:.2f} -> {1000 * after['ee_error_mean_m']:.2f} mm"
     )
     if metrics["world_model"]:
@@ -122,4 +195,5 @@ def register_sim2real(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="report directory (metrics.json, report.html)")
     p.add_argument("--robot", help="RobotSpec YAML (default: the shipped Panda spec)")
     p.add_argument("--threads", type=int, help="MuJoCo rollout threads (default: one per core)")
+    _reading_options(p)
     p.set_defaults(func=_cmd_sim2real)

@@ -32,7 +32,14 @@ from scipy.signal import savgol_filter
 from calibration.joint_log import JointLog
 from sim.scene import SceneHandles
 
-__all__ = ["InertialFit", "apply_link_scales", "fit_inertial", "link_bodies", "link_masses"]
+__all__ = [
+    "InertialFit",
+    "apply_link_scales",
+    "fit_inertial",
+    "link_bodies",
+    "link_masses",
+    "predicted_torque",
+]
 
 _WINDOW_S = 0.1
 """Savitzky-Golay window: long enough to average sensor noise, short against the excitation."""
@@ -101,14 +108,23 @@ def _regressor_model(model: mujoco.MjModel) -> mujoco.MjModel:
     return bare
 
 
+def _window(log: JointLog) -> int:
+    return max(5, round(_WINDOW_S / log.dt) | 1)
+
+
+def _rows(log: JointLog) -> slice:
+    """The grid points used: every stride-th, clear of the filter's edges."""
+    window, stride = _window(log), max(1, round(_STRIDE_S / log.dt))
+    return slice(window, len(log.time) - window, stride)
+
+
 def _filtered(log: JointLog) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Smoothed ``q, q̇, q̈, τ`` on every stride-th grid point ``[R, J]``."""
-    window = max(5, round(_WINDOW_S / log.dt) | 1)
-    stride = max(1, round(_STRIDE_S / log.dt))
+    """Smoothed ``q, q̇, q̈, τ`` on the rows used ``[R, J]``."""
+    window = _window(log)
     qd = savgol_filter(log.velocity, window, 3, axis=0)
     qdd = savgol_filter(log.velocity, window, 3, deriv=1, delta=log.dt, axis=0)
     tau = savgol_filter(log.effort, window, 3, axis=0)
-    rows = slice(window, len(log.time) - window, stride)
+    rows = _rows(log)
     return log.position[rows], qd[rows], qdd[rows], tau[rows]
 
 
@@ -268,3 +284,21 @@ def _per_joint_rmse(
     for k, (a, b) in enumerate(zip(blocks, targets, strict=True)):
         squares[k % joints].append((b - a @ x) ** 2)
     return np.array([np.sqrt(np.mean(np.concatenate(s))) for s in squares])
+
+
+def predicted_torque(
+    model: mujoco.MjModel, handles: SceneHandles, log: JointLog
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What ``model`` says the joints needed to move as ``log`` measured, beside what was logged:
+    ``time [R]``, ``measured [R, J]`` and ``predicted [R, J]`` (N·m), both filtered alike. The prediction
+    is the scene's inverse dynamics with its rotor inertia and viscous damping, plus its friction loss as
+    Coulomb friction."""
+    if log.effort is None:
+        raise ValueError(f"log {log.name!r} has no joint efforts")
+    q, qd, qdd, tau = _filtered(log)
+    full = copy.copy(model)
+    full.body_gravcomp[:] = 0.0
+    full.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_CONSTRAINT
+    predicted = _inverse(full, mujoco.MjData(full), handles, q, qd, qdd)
+    predicted += model.dof_frictionloss[handles.arm_dof] * np.sign(qd)
+    return log.time[_rows(log)], tau, predicted

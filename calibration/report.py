@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from calibration.profile import CalibrationProfile
 from calibration.sim2real import ReplayedLog
 
 __all__ = ["write_report"]
@@ -31,8 +32,9 @@ def _png(figure) -> str:
 def _rmse_bars(tracking: dict[str, Any], joint_names: Sequence[str]) -> str:
     figure, ax = plt.subplots(figsize=(7, 3))
     x = np.arange(len(joint_names))
-    for offset, name in ((-0.2, "uncalibrated"), (0.2, "calibrated")):
-        ax.bar(x + offset, 1000 * np.asarray(tracking[name]["rmse_rad"]), width=0.4, label=name)
+    for offset, name in ((-0.27, "uncalibrated"), (0.0, "baseline"), (0.27, "calibrated")):
+        label = "delay baseline (no physics)" if name == "baseline" else name
+        ax.bar(x + offset, 1000 * np.asarray(tracking[name]["rmse_rad"]), width=0.27, label=label)
     ax.set_xticks(x, joint_names)
     ax.set_ylabel("tracking RMSE (mrad)")
     ax.set_yscale("log")
@@ -41,25 +43,40 @@ def _rmse_bars(tracking: dict[str, Any], joint_names: Sequence[str]) -> str:
     return _png(figure)
 
 
-def _traces(item: ReplayedLog) -> str:
+def _joints(item: ReplayedLog) -> str:
+    """Every joint of one log: position and velocity, measured against both replays (and the baseline's
+    position), and the torque, measured against the calibrated scene's, where logged."""
     log = item.log
-    joint = int(np.argmax(np.sqrt(np.mean((item.uncalibrated - log.position) ** 2, axis=0))))
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.5), sharex=True)
-    top.plot(log.time, log.position[:, joint], "k", lw=1.2, label="measured")
-    top.plot(log.time, item.uncalibrated[:, joint], lw=0.9, label="uncalibrated sim")
-    top.plot(log.time, item.calibrated[:, joint], "--", lw=0.9, label="calibrated sim")
-    top.set_ylabel(f"{log.joint_names[joint]} (rad)")
-    top.legend(fontsize=8)
-    bottom.plot(
-        log.time, 1000 * (item.uncalibrated[:, joint] - log.position[:, joint]), lw=0.9, label="uncalibrated"
+    columns = 3 if item.torque is not None else 2
+    figure, axes = plt.subplots(
+        len(log.joint_names), columns, figsize=(4 * columns, 1.7 * len(log.joint_names)), sharex=True
     )
-    bottom.plot(
-        log.time, 1000 * (item.calibrated[:, joint] - log.position[:, joint]), lw=0.9, label="calibrated"
-    )
-    bottom.set_ylabel("error (mrad)")
-    bottom.set_xlabel("time (s)")
-    bottom.legend(fontsize=8)
-    top.set_title(f"{log.name}: the joint with the largest uncalibrated error")
+    for j, name in enumerate(log.joint_names):
+        position, velocity = axes[j, 0], axes[j, 1]
+        position.plot(log.time, log.position[:, j], "k", lw=1.2, label="measured")
+        position.plot(log.time, item.uncalibrated[:, j], lw=0.8, label="uncalibrated sim")
+        position.plot(log.time, item.baseline[:, j], ":", lw=0.8, label="delay baseline")
+        position.plot(log.time, item.calibrated[:, j], "--", lw=0.8, label="calibrated sim")
+        position.set_ylabel(f"{name}\n(rad)")
+        velocity.plot(log.time, log.velocity[:, j], "k", lw=1.2)
+        velocity.plot(log.time, item.velocity_uncalibrated[:, j], lw=0.8)
+        velocity.plot(log.time, item.velocity_calibrated[:, j], "--", lw=0.8)
+        velocity.set_ylabel("rad/s")
+        if item.torque is not None:
+            time, measured, predicted = item.torque
+            axes[j, 2].plot(time, measured[:, j], "k", lw=1.2, label="measured")
+            axes[j, 2].plot(time, predicted[:, j], "--", lw=0.8, label="calibrated scene")
+            axes[j, 2].set_ylabel("N·m")
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    axes[0, 0].set_title("position")
+    axes[0, 1].set_title("velocity")
+    if item.torque is not None:
+        axes[0, 2].set_title("torque")
+        axes[0, 2].legend(fontsize=7, loc="upper right")
+    for ax in axes[-1]:
+        ax.set_xlabel("time (s)")
+    figure.suptitle(log.name)
+    figure.tight_layout()
     return _png(figure)
 
 
@@ -91,19 +108,100 @@ def _success(success: dict[str, Any]) -> str:
 
 def _table(tracking: dict[str, Any], joint_names: Sequence[str]) -> str:
     rows = "".join(
-        f"<tr><td>{html.escape(n)}</td><td>{1000 * b:.3f}</td><td>{1000 * a:.3f}</td></tr>"
-        for n, b, a in zip(
-            joint_names, tracking["uncalibrated"]["rmse_rad"], tracking["calibrated"]["rmse_rad"], strict=True
+        f"<tr><td>{html.escape(n)}</td>" + "".join(f"<td>{1000 * v:.3f}</td>" for v in (b, d, a)) + "</tr>"
+        for n, b, d, a in zip(
+            joint_names,
+            tracking["uncalibrated"]["rmse_rad"],
+            tracking["baseline"]["rmse_rad"],
+            tracking["calibrated"]["rmse_rad"],
+            strict=True,
         )
     )
     return (
-        "<table><tr><th>joint</th><th>uncalibrated RMSE (mrad)</th><th>calibrated RMSE (mrad)</th></tr>"
-        f"{rows}</table>"
+        "<table><tr><th>joint</th><th>uncalibrated RMSE (mrad)</th><th>delay baseline RMSE (mrad)</th>"
+        f"<th>calibrated RMSE (mrad)</th></tr>{rows}</table>"
     )
 
 
+def _calibration(profile: CalibrationProfile) -> str:
+    """Which logs were fitted and held out, every fitted value with its interval and search bounds,
+    strong correlations, and what the torques identified."""
+    quality = profile.quality
+    parts = ["<h2>Calibration</h2>"]
+    if quality is not None:
+        parts.append(
+            f"<p>Fitted: {html.escape(', '.join(quality.fitted))}<br>Held out: "
+            f"{html.escape(', '.join(quality.held_out))}<br>"
+            f"Delay baseline: {1000 * quality.baseline_delay:.1f} ms</p>"
+        )
+    rows = []
+    for kind, values in profile.parameters.items():
+        for j, joint in enumerate(profile.joint_names):
+            name = f"{kind}[{joint}]"
+            bounds = profile.bounds.get(name)
+            box = "fixed" if bounds is None else f"[{bounds[0]:.4g}, {bounds[1]:.4g}]"
+            rows.append(
+                f"<tr><td>{name}</td><td>{values[j]:.4g}</td>"
+                f"<td>[{profile.ci95_low[kind][j]:.4g}, {profile.ci95_high[kind][j]:.4g}]</td>"
+                f"<td>{box}</td></tr>"
+            )
+    latency_box = profile.bounds.get("latency", (0.0, 0.0))
+    rows.append(
+        f"<tr><td>latency (s)</td><td>{profile.latency:.4g}</td><td>[{profile.latency_ci95[0]:.4g}, "
+        f"{profile.latency_ci95[1]:.4g}]</td><td>[{latency_box[0]:.4g}, {latency_box[1]:.4g}]</td></tr>"
+    )
+    parts.append(
+        "<table><tr><th>parameter</th><th>fitted</th><th>95% interval</th><th>search bounds</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+    if profile.correlations:
+        pairs = "".join(
+            f"<li>{html.escape(a)} and {html.escape(b)}: r = {r:+.2f}</li>"
+            for a, b, r in profile.correlations
+        )
+        parts.append(
+            f"<p>Strongly correlated estimates (the logs tell their combination):</p><ul>{pairs}</ul>"
+        )
+    if profile.inertial is not None:
+        inertial = profile.inertial
+        low, high = inertial.scale_ci95
+        links = "".join(
+            f"<tr><td>{html.escape(name)}</td><td>{before:.3f}</td><td>{after:.3f}</td>"
+            f"<td>[{before * lo:.3f}, {before * hi:.3f}]</td>"
+            f"<td>{'not determined: scene kept' if name in inertial.not_identified else ''}</td></tr>"
+            for name, before, after, lo, hi in zip(
+                inertial.links, inertial.mass_before, inertial.mass_after, low, high, strict=True
+            )
+        )
+        parts.append(
+            "<h3>From the logged torques</h3><table><tr><th>link</th><th>scene mass (kg)</th>"
+            f"<th>identified (kg)</th><th>95% interval</th><th></th></tr>{links}</table>"
+        )
+        friction = "".join(
+            f"<tr><td>{html.escape(joint)}</td><td>{a:.4g}</td><td>{v:.4g}</td><td>{c:.4g}</td><td>{e:.3g}</td></tr>"
+            for joint, a, v, c, e in zip(
+                profile.joint_names,
+                inertial.armature,
+                inertial.viscous,
+                inertial.coulomb,
+                inertial.torque_rmse,
+                strict=True,
+            )
+        )
+        parts.append(
+            "<table><tr><th>joint</th><th>armature (kg·m²)</th><th>viscous (N·m·s/rad)</th>"
+            f"<th>Coulomb (N·m)</th><th>torque RMSE (N·m)</th></tr>{friction}</table>"
+        )
+    return "".join(parts)
+
+
 def write_report(
-    out: str | Path, metrics: dict[str, Any], replayed: Sequence[ReplayedLog], joint_names: Sequence[str]
+    out: str | Path,
+    metrics: dict[str, Any],
+    replayed: Sequence[ReplayedLog],
+    joint_names: Sequence[str],
+    profile: CalibrationProfile,
 ) -> Path:
     """Write ``metrics.json`` and ``report.html`` into the directory ``out``; returns the report path."""
     out = Path(out)
@@ -114,12 +212,15 @@ def write_report(
         "<h2>Tracking</h2>",
         f"<p>Mean joint RMSE {1000 * tracking['uncalibrated']['rmse_mean_rad']:.3f} mrad uncalibrated, "
         f"{1000 * tracking['calibrated']['rmse_mean_rad']:.3f} mrad calibrated "
-        f"({tracking['improvement']:.1f}x lower); tool-tip error "
+        f"({tracking['improvement']:.1f}x lower), "
+        f"{1000 * tracking['baseline']['rmse_mean_rad']:.3f} mrad for the commanded path "
+        f"{1000 * metrics['baseline_delay_s']:.1f} ms late (no physics); tool-tip error "
         f"{1000 * tracking['uncalibrated']['ee_error_mean_m']:.2f} mm -> "
         f"{1000 * tracking['calibrated']['ee_error_mean_m']:.2f} mm (mean).</p>",
         _table(tracking, joint_names),
         f'<img src="data:image/png;base64,{_rmse_bars(tracking, joint_names)}">',
-        f'<img src="data:image/png;base64,{_traces(replayed[0])}">',
+        *(f'<img src="data:image/png;base64,{_joints(item)}">' for item in replayed),
+        _calibration(profile),
     ]
     if metrics.get("world_model"):
         wm = metrics["world_model"]

@@ -93,9 +93,8 @@ class SelfTestResult:
             f"{'':>23} {abs(self.latency_fitted - self.latency_true) / self.physics_step:>5.2f} steps"
         )
         if self.not_identified:
-            lines.append(
-                f"not determined by the torques (scene's mass kept, not scored): {', '.join(self.not_identified)}"
-            )
+            links = ", ".join(self.not_identified)
+            lines.append(f"not determined by the torques (scene's mass kept, not scored): {links}")
         return "\n".join(lines)
 
     def summary(self) -> str:
@@ -105,8 +104,8 @@ class SelfTestResult:
             f"latency {1000 * self.latency_fitted:.2f} ms vs {1000 * self.latency_true:.2f} ms "
             f"(limit one {1000 * self.physics_step:g} ms step), held-out tracking RMSE: uncalibrated "
             f"{self.rmse_before:.2e}, delay baseline {self.rmse_baseline:.2e}, calibrated "
-            f"{self.rmse_after:.2e} rad ({self.rmse_baseline / self.rmse_after:.1f}x better than the baseline, "
-            "at least 2x asked)"
+            f"{self.rmse_after:.2e} rad ({self.rmse_baseline / self.rmse_after:.1f}x better than the "
+            "baseline, at least 2x asked)"
         )
 
 

@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_validator
 
+from calibration.inertial import predicted_torque
 from calibration.joint_log import JointLog
 from calibration.parameters import read_parameters
 from calibration.profile import CalibrationProfile
-from calibration.replay import Replayer
+from calibration.replay import Replayer, reference_path
+from calibration.sources import LogReading, read_logs
 from sim.scene import SceneHandles, load_scene
 from wm_planner.config import RobotSpec, StrictModel, load_yaml_model
 from wm_planner.observation import ObservationBuilder
@@ -113,11 +115,17 @@ def success_agreement(outcomes: Outcomes) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ReplayedLog:
-    """One log and its open-loop replays: positions ``[T, J]`` in the uncalibrated and calibrated sim."""
+    """One log and its open-loop replays: positions ``[T, J]`` in the uncalibrated and calibrated sim
+    and of the no-physics baseline (the commanded path, delayed), velocities ``[T, J]`` of both replays,
+    and where efforts are logged ``torque``: ``(time [R], measured [R, J], calibrated scene's [R, J])``."""
 
     log: JointLog
     uncalibrated: np.ndarray
     calibrated: np.ndarray
+    baseline: np.ndarray
+    velocity_uncalibrated: np.ndarray
+    velocity_calibrated: np.ndarray
+    torque: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def _replayer(scene: Path, robot: RobotSpec, latency: float, threads: int | None):
@@ -135,13 +143,16 @@ def replay_logs(
     threads: int | None = None,
 ) -> list[ReplayedLog]:
     """Replay every log's commands in the profile's source scene (no latency) and in its calibrated
-    scene (with the fitted latency)."""
+    scene (with the fitted latency); the baseline's delay is the profile's."""
     before, nominal = _replayer(Path(profile.source_scene), robot, 0.0, threads)
     after, calibrated = _replayer(profile.scene_path(profile_path), robot, profile.latency, threads)
-    return [
-        ReplayedLog(log, before.replay(log, [nominal])[0][0], after.replay(log, [calibrated])[0][0])
-        for log in logs
-    ]
+    delay = profile.quality.baseline_delay if profile.quality is not None else profile.latency
+    out = []
+    for log in logs:
+        (q0, qd0), (q1, qd1) = (r.replay(log, [p]) for r, p in ((before, nominal), (after, calibrated)))
+        torque = None if log.effort is None else predicted_torque(after.model, after.handles, log)
+        out.append(ReplayedLog(log, q0[0], q1[0], reference_path(log, delay), qd0[0], qd1[0], torque))
+    return out
 
 
 def _tool_tips(builder: ObservationBuilder, q: np.ndarray) -> np.ndarray:
@@ -152,7 +163,11 @@ def tracking_metrics(replayed: Sequence[ReplayedLog], builder: ObservationBuilde
     """Per-joint RMSE (rad) and tool-tip error (m, mean and max) of each replay against the measured
     joints, pooled over all samples of all logs, and per log."""
     result: dict[str, Any] = {"per_log": {}}
-    pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"uncalibrated": [], "calibrated": []}
+    pooled: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {
+        "uncalibrated": [],
+        "calibrated": [],
+        "baseline": [],
+    }
     for item in replayed:
         measured_tip = _tool_tips(builder, item.log.position)
         per_log = {}
@@ -186,13 +201,15 @@ def log_episode(
     log: JointLog, control_period: float, builder: ObservationBuilder, object_pose: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The log as a model sees an episode: ``observations [T+1, O]`` from the measured joints every
-    control period, and ``actions [T, J]``, the change of the commanded setpoint over each period."""
+    control period, and ``actions [T, J]``, the change of the commanded path over each period (the
+    integrated setpoint, for a velocity-commanded arm)."""
     stride = round(control_period / log.dt)
     if abs(stride * log.dt - control_period) > 1e-9:
         raise ValueError(f"control period {control_period} s is not a whole number of {log.dt} s log steps")
     at = np.arange(0, len(log.time), stride)
     observations = np.array([builder.build(log.position[i], log.velocity[i], object_pose) for i in at])
-    return observations.astype(np.float32), np.diff(log.command[at], axis=0).astype(np.float32)
+    path = reference_path(log, 0.0)
+    return observations.astype(np.float32), np.diff(path[at], axis=0).astype(np.float32)
 
 
 def run_sim2real(
@@ -204,13 +221,13 @@ def run_sim2real(
     bundle: str | Path | None = None,
     outcomes: str | Path | None = None,
     ks: Sequence[int] = (1, 10, 30),
+    reading: LogReading | None = None,
     threads: int | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Compute every metric for the runs ``real`` (bags, episode files or datasets) and write
     ``metrics.json`` and ``report.html`` into ``out``. Returns the metrics and the report's path."""
     from calibration.profile import load_profile
     from calibration.report import write_report
-    from calibration.sources import read_logs
     from wm_planner.model_eval import kstep_errors
     from wm_planner.runtime import OnnxWorldModel
 
@@ -220,13 +237,16 @@ def run_sim2real(
             f"{profile_path}: joints {profile.joint_names} are not the robot's {robot.joint_names}"
         )
     dt = load_scene(profile.scene_path(profile_path)).opt.timestep
-    logs = read_logs(real, robot.joint_names, dt=dt)
+    logs = read_logs(real, robot.joint_names, dt=dt, reading=reading)
     replayed = replay_logs(logs, profile, profile_path, robot, threads=threads)
     builder = ObservationBuilder(robot=robot)
     metrics: dict[str, Any] = {
         "logs": [log.name for log in logs],
         "profile": str(profile_path),
         "latency_s": profile.latency,
+        "baseline_delay_s": profile.quality.baseline_delay
+        if profile.quality is not None
+        else profile.latency,
         "tracking": tracking_metrics(replayed, builder),
         "world_model": None,
         "success": None,
@@ -245,4 +265,4 @@ def run_sim2real(
         metrics["world_model"] = {"bundle": str(bundle), "k": result, "windows": windows}
     if outcomes is not None:
         metrics["success"] = success_agreement(load_outcomes(outcomes))
-    return metrics, write_report(out, metrics, replayed, robot.joint_names)
+    return metrics, write_report(out, metrics, replayed, robot.joint_names, profile)

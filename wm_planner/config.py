@@ -32,6 +32,7 @@ __all__ = [
     "default_robot_spec",
     "load_versioned_json",
     "load_yaml_model",
+    "parse_mapping",
     "validate_model",
 ]
 
@@ -482,3 +483,18 @@ def default_robot_spec(*, control_period: float | None = None) -> RobotSpec:
             RobotSpec, {**spec.model_dump(), "control_period": control_period}, source="control_period"
         )
     return spec
+
+
+def parse_mapping(text: str | None, *, option: str) -> dict[str, Any]:
+    """``text`` as a mapping: inline JSON or YAML, or the path of such a file; errors name ``option``."""
+    if not text:
+        return {}
+    path = Path(text)
+    source = path.read_text() if path.suffix in {".json", ".yaml", ".yml"} and path.is_file() else text
+    try:
+        value = yaml.safe_load(source)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{option}: not JSON or YAML: {error}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{option}: expected a mapping such as '{{\"key\": 1}}', got {json.dumps(value)}")
+    return value

@@ -22,7 +22,7 @@ from sim.gymnasium_env.costs import (
     reach_goal,
     reach_point,
 )
-from sim.gymnasium_env.envs import GymEnv, GymEnvSpec, parse_layout, parse_mapping
+from sim.gymnasium_env.envs import GymEnv, GymEnvSpec, parse_layout
 from sim.gymnasium_env.evaluate import GymEpisodeResult, GymReport, evaluate_gym, write_gym_report
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "gym_manifest",
     "load_cost_factory",
     "parse_layout",
-    "parse_mapping",
     "reach_goal",
     "reach_point",
     "register_collect_cli",

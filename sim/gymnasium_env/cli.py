@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sim.gymnasium_env.collect import collect_gym
 from sim.gymnasium_env.costs import READY_COSTS, load_cost_factory
-from sim.gymnasium_env.envs import GymEnvSpec, parse_layout, parse_mapping
+from sim.gymnasium_env.envs import GymEnvSpec, parse_layout
 from sim.gymnasium_env.evaluate import evaluate_gym, write_gym_report
-from wm_planner.config import PlannerConfig, RuntimeConfig
+from wm_planner.config import PlannerConfig, RuntimeConfig, parse_mapping
 
 __all__ = ["register_collect_cli", "register_eval_cli"]
 

@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from wm_planner.data.layout import Layout
 
-__all__ = ["GymEnv", "GymEnvSpec", "parse_layout", "parse_mapping"]
+__all__ = ["GymEnv", "GymEnvSpec", "parse_layout"]
 
 
 @dataclass(frozen=True)
@@ -174,21 +171,6 @@ def _period(env: Any) -> float:
     if fps:
         return 1.0 / float(fps)
     raise ValueError(f"{env.spec.id if env.spec else env}: no dt and no render_fps; give the period (--dt)")
-
-
-def parse_mapping(text: str | None, *, option: str) -> dict[str, Any]:
-    """``text`` as a mapping: inline JSON or YAML, or the path of such a file; errors name ``option``."""
-    if not text:
-        return {}
-    path = Path(text)
-    source = path.read_text() if path.suffix in {".json", ".yaml", ".yml"} and path.is_file() else text
-    try:
-        value = yaml.safe_load(source)
-    except yaml.YAMLError as error:
-        raise ValueError(f"{option}: not JSON or YAML: {error}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{option}: expected a mapping such as '{{\"key\": 1}}', got {json.dumps(value)}")
-    return value
 
 
 def parse_layout(text: str | None) -> Layout | None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.gymnasium_env import GymEnv, GymEnvSpec, parse_layout, parse_mapping
+from sim.gymnasium_env import GymEnv, GymEnvSpec, parse_layout
 from tests.sim.gymnasium_env.conftest import POINT_GOAL
+from wm_planner.config import parse_mapping
 
 SEEDED = GymEnvSpec("WmTest/SeededPointGoal-v0", imports=POINT_GOAL.imports, seed_kwarg="seed")
 
