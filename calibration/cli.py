@@ -57,15 +57,6 @@ def _cmd_sysid(args: argparse.Namespace) -> int:
     from calibration.sysid import FitOptions
 
     robot = _robot(args.robot)
-    if args.self_test:
-        result = run_self_test(
-            args.out or "runs/sysid_self_test", robot=robot, seed=args.seed, threads=args.threads
-        )
-        print(result.table())
-        print(f"{result.summary()} -> {result.identification.profile_path}")
-        return 0 if result.passed else 1
-    if not args.log or not args.out:
-        raise ValueError("sysid needs --log BAG [BAG ...] and --out PROFILE.yaml (or --self-test)")
     options = FitOptions(
         fixed=tuple(args.fix),
         factor_bounds=tuple(args.factor_bounds),
@@ -75,6 +66,19 @@ def _cmd_sysid(args: argparse.Namespace) -> int:
         initial_latency=args.initial_latency,
         max_iterations=args.iterations,
     )
+    if args.self_test:
+        result = run_self_test(
+            args.out or "runs/sysid_self_test",
+            robot=robot,
+            seed=args.seed,
+            options=options,
+            threads=args.threads,
+        )
+        print(result.table())
+        print(f"{result.summary()} -> {result.identification.profile_path}")
+        return 0 if result.passed else 1
+    if not args.log or not args.out:
+        raise ValueError("sysid needs --log BAG [BAG ...] and --out PROFILE.yaml (or --self-test)")
     result = identify(
         args.log,
         args.out,

@@ -27,6 +27,7 @@ from calibration.identify import Identification, identify
 from calibration.inertial import apply_link_scales, link_bodies, link_masses
 from calibration.parameters import JOINT_PARAMETERS, UNITS, ArmParameters, read_parameters
 from calibration.synthetic import SensorNoise, simulate_run, write_run_bag
+from calibration.sysid import FitOptions
 from sim.scene import HOME_QPOS, SceneHandles, load_scene
 from wm_planner.config import RobotSpec, default_robot_spec
 
@@ -178,11 +179,12 @@ def run_self_test(
     duration: float = 8.0,
     latency: float = 0.013,
     noise: SensorNoise | None = None,
+    options: FitOptions | None = None,
     threads: int | None = None,
     progress: bool = True,
 ) -> SelfTestResult:
     """Write ``runs`` synthetic bags under ``out/logs``, identify them (the last held out) into
-    ``out/profile.yaml``, and compare with the truth."""
+    ``out/profile.yaml`` with ``options``, and compare with the truth."""
     robot = robot or default_robot_spec()
     out = Path(out)
     model = load_scene()
@@ -223,7 +225,9 @@ def run_self_test(
                 gripper=GRIPPER_JOINTS,
             )
         )
-    result = identify(paths, out / "profile.yaml", robot, held_out=1, threads=threads, progress=progress)
+    result = identify(
+        paths, out / "profile.yaml", robot, held_out=1, options=options, threads=threads, progress=progress
+    )
     quality = result.profile.quality
     assert quality is not None
     inertial = result.profile.inertial

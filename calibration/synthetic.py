@@ -207,7 +207,9 @@ def write_run_bag(
 
         # Logged as received: in arrival order, commands among the states; a receive time never goes
         # back even where a stamp does.
-        events = [(t, 1, "state", i) for i, t in enumerate(run.states.stamps)]
+        # States arrive in the order they were published, whatever their stamps say.
+        arrivals = np.maximum.accumulate(run.states.stamps)
+        events = [(arrivals[i], 1, "state", i) for i in range(len(arrivals))]
         events += [
             (c.stamp if c.received is None else c.received, 0, "command", k)
             for k, c in enumerate(run.commands)
@@ -228,7 +230,8 @@ def write_run_bag(
                     msg = array(layout=array_layout(dim=[], data_offset=0), data=command.values[-1])
                     bag.write(command_topic, "std_msgs/msg/Float64MultiArray", received, msg)
                 continue
-            bag.write("/joint_states", "sensor_msgs/msg/JointState", received, state_msg(i, t))
+            stamp_t = float(run.states.stamps[i])
+            bag.write("/joint_states", "sensor_msgs/msg/JointState", received, state_msg(i, stamp_t))
             if gripper and i % 10 == 0:
-                bag.write("/joint_states", "sensor_msgs/msg/JointState", received, gripper_msg(t))
+                bag.write("/joint_states", "sensor_msgs/msg/JointState", received, gripper_msg(stamp_t))
     return Path(path)

@@ -28,7 +28,9 @@ def _run(stamps: np.ndarray | None = None) -> SyntheticRun:
         times=np.array([0.2, 0.4]),
         velocities=np.zeros((2, 7)),
     )
-    return SyntheticRun(MeasuredStates(stamps + 1.0, position, velocity), _shifted(command, 1.0))
+    return SyntheticRun(
+        MeasuredStates(stamps + 1.0, position, velocity), [_shifted(command, 1.0)], "trajectory"
+    )
 
 
 def _shifted(command: CommandMessage, by: float) -> CommandMessage:
@@ -54,7 +56,8 @@ def test_a_run_reads_back_on_one_grid(tmp_path: Path):
 
 def test_a_trajectory_stamped_ahead_of_its_arrival_blends_from_the_arrival(tmp_path: Path):
     on_time = _run()
-    early = SyntheticRun(on_time.states, replace(on_time.command, received=on_time.command.stamp - 0.3))
+    sent = on_time.commands[0]
+    early = SyntheticRun(on_time.states, [replace(sent, received=sent.stamp - 0.3)], "trajectory")
     logs = [
         read_joint_log(write_run_bag(run, tmp_path / name, NAMES, command_topic=TOPIC), NAMES, dt=DT)
         for run, name in ((on_time, "on_time"), (early, "early"))
@@ -154,3 +157,118 @@ def test_bad_logs_are_refused_naming_the_bag_and_topic(tmp_path: Path, change: s
     assert str(bag) in str(error.value)
     if change in ("gap", "backwards", "renamed_joint"):
         assert "/joint_states" in str(error.value)
+
+
+# Real robots' conventions: what a bag recorded on a real arm looks like.
+
+EPOCH_NS = 1_700_000_000_123_456_789
+VELOCITY_TOPIC = "/forward_velocity_controller/commands"
+
+
+def _setpoint_run(kind: str = "velocity") -> SyntheticRun:
+    """States every 2 ms for 0.5 s (joint j at 0.1 j + 0.2 t, with efforts), and a setpoint per physics
+    step from 0.1 s: velocities (0.2 + 0.01 j rad/s) or positions, exactly on the physics grid."""
+    stamps = np.round(np.arange(0.0, 0.5, DT), 9)
+    position = 0.1 * np.arange(7)[None] + 0.2 * stamps[:, None]
+    states = MeasuredStates(stamps, position, np.full_like(position, 0.2), np.ones_like(position))
+    times = stamps[stamps >= 0.1]
+    values = 0.2 + 0.01 * np.arange(7)
+    commands = [CommandMessage(float(t), (values if kind == "velocity" else values + t)[None]) for t in times]
+    return SyntheticRun(states, commands, kind)
+
+
+def _bag(tmp_path: Path, name: str, run: SyntheticRun, **options) -> Path:
+    options = {"command_topic": VELOCITY_TOPIC} | options
+    names = options.pop("names", NAMES)
+    return write_run_bag(run, tmp_path / name, names, **options)
+
+
+def test_epoch_stamps_read_exactly_as_stamps_at_zero(tmp_path: Path):
+    # At 1.7e9 s a float second is good to 2.4e-7 s: compared as floats, a setpoint sent on a physics
+    # step can land a step late. Stamps are taken as integer nanoseconds from the log's start.
+    run = _setpoint_run("position")
+    topic = "/forward_position_controller/commands"
+    at_zero = read_joint_log(_bag(tmp_path, "zero", run, command_topic=topic), NAMES, dt=DT)
+    at_epoch = read_joint_log(
+        _bag(tmp_path, "epoch", run, command_topic=topic, origin_ns=EPOCH_NS), NAMES, dt=DT
+    )
+    assert at_zero.command_kind == at_epoch.command_kind == "position"
+    np.testing.assert_allclose(at_epoch.time, at_zero.time, atol=1e-12)
+    np.testing.assert_allclose(at_epoch.command, at_zero.command, atol=1e-9)
+    np.testing.assert_allclose(at_epoch.position, at_zero.position, atol=1e-9)
+    # Every setpoint applies from its own grid step, not the one after.
+    np.testing.assert_allclose(at_epoch.command[:, 0], 0.2 + at_epoch.time + 0.1, atol=1e-9)
+
+
+def test_the_arms_own_joint_names_are_mapped(tmp_path: Path):
+    panda = tuple(f"panda_{n}" for n in NAMES)
+    by_prefix = read_joint_log(_bag(tmp_path, "prefix", _setpoint_run(), names=panda), NAMES, dt=DT)
+    np.testing.assert_allclose(by_prefix.position[0], 0.1 * np.arange(7) + 0.2 * 0.1, atol=1e-9)
+    odd = tuple(f"A{i + 1}" for i in range(7))
+    bag = _bag(tmp_path, "odd", _setpoint_run(), names=odd)
+    with pytest.raises(
+        BadLogError, match=r"none of its 250 messages carries the robot's joints.*--joint-map"
+    ):
+        read_joint_log(bag, NAMES, dt=DT)
+    mapped = read_joint_log(bag, NAMES, dt=DT, joint_map=dict(zip(odd, NAMES, strict=True)))
+    np.testing.assert_allclose(mapped.position, by_prefix.position)
+
+
+def test_gripper_joint_states_are_skipped_and_counted(tmp_path: Path):
+    gripper = ("panda_finger_joint1", "panda_finger_joint2")
+    log = read_joint_log(_bag(tmp_path, "grip", _setpoint_run(), gripper=gripper), NAMES, dt=DT)
+    assert log.skipped == {"/joint_states.without_arm_joints": 25}
+    np.testing.assert_allclose(log.position[:, 0], 0.2 * (log.time + 0.1), atol=1e-9)
+    np.testing.assert_allclose(log.effort, 1.0)
+
+
+def test_a_velocity_topic_is_read_as_velocities(tmp_path: Path):
+    log = read_joint_log(_bag(tmp_path, "vel", _setpoint_run()), NAMES, dt=DT)
+    assert log.command_kind == "velocity"
+    np.testing.assert_allclose(log.command, np.tile(0.2 + 0.01 * np.arange(7), (len(log.time), 1)))
+
+
+def test_an_ambiguous_or_mismatched_command_kind_is_refused(tmp_path: Path):
+    unnamed = _bag(tmp_path, "unnamed", _setpoint_run(), command_topic="/arm/commands")
+    with pytest.raises(
+        BadLogError, match=r"/arm/commands carries std_msgs/msg/Float64MultiArray.*--command-kind"
+    ):
+        read_joint_log(unnamed, NAMES, dt=DT)
+    assert read_joint_log(unnamed, NAMES, dt=DT, command_kind="velocity").command_kind == "velocity"
+    with pytest.raises(BadLogError, match=r"declared to carry position setpoints but its name says velocity"):
+        read_joint_log(_bag(tmp_path, "vel", _setpoint_run()), NAMES, dt=DT, command_kind="position")
+    trajectory = write_run_bag(_run(), tmp_path / "traj", NAMES, command_topic=TOPIC)
+    with pytest.raises(BadLogError, match=r"carries JointTrajectory messages, not velocity setpoints"):
+        read_joint_log(trajectory, NAMES, dt=DT, command_kind="velocity")
+
+
+def test_the_command_topic_is_the_used_one_or_the_chosen_one(tmp_path: Path):
+    store = typestore()
+    run = _setpoint_run()
+    bag = _bag(tmp_path, "two", run)
+    # A recorder subscribed to both controllers: a second topic recorded but empty is ignored ...
+    empty = tmp_path / "with_empty"
+    with BagWriter(empty) as writer:
+        for topic, msgtype, t, msg in _messages(bag):
+            writer.write(topic, msgtype, t, msg)
+        writer._writer.add_connection(TOPIC, "trajectory_msgs/msg/JointTrajectory", typestore=store)
+    assert read_joint_log(empty, NAMES, dt=DT).command_kind == "velocity"
+    # ... two that both carry commands need a choice, which the caller makes.
+    both = tmp_path / "both"
+    with BagWriter(both) as writer:
+        for topic, msgtype, t, msg in _messages(bag):
+            writer.write(topic, msgtype, t, msg)
+            if topic == VELOCITY_TOPIC:
+                writer.write("/forward_position_controller/commands", msgtype, t, msg)
+    with pytest.raises(BadLogError, match=r"several command topics with messages .*--command-topic"):
+        read_joint_log(both, NAMES, dt=DT)
+    chosen = read_joint_log(both, NAMES, dt=DT, command_topic="/forward_position_controller/commands")
+    assert chosen.command_kind == "position"
+
+
+def _messages(bag: Path):
+    from rosbags.highlevel import AnyReader
+
+    with AnyReader([bag], default_typestore=typestore()) as reader:
+        for connection, t, raw in reader.messages():
+            yield connection.topic, connection.msgtype, t, raw

@@ -38,9 +38,7 @@ def arm_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path
     out = tmp_path_factory.mktemp("sim2real")
     model = load_scene()
     nominal = read_parameters(model, SceneHandles.of(model, ROBOT.joint_names))
-    truth = perturbed_truth(
-        nominal, seed=1, latency=LATENCY_STEPS * model.opt.timestep, names=ROBOT.joint_names
-    )
+    truth, _ = perturbed_truth(nominal, seed=1, latency=LATENCY_STEPS * model.opt.timestep, joints=7, links=7)
     bags = []
     for k in range(2):
         trajectory = excitation_trajectory(ROBOT, HOME_QPOS, options=ExcitationOptions(duration=4.0), seed=k)
@@ -89,7 +87,10 @@ def test_report_metrics_match_direct_computation(arm_logs, tiny_bundle: Path, tm
     args = ["sim2real", "--real", *map(str, bags), "--profile", str(profile), "--out", str(out)]
     assert main([*args, "--model", str(tiny_bundle), "--outcomes", str(outcomes)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert (out / "report.html").read_text().count("data:image/png;base64") == 4
+    page = (out / "report.html").read_text()
+    # RMSE bars, every joint of each of the two logs, the model's k-step error, success agreement.
+    assert page.count("data:image/png;base64") == 5
+    assert "search bounds" in page and "kp[joint1]" in page
 
     logs = [read_joint_log(b, ROBOT.joint_names, dt=0.002) for b in bags]
     fk = ObservationBuilder()
@@ -108,6 +109,17 @@ def test_report_metrics_match_direct_computation(arm_logs, tiny_bundle: Path, tm
             for a, b in zip(s, log.position, strict=True)
         ]
         assert metrics["tracking"][name]["ee_error_mean_m"] == pytest.approx(np.mean(tips), rel=1e-6)
+    # The no-physics baseline: the commanded path, the profile's latency late.
+    delayed = [
+        np.stack(
+            [np.interp(log.time - profile_latency(profile), log.time, log.command[:, j]) for j in range(7)], 1
+        )
+        for log in logs
+    ]
+    errors = np.concatenate([d - log.position for d, log in zip(delayed, logs, strict=True)])
+    np.testing.assert_allclose(
+        metrics["tracking"]["baseline"]["rmse_rad"], np.sqrt(np.mean(errors**2, 0)), rtol=1e-6
+    )
     # The calibrated scene holds the true parameters: what is left is the sensor noise (2e-5 rad).
     assert max(metrics["tracking"]["calibrated"]["rmse_rad"]) < 4e-5
     assert metrics["tracking"]["improvement"] > 20
@@ -125,6 +137,12 @@ def test_report_metrics_match_direct_computation(arm_logs, tiny_bundle: Path, tm
         np.corrcoef([0.9, 0.7, 0.6], [0.8, 0.5, 0.6])[0, 1]
     )
     assert metrics["success"]["mmrv"] == pytest.approx(0.2 / 3)
+
+
+def profile_latency(path: Path) -> float:
+    from calibration.profile import load_profile
+
+    return load_profile(path).latency
 
 
 def test_outcomes_need_exactly_one_sim_rate(tmp_path: Path):

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from calibration.inertial import link_bodies, link_masses
 from calibration.parameters import JOINT_PARAMETERS, read_parameters
 from calibration.profile import load_profile
 from calibration.sysid import noise_scale
@@ -22,29 +23,48 @@ def test_noise_scale_recovers_white_noise_on_a_smooth_signal():
 
 
 @pytest.mark.slow
-def test_self_test_recovers_every_parameter_and_the_latency(tmp_path: Path, capsys: pytest.CaptureFixture):
+def test_self_test_recovers_every_parameter_and_beats_the_delay_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+):
     (tmp_path / "logs" / "run_0").mkdir(parents=True)
     (tmp_path / "logs" / "run_0" / "metadata.yaml").write_text("an earlier self-test's bag")
     assert main(["sysid", "--self-test", "--out", str(tmp_path)]) == 0  # replaces it
     out = capsys.readouterr().out
     assert "sysid self-test PASS" in out
-    table = [line for line in out.splitlines() if line.startswith(JOINT_PARAMETERS)]
-    assert len(table) == 4 * 7 - 1  # joint 7's armature is fixed
+    scored = [line.split()[0] for line in out.splitlines() if "[" in line.split(" ")[0]]
+    kinds = {name.split("[")[0] for name in scored}
+    assert kinds == {"kp", "kv", "armature", "viscous", "coulomb", "mass"}
+    assert sum(name.startswith("mass[") for name in scored) == 5  # links 1 and 2: not determined
     profile_path = tmp_path / "profile.yaml"
     profile = load_profile(profile_path)
-    assert profile.quality is not None
-    assert np.mean(profile.quality.rmse_before) >= 5 * np.mean(profile.quality.rmse_after)
+    quality = profile.quality
+    assert quality is not None and quality.fitted == ["run_0", "run_1"] and quality.held_out == ["run_2"]
+    assert np.mean(quality.rmse_after) <= 0.5 * np.mean(quality.rmse_baseline)
     assert abs(profile.latency - 0.013) <= 0.002
-    # The calibrated scene carries the fitted values.
+    assert profile.command_kind == "velocity" and profile.inertial is not None
+    assert set(profile.inertial.not_identified) == {"link1", "link2"}
+    assert {"kp[joint1]", "latency"} <= set(profile.bounds)
+    # The calibrated scene carries the fitted values, the identified masses and the viscous friction.
     robot = default_robot_spec()
     scene = load_scene(profile.scene_path(profile_path))
-    written = read_parameters(scene, SceneHandles.of(scene, robot.joint_names))
+    handles = SceneHandles.of(scene, robot.joint_names)
+    written = read_parameters(scene, handles)
     for name in JOINT_PARAMETERS:
         np.testing.assert_allclose(written.joints[name], profile.parameters[name], rtol=1e-9)
+    np.testing.assert_allclose(scene.dof_damping[handles.arm_dof], profile.inertial.viscous, rtol=1e-9)
+    np.testing.assert_allclose(
+        link_masses(scene, link_bodies(scene, handles)), profile.inertial.mass_after, rtol=1e-6
+    )
     # Beside them, a domain randomization over the confidence intervals that the sim accepts.
     randomization = load_randomization(tmp_path / "profile.randomization.yaml")
-    assert len(randomization.randomization) == 4 * 7 - 1
+    assert len(randomization.randomization) == 2 * 7  # kp and kv: the torques fixed the rest
     Randomizer(scene, randomization, robot.joint_names).apply(np.random.default_rng(0))
     kp = read_parameters(scene, SceneHandles.of(scene, robot.joint_names)).joints["kp"]
     assert np.all(kp >= np.array(profile.ci95_low["kp"]) - 1e-9)
     assert np.all(kp <= np.array(profile.ci95_high["kp"]) + 1e-9)
+
+
+def test_a_self_test_that_fails_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture):
+    # The synthetic arm's 13 ms latency is outside a search box that ends at 5 ms.
+    assert main(["sysid", "--self-test", "--out", str(tmp_path), "--max-latency", "0.005"]) == 1
+    assert "sysid self-test FAIL" in capsys.readouterr().out
