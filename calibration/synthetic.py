@@ -8,11 +8,8 @@ controller in front of a PI velocity servo: the servo's integral acts on the int
 simulated step by step with ``mj_step``, not through the replay the fit uses; what the two share is the
 scene, how parameters are written into it, and the models of the controllers.
 
-The reported effort is the joint torque the controller applies: its servo torque plus the gravity
-compensation (MuJoCo's ``gravcomp``), as a torque-controlled arm reports its commanded joint torque. The
-scene's implicit integrator applies the servo's velocity term at the end of each step, so the torque that
-moved the arm is the servo's torque less ``dt · kv · q̈``; that is what is reported, so that the torque
-and the motion it caused obey the rigid-body equations a torque sensor on a real arm would see.
+The reported effort is the joint torque the controller applies (:func:`sim.torque.applied_torque`), at
+each state's time: the mean of the steps before and after it.
 """
 
 from __future__ import annotations
@@ -29,6 +26,7 @@ from calibration.joint_log import CommandMessage, MeasuredStates
 from calibration.parameters import ArmParameters, apply_parameters
 from calibration.replay import velocity_servo_control
 from sim.scene import SceneHandles
+from sim.torque import applied_torque
 from sim.trajectory import TrajectoryFollower
 from wm_planner.config import RobotSpec
 from wm_planner.control import Trajectory
@@ -101,15 +99,12 @@ def simulate_run(
         control = velocity_servo_control(grid, setpoints, start, truth)
     else:
         control = np.array([follower.sample(t - truth.latency)[0] for t in grid])
-    implicit_gain = dt * truth.joints["kv"]
     stamps, q, qd, applied = [], [], [], []
     for k in range(steps):
         data.ctrl[handles.actuators] = control[k]
         before = data.qvel[handles.arm_dof].copy()
-        mujoco.mj_forward(model, data)
-        torque = data.qfrc_actuator[handles.arm_dof] + data.qfrc_gravcomp[handles.arm_dof]
         mujoco.mj_step(model, data)
-        applied.append(torque - implicit_gain * (data.qvel[handles.arm_dof] - before) / dt)
+        applied.append(applied_torque(model, data, handles, before))
         t = (k + 1) * dt
         if t >= settle - 0.1:
             stamps.append(t)

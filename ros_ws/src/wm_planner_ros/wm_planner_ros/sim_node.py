@@ -141,7 +141,7 @@ class SimNode(Node):
                 self.sim_time,
                 d.qpos[h.arm_qpos].copy(),
                 d.qvel[h.arm_dof].copy(),
-                d.actuator_force[h.actuators].copy(),
+                self.env.joint_torque.copy(),
                 cube,
             )
 
