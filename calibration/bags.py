@@ -38,6 +38,7 @@ __all__ = [
     "bag_topics",
     "read_goals",
     "read_joint_log",
+    "read_poses",
     "resolve_command_kind",
     "typestore",
 ]
@@ -330,7 +331,7 @@ def read_joint_log(
     ]
     check_stamps(states.stamps, log=name, topic=joint_states_topic, max_gap=max_gap)
     check_stamps(np.array([c.stamp for c in commands]), log=name, topic=commands_at)
-    return align(Path(path).name, joint_names, states, commands, dt=dt, kind=kind)
+    return align(Path(path).name, joint_names, states, commands, dt=dt, kind=kind, origin_ns=origin)
 
 
 def _seconds(stamps_ns: Sequence[int], origin_ns: int) -> np.ndarray:
@@ -345,6 +346,19 @@ class Goal:
     time: float
     topic: str
     value: np.ndarray
+
+
+def read_poses(path: str | Path, topic: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every PoseStamped on ``topic``: stamps (integer ns, the header's, else when logged) ``[M]`` and
+    poses ``[M, 7]`` (xyz, quaternion wxyz); empty when the bag has no such topic."""
+    stamps, poses = [], []
+    with _open(path) as reader:
+        if topic in {c.topic for c in reader.connections if c.msgtype == POSE}:
+            for log_time, msg in _messages(reader, topic):
+                p, o = msg.pose.position, msg.pose.orientation
+                stamps.append(_stamp_ns(msg.header, log_time))
+                poses.append([p.x, p.y, p.z, o.w, o.x, o.y, o.z])
+    return np.array(stamps, dtype=np.int64), np.array(poses, dtype=np.float64).reshape(-1, 7)
 
 
 def read_goals(path: str | Path) -> list[Goal]:

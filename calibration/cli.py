@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from wm_planner.config import RobotSpec, default_robot_spec, load_yaml_model, parse_mapping
 
-__all__ = ["register_sim2real", "register_sysid"]
+__all__ = ["register_data_import", "register_sim2real", "register_sysid"]
 
 
 def _robot(path: str | None) -> RobotSpec:
@@ -158,7 +159,7 @@ def _cmd_sim2real(args: argparse.Namespace) -> int:
         args.profile,
         args.out,
         _robot(args.robot),
-        bundle=args.model,
+        bundles=args.model,
         outcomes=args.outcomes,
         reading=_reading(args),
         threads=args.threads,
@@ -171,10 +172,10 @@ def _cmd_sim2real(args: argparse.Namespace) -> int:
         f"{1000 * baseline['rmse_mean_rad']:.3f} mrad), tool tip "
         f"{1000 * before['ee_error_mean_m']:.2f} -> {1000 * after['ee_error_mean_m']:.2f} mm"
     )
-    if metrics["world_model"]:
-        k = max(metrics["world_model"]["k"], key=int)
+    for wm in metrics["world_models"]:
+        k = "10" if "10" in wm["k"] else max(wm["k"], key=int)
         line += (
-            f"; model {k}-step EE error {1000 * metrics['world_model']['k'][k]['ee_pos_m']['median']:.1f} mm"
+            f"; {Path(wm['bundle']).name} {k}-step EE error {1000 * wm['k'][k]['ee_pos_m']['median']:.1f} mm"
         )
     if metrics["success"]:
         line += f"; success r={metrics['success']['pearson_r']:.3f}, MMRV={metrics['success']['mmrv']:.3f}"
@@ -191,7 +192,13 @@ def register_sim2real(sub: argparse._SubParsersAction) -> None:
         "--real", nargs="+", required=True, help="runs on the arm: rosbag2 bags, episode files or datasets"
     )
     p.add_argument("--profile", required=True, help="calibration profile YAML written by sysid")
-    p.add_argument("--model", help="ONNX bundle: adds its k-step prediction error on the logs")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="ONNX bundle: adds its k-step prediction error on the logs (repeat to compare, e.g. before and "
+        "after fine-tuning on real logs)",
+    )
     p.add_argument(
         "--outcomes",
         help="YAML {configs: {NAME: {real_success, sim_success | sim_eval: EVAL.json}}}: adds r and MMRV",
@@ -201,3 +208,42 @@ def register_sim2real(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="MuJoCo rollout threads (default: one per core)")
     _reading_options(p)
     p.set_defaults(func=_cmd_sim2real)
+
+
+def _cmd_data_import(args: argparse.Namespace) -> int:
+    from calibration.importer import import_logs
+
+    summary = import_logs(
+        args.bags,
+        args.out,
+        _robot(args.robot),
+        reading=_reading(args),
+        object_topic=args.object_topic,
+        goal_topic=args.goal_topic,
+        episode_steps=args.episode_steps,
+    )
+    print(summary.line())
+    return 0
+
+
+def register_data_import(sub: argparse._SubParsersAction) -> None:
+    """Add ``import`` to ``wm-planner data``."""
+    p = sub.add_parser(
+        "import",
+        help="logged runs (rosbag2 MCAP) as a dataset train accepts: joint states and object poses on the "
+        "control grid, commands as actions",
+    )
+    p.add_argument("bags", nargs="+", help="rosbag2 bag directories")
+    p.add_argument("--out", required=True, help="dataset directory to create")
+    p.add_argument("--robot", help="RobotSpec YAML (default: the shipped Panda spec)")
+    p.add_argument(
+        "--object-topic", default="/object_pose", help="PoseStamped of the object (default: %(default)s)"
+    )
+    p.add_argument(
+        "--goal-topic", default="/planner_node/goal", help="PoseStamped goals (default: %(default)s)"
+    )
+    p.add_argument(
+        "--episode-steps", type=int, default=150, help="control periods per episode (long runs are cut)"
+    )
+    _reading_options(p)
+    p.set_defaults(func=_cmd_data_import)

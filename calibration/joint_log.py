@@ -64,6 +64,8 @@ class JointLog:
     command_kind: str = "position"
     effort: np.ndarray | None = None
     skipped: dict[str, int] = field(default_factory=dict)
+    start_ns: int = 0
+    """The clock time of ``time[0]`` in integer nanoseconds (the log's own stamps, an epoch, say)."""
 
     @property
     def dt(self) -> float:
@@ -152,9 +154,11 @@ def align(
     *,
     dt: float,
     kind: str = "trajectory",
+    origin_ns: int = 0,
 ) -> JointLog:
     """Put ``commands`` of ``kind`` (see :data:`COMMAND_KINDS`) and ``states`` on one grid of step ``dt``,
     from the first command (or the first joint state, for a log that starts mid-run) to the last state.
+    Times are seconds after ``origin_ns`` on the log's clock.
 
     Before the first command a position controller holds the first measured position, as a trajectory
     controller does when it starts, and a velocity controller commands zero.
@@ -189,6 +193,7 @@ def align(
         command_kind="velocity" if kind == "velocity" else "position",
         effort=effort,
         skipped=dict(states.skipped),
+        start_ns=origin_ns + round(start * 1e9),
     )
 
 

@@ -80,17 +80,18 @@ def _joints(item: ReplayedLog) -> str:
     return _png(figure)
 
 
-def _kstep(world_model: dict[str, Any]) -> str:
-    ks = sorted(int(k) for k in world_model["k"])
-    figure, ax = plt.subplots(figsize=(5, 3))
-    for name, unit, scale in (("ee_pos_m", "mm", 1000), ("joint_pos_rad", "mrad", 1000)):
-        ax.plot(
-            ks, [scale * world_model["k"][str(k)][name]["median"] for k in ks], "o-", label=f"{name} ({unit})"
-        )
-    ax.set_xlabel("k (control periods)")
-    ax.set_ylabel("median error")
-    ax.legend()
-    ax.set_title("World model k-step error on these logs")
+def _kstep(world_models: Sequence[dict[str, Any]]) -> str:
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3))
+    for wm in world_models:
+        ks = sorted(int(k) for k in wm["k"])
+        label = Path(wm["bundle"]).name
+        for ax, (name, unit) in zip(axes, (("ee_pos_m", "mm"), ("joint_pos_rad", "mrad")), strict=True):
+            ax.plot(ks, [1000 * wm["k"][str(k)][name]["median"] for k in ks], "o-", label=label)
+            ax.set_ylabel(f"median {name.split('_')[0]} error ({unit})")
+            ax.set_xlabel("k (control periods)")
+    axes[0].legend(fontsize=8)
+    figure.suptitle("World models' k-step error on these logs")
+    figure.tight_layout()
     return _png(figure)
 
 
@@ -222,12 +223,21 @@ def write_report(
         *(f'<img src="data:image/png;base64,{_joints(item)}">' for item in replayed),
         _calibration(profile),
     ]
-    if metrics.get("world_model"):
-        wm = metrics["world_model"]
+    if metrics.get("world_models"):
+        models = metrics["world_models"]
+        rows = "".join(
+            f"<tr><td>{html.escape(wm['bundle'])}</td><td>{wm['windows']}</td>"
+            + "".join(
+                f"<td>{1000 * wm['k'][k]['ee_pos_m']['median']:.1f}</td>" for k in sorted(wm["k"], key=int)
+            )
+            + "</tr>"
+            for wm in models
+        )
+        heads = "".join(f"<th>{k}-step EE (mm)</th>" for k in sorted(models[0]["k"], key=int))
         sections += [
-            "<h2>World model</h2>",
-            f"<p>{html.escape(wm['bundle'])}: {wm['windows']} windows.</p>",
-            f'<img src="data:image/png;base64,{_kstep(wm)}">',
+            "<h2>World models</h2>",
+            f"<table><tr><th>bundle</th><th>windows</th>{heads}</tr>{rows}</table>",
+            f'<img src="data:image/png;base64,{_kstep(models)}">',
         ]
     if metrics.get("success"):
         sections += [

@@ -212,24 +212,45 @@ def log_episode(
     return observations.astype(np.float32), np.diff(path[at], axis=0).astype(np.float32)
 
 
+def _world_model_errors(
+    bundle: str | Path, logs: Sequence[JointLog], builder: ObservationBuilder, ks: Sequence[int]
+) -> dict[str, Any]:
+    """The k-step prediction error of ``bundle`` on ``logs`` (see :func:`log_episode`)."""
+    from wm_planner.model_eval import kstep_errors
+    from wm_planner.runtime import OnnxWorldModel
+
+    model = OnnxWorldModel(bundle)
+    if model.meta.observation_layout != builder.layout:
+        raise ValueError(
+            f"{bundle}: observations are {model.meta.observation_layout.describe()}, "
+            f"not the arm's {builder.layout.describe()}"
+        )
+    episodes = [log_episode(log, model.meta.control_period, builder) for log in logs]
+    result, windows = kstep_errors(model, episodes, ks=ks, stride=5)
+    if windows == 0:
+        raise ValueError(f"the logs are shorter than {max(ks)} control periods of the model")
+    return {"bundle": str(bundle), "k": result, "windows": windows}
+
+
 def run_sim2real(
     real: Sequence[str | Path],
     profile_path: str | Path,
     out: str | Path,
     robot: RobotSpec,
     *,
-    bundle: str | Path | None = None,
+    bundles: Sequence[str | Path] = (),
     outcomes: str | Path | None = None,
     ks: Sequence[int] = (1, 10, 30),
     reading: LogReading | None = None,
     threads: int | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Compute every metric for the runs ``real`` (bags, episode files or datasets) and write
-    ``metrics.json`` and ``report.html`` into ``out``. Returns the metrics and the report's path."""
+    ``metrics.json`` and ``report.html`` into ``out``. Returns the metrics and the report's path.
+
+    Each of ``bundles`` adds its k-step prediction error on the logs (before and after fine-tuning on
+    real logs, say)."""
     from calibration.profile import load_profile
     from calibration.report import write_report
-    from wm_planner.model_eval import kstep_errors
-    from wm_planner.runtime import OnnxWorldModel
 
     profile = load_profile(profile_path)
     if tuple(profile.joint_names) != tuple(robot.joint_names):
@@ -248,21 +269,9 @@ def run_sim2real(
         if profile.quality is not None
         else profile.latency,
         "tracking": tracking_metrics(replayed, builder),
-        "world_model": None,
         "success": None,
     }
-    if bundle is not None:
-        model = OnnxWorldModel(bundle)
-        if model.meta.observation_layout != builder.layout:
-            raise ValueError(
-                f"{bundle}: observations are {model.meta.observation_layout.describe()}, "
-                f"not the arm's {builder.layout.describe()}"
-            )
-        episodes = [log_episode(log, model.meta.control_period, builder) for log in logs]
-        result, windows = kstep_errors(model, episodes, ks=ks, stride=5)
-        if windows == 0:
-            raise ValueError(f"the logs are shorter than {max(ks)} control periods of the model")
-        metrics["world_model"] = {"bundle": str(bundle), "k": result, "windows": windows}
+    metrics["world_models"] = [_world_model_errors(b, logs, builder, ks) for b in bundles]
     if outcomes is not None:
         metrics["success"] = success_agreement(load_outcomes(outcomes))
     return metrics, write_report(out, metrics, replayed, robot.joint_names, profile)

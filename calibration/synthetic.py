@@ -140,12 +140,14 @@ def write_run_bag(
     command_topic: str,
     origin_ns: int = 0,
     gripper: tuple[str, ...] = (),
+    object_pose: np.ndarray | None = None,
 ) -> Path:
     """Write ``run`` as a rosbag2 MCAP bag, as the recorder would: ``/joint_states`` and the commands on
     ``command_topic``, each logged at its stamp plus ``origin_ns`` (an epoch, say). ``joint_names`` are
     the names the arm's driver uses; with ``gripper`` joint names, a gripper's own JointState message
     (0.04 m, at rest) follows every tenth arm state on the same topic, as robots with a gripper driver
-    publish them."""
+    publish them. With ``object_pose [7]`` (xyz, quaternion wxyz), the object rests there, reported on
+    ``/object_pose`` with every tenth state."""
     with BagWriter(path) as bag:
         types = bag.store.types
         js, jt, point, header = (
@@ -191,6 +193,17 @@ def write_run_bag(
                 effort=effort,
             )
 
+        pose_t, point_t, quaternion_t = (
+            types[f"geometry_msgs/msg/{n}"] for n in ("Pose", "Point", "Quaternion")
+        )
+
+        def object_msg(t: float):
+            x, y, z, w, qx, qy, qz = (float(v) for v in object_pose)
+            pose = pose_t(position=point_t(x=x, y=y, z=z), orientation=quaternion_t(x=qx, y=qy, z=qz, w=w))
+            return types["geometry_msgs/msg/PoseStamped"](
+                header=header(stamp=stamp(t), frame_id="world"), pose=pose
+            )
+
         def gripper_msg(t: float):
             return js(
                 header=header(stamp=stamp(t), frame_id=""),
@@ -229,4 +242,6 @@ def write_run_bag(
             bag.write("/joint_states", "sensor_msgs/msg/JointState", received, state_msg(i, stamp_t))
             if gripper and i % 10 == 0:
                 bag.write("/joint_states", "sensor_msgs/msg/JointState", received, gripper_msg(stamp_t))
+            if object_pose is not None and i % 10 == 0:
+                bag.write("/object_pose", "geometry_msgs/msg/PoseStamped", received, object_msg(stamp_t))
     return Path(path)

@@ -29,6 +29,8 @@ from wm_planner.runtime import BundleError
 __all__ = ["build_parser", "main"]
 
 COMMAND_GROUP = "wm_planner.commands"
+DATA_COMMAND_GROUP = "wm_planner.data_commands"
+"""``wm-planner data`` actions contributed by packages above the core (``data import``)."""
 
 
 def _cmd_data_verify(args: argparse.Namespace) -> int:
@@ -48,6 +50,20 @@ def _register_data(sub: argparse._SubParsersAction) -> None:
     )
     verify.add_argument("dir", help="dataset directory (holds manifest.json)")
     verify.set_defaults(func=_cmd_data_verify)
+    _add_plugins(data_sub, DATA_COMMAND_GROUP)
+
+
+def _add_plugins(sub: argparse._SubParsersAction, group: str) -> None:
+    """Register the subcommands of the entry points in ``group``."""
+    for ep in sorted(entry_points(group=group), key=lambda e: e.name):
+        try:
+            register = ep.load()
+        except ImportError as error:
+            # A command whose optional dependencies are missing is listed with the extra that brings them.
+            stub = sub.add_parser(ep.name, help=f"unavailable: {error}")
+            stub.set_defaults(func=_missing_extra(ep.name, error))
+            continue
+        register(sub)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -67,6 +83,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             model_config=validate_model(ModelConfig, model_config, source="--ensemble"),
             train_config=validate_model(TrainConfig, train_config, source="command line"),
             resume=args.resume,
+            init=args.init,
             device=args.device,
         )
     finally:
@@ -143,6 +160,7 @@ def _register_model(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--init", help="fine-tune the model of this training run on --data (real logs, say)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("export", help="export a trained run to an ONNX bundle (checks torch/ONNX parity)")
@@ -174,15 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _register_data(sub)
     _register_model(sub)
-    for ep in sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
-        try:
-            register = ep.load()
-        except ImportError as error:
-            # A command whose optional dependencies are missing is listed with the extra that brings them.
-            stub = sub.add_parser(ep.name, help=f"unavailable: {error}")
-            stub.set_defaults(func=_missing_extra(ep.name, error))
-            continue
-        register(sub)
+    _add_plugins(sub, COMMAND_GROUP)
     return parser
 
 

@@ -130,8 +130,8 @@ def test_report_metrics_match_direct_computation(arm_logs, tiny_bundle: Path, tm
     _, features, _ = model.step(z, actions[:1])
     ee = model.meta.observation_layout.slice("ee_pos")
     one_step = np.linalg.norm((features + offset)[0, ee] - observations[1, ee])
-    assert metrics["world_model"]["windows"] > 0
-    assert 0 < metrics["world_model"]["k"]["1"]["ee_pos_m"]["median"] < 10 * one_step + 0.05
+    assert metrics["world_models"][0]["windows"] > 0
+    assert 0 < metrics["world_models"][0]["k"]["1"]["ee_pos_m"]["median"] < 10 * one_step + 0.05
 
     assert metrics["success"]["pearson_r"] == pytest.approx(
         np.corrcoef([0.9, 0.7, 0.6], [0.8, 0.5, 0.6])[0, 1]

@@ -213,12 +213,15 @@ def train(
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
     resume: bool = False,
+    init: str | Path | None = None,
     device: str | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train a world model on the datasets ``data`` and write checkpoints into ``run``.
 
     ``resume=True`` continues from ``run/checkpoint.pt``; the result is the same as an uninterrupted run.
+    ``init``: fine-tune the model of that training run (its architecture, weights and normalisation) on
+    ``data``, which must observe and act as its data did: real logs after simulation, say.
     Ctrl-C (SIGINT) finishes the current step, writes a checkpoint and raises KeyboardInterrupt.
     """
     rank, world = _distributed()
@@ -235,6 +238,9 @@ def train(
         mcfg = ModelConfig.model_validate(state["model_config"])
     elif resume:
         raise FileNotFoundError(f"{run}: no {CHECKPOINT_NAME} to resume from")
+    base = _base_run(init) if state is None and init is not None else None
+    if base is not None:
+        mcfg = ModelConfig.model_validate(base["model_config"])
     data = [Path(d) for d in data]
     data_hashes = [(str(d), dataset_hash(d)) for d in data]
     digest = combined_hash([h for _, h in data_hashes])
@@ -246,9 +252,13 @@ def train(
     )
     torch.manual_seed(cfg.seed)
     dev = _pick_device(device, rank)
+    if base is not None:
+        _check_same_interface(init, DatasetManifest.model_validate(base["manifest"]), manifest)
     mcfg = resolve_model_config(manifest, mcfg)
     model = build_model(manifest, mcfg)
     _fit_normalization(model, train_data)
+    if base is not None:
+        model.load_state_dict(base["model"])
     model.to(dev)
     classes = (
         contact_classes(
@@ -353,6 +363,24 @@ def train(
                 raise KeyboardInterrupt
     bar.close()
     return TrainResult(run, step, loss_value, val_error, field, time.perf_counter() - start)
+
+
+def _base_run(init: str | Path) -> dict[str, Any]:
+    path = Path(init) / CHECKPOINT_NAME
+    if not path.exists():
+        raise FileNotFoundError(f"--init {init}: no {CHECKPOINT_NAME}; give a training run directory")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def _check_same_interface(init: str | Path | None, base: DatasetManifest, manifest: DatasetManifest) -> None:
+    """A model fine-tuned on new data must see and act on it as on its own."""
+    for name in ("observation_layout", "action_layout", "action_kind", "objects"):
+        if getattr(base, name) != getattr(manifest, name):
+            raise ValueError(
+                f"--init {init}: the data's {name} differs from the run's: {getattr(manifest, name)}"
+            )
+    if base.robot.joint_names != manifest.robot.joint_names or base.control_period != manifest.control_period:
+        raise ValueError(f"--init {init}: the data's robot or control period differs from the run's")
 
 
 def _save_checkpoint(

@@ -129,3 +129,16 @@ def test_an_excitation_through_the_sim_node_replays_in_the_scene_and_identifies(
     assert max(quality.rmse_after) < 1e-4
     assert np.mean(quality.rmse_after) <= 1.05 * np.mean(quality.rmse_before)
     assert fitted.latency < 0.002
+    # The recorded sim-node run as a dataset that trains and exports.
+    data, run, bundle = tmp_path / "data", tmp_path / "run", tmp_path / "bundle"
+    outputs = []
+    for args in (
+        ["data", "import", str(bag), "--out", str(data), "--episode-steps", "100"],
+        ["train", "--data", str(data), "--out", str(run), "--steps", "20", "--batch-size", "16"],
+        ["export", "--run", str(run), "--out", str(bundle), "--samples", "16", "--horizon", "4"],
+    ):
+        done = subprocess.run([*wm_planner, *args], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        outputs.append(done.stdout)
+    assert "imported 1 logs as" in outputs[0] and "trained 20 steps" in outputs[1]
+    assert (bundle / "metadata.json").exists()

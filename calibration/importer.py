@@ -1,0 +1,154 @@
+"""``wm-planner data import``: logged runs of the arm become a dataset ``wm-planner train`` accepts.
+
+Each bag is read as the calibration tools read it (:func:`calibration.bags.read_joint_log`, with the
+same topic, kind and joint-name options) and resampled on the control grid: observations from the
+measured joints (and the object's logged pose) every control period, and as actions the change of the
+commanded path over each period, which is what the arm's world model is trained to take. Long runs are
+cut into episodes of ``episode_steps`` periods so that training can hold some out for validation. Each
+episode's goal is the last end-effector goal sent before it ended (else where the tool ended up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from calibration.bags import read_poses
+from calibration.joint_log import BadLogError, JointLog
+from calibration.replay import reference_path
+from calibration.sources import LogReading, read_logs
+from sim.env import ACTION_KIND, ACTION_LAYOUT
+from sim.tasks import CUBE, OBSERVATION_LAYOUT
+from wm_planner.config import RobotSpec
+from wm_planner.data import DatasetManifest, DatasetWriter, Episode
+from wm_planner.observation import ObservationBuilder
+
+__all__ = ["ImportSummary", "import_logs", "log_episodes"]
+
+OBJECT_TOPIC = "/object_pose"
+GOAL_TOPIC = "/planner_node/goal"
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    out: Path
+    logs: int
+    episodes: int
+    transitions: int
+    skipped: dict[str, int]
+
+    def line(self) -> str:
+        skipped = "".join(f"; skipped {n} {topic} messages" for topic, n in self.skipped.items())
+        return (
+            f"imported {self.logs} logs as {self.episodes} episodes ({self.transitions} transitions)"
+            f"{skipped} -> {self.out}"
+        )
+
+
+def _on_grid(stamps_ns: np.ndarray, values: np.ndarray, log: JointLog) -> np.ndarray:
+    """The latest of ``values [M, K]`` at each of the log's grid times (the first before they start)."""
+    times = log.start_ns + np.round(log.time * 1e9).astype(np.int64)
+    latest = np.clip(np.searchsorted(stamps_ns, times, side="right") - 1, 0, len(values) - 1)
+    return values[latest]
+
+
+def log_episodes(
+    log: JointLog,
+    robot: RobotSpec,
+    *,
+    object_poses: np.ndarray | None,
+    goals: Sequence[tuple[float, np.ndarray]] = (),
+    episode_steps: int,
+) -> list[Episode]:
+    """``log`` on ``robot``'s control grid, cut into episodes of at most ``episode_steps`` periods
+    (``object_poses [T, 7]`` on the log's grid, or the resting default; ``goals``: ``(time, xyz)`` on
+    the log's clock)."""
+    stride = round(robot.control_period / log.dt)
+    if stride < 1 or abs(stride * log.dt - robot.control_period) > 1e-9:
+        raise BadLogError(
+            f"{log.name}: control period {robot.control_period} s is not a whole number of {log.dt} s steps"
+        )
+    builder = ObservationBuilder(robot)
+    at = np.arange(0, len(log.time), stride)
+    observations = np.array(
+        [
+            builder.build(log.position[i], log.velocity[i], None if object_poses is None else object_poses[i])
+            for i in at
+        ],
+        dtype=np.float32,
+    )
+    actions = np.diff(reference_path(log, 0.0)[at], axis=0).astype(np.float32)
+    episodes = []
+    ee = OBSERVATION_LAYOUT.slice("ee_pos")
+    for start in range(0, len(actions), episode_steps):
+        stop = min(start + episode_steps, len(actions))
+        if stop - start < 2:
+            break
+        end_time = float(log.time[at[stop]])
+        sent = [xyz for t, xyz in goals if t <= end_time]
+        goal = np.asarray(sent[-1] if sent else observations[stop, ee], dtype=np.float32)
+        episodes.append(
+            Episode(
+                observations=observations[start : stop + 1],
+                actions=actions[start:stop],
+                goal=goal,
+                info={
+                    "log": log.name,
+                    "start_s": float(log.time[at[start]]),
+                    "command_kind": log.command_kind,
+                },
+            )
+        )
+    return episodes
+
+
+def import_logs(
+    bags: Sequence[str | Path],
+    out: str | Path,
+    robot: RobotSpec,
+    *,
+    reading: LogReading | None = None,
+    object_topic: str = OBJECT_TOPIC,
+    goal_topic: str = GOAL_TOPIC,
+    physics_step: float = 0.002,
+    episode_steps: int = 150,
+    progress: bool = True,
+) -> ImportSummary:
+    """Write the runs in ``bags`` as a dataset at ``out`` (see the module docstring). A bag without
+    ``object_topic`` gets the object resting where the scene puts it."""
+    if episode_steps < 2:
+        raise ValueError(f"episode_steps must be at least 2, got {episode_steps}")
+    manifest = DatasetManifest(
+        observation_layout=OBSERVATION_LAYOUT,
+        action_layout=ACTION_LAYOUT,
+        action_kind=ACTION_KIND,
+        goal_size=3,
+        robot=robot,
+        task="imported",
+        objects=(CUBE,),
+        source={"generator": "calibration.importer", "logs": [str(b) for b in bags]},
+    )
+    writer = DatasetWriter(out, manifest)
+    index, transitions, skipped = 0, 0, {}
+    for bag in tqdm([Path(b) for b in bags], desc="import", unit="log", disable=not progress):
+        (log,) = read_logs([bag], robot.joint_names, dt=physics_step, reading=reading)
+        pose_stamps, poses = read_poses(bag, object_topic)
+        goal_stamps, goal_poses = read_poses(bag, goal_topic)
+        goals = [((t - log.start_ns) * 1e-9, xyz[:3]) for t, xyz in zip(goal_stamps, goal_poses, strict=True)]
+        object_poses = _on_grid(pose_stamps, poses, log) if len(poses) else None
+        episodes = log_episodes(
+            log, robot, object_poses=object_poses, goals=goals, episode_steps=episode_steps
+        )
+        for episode in episodes:
+            writer.write(index, episode)
+            index += 1
+            transitions += episode.num_transitions
+        for key, count in log.skipped.items():
+            skipped[key] = skipped.get(key, 0) + count
+    if index == 0:
+        raise BadLogError(f"no episode of at least 2 control periods in {[str(b) for b in bags]}")
+    return ImportSummary(Path(out), len(bags), index, transitions, skipped)
