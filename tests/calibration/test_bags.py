@@ -272,3 +272,15 @@ def _messages(bag: Path):
     with AnyReader([bag], default_typestore=typestore()) as reader:
         for connection, t, raw in reader.messages():
             yield connection.topic, connection.msgtype, t, raw
+
+
+def test_a_log_that_starts_mid_run_starts_at_its_first_state(tmp_path: Path):
+    run = _setpoint_run()
+    late = MeasuredStates(
+        run.states.stamps[100:], run.states.position[100:], run.states.velocity[100:], run.states.effort[100:]
+    )
+    log = read_joint_log(_bag(tmp_path, "late", SyntheticRun(late, run.commands, "velocity")), NAMES, dt=DT)
+    # The recorder started at 0.2 s, after the velocity commands began at 0.1 s: the arm was moving.
+    np.testing.assert_allclose(log.position[0], 0.1 * np.arange(7) + 0.2 * 0.2, atol=1e-9)
+    np.testing.assert_allclose(log.velocity[0], 0.2)
+    np.testing.assert_allclose(log.command[0], 0.2 + 0.01 * np.arange(7))

@@ -28,7 +28,8 @@ def test_self_test_recovers_every_parameter_and_beats_the_delay_baseline(
 ):
     (tmp_path / "logs" / "run_0").mkdir(parents=True)
     (tmp_path / "logs" / "run_0" / "metadata.yaml").write_text("an earlier self-test's bag")
-    assert main(["sysid", "--self-test", "--out", str(tmp_path)]) == 0  # replaces it
+    # Bounds are the user's: kp may move by a factor of 2 either way here.
+    assert main(["sysid", "--self-test", "--out", str(tmp_path), "--bound", "kp=0.5:2"]) == 0  # replaces it
     out = capsys.readouterr().out
     assert "sysid self-test PASS" in out
     scored = [line.split()[0] for line in out.splitlines() if "[" in line.split(" ")[0]]
@@ -43,7 +44,11 @@ def test_self_test_recovers_every_parameter_and_beats_the_delay_baseline(
     assert abs(profile.latency - 0.013) <= 0.002
     assert profile.command_kind == "velocity" and profile.inertial is not None
     assert set(profile.inertial.not_identified) == {"link1", "link2"}
-    assert {"kp[joint1]", "latency"} <= set(profile.bounds)
+    nominal = read_parameters(load_scene(), SceneHandles.of(load_scene(), default_robot_spec().joint_names))
+    np.testing.assert_allclose(
+        profile.bounds["kp[joint1]"], [0.5 * nominal.joints["kp"][0], 2 * nominal.joints["kp"][0]]
+    )
+    assert profile.bounds["latency"] == (0.0, 0.1)
     # The calibrated scene carries the fitted values, the identified masses and the viscous friction.
     robot = default_robot_spec()
     scene = load_scene(profile.scene_path(profile_path))
@@ -68,3 +73,35 @@ def test_a_self_test_that_fails_exits_1(tmp_path: Path, capsys: pytest.CaptureFi
     # The synthetic arm's 13 ms latency is outside a search box that ends at 5 ms.
     assert main(["sysid", "--self-test", "--out", str(tmp_path), "--max-latency", "0.005"]) == 1
     assert "sysid self-test FAIL" in capsys.readouterr().out
+
+
+def test_block_robust_intervals_hold_their_coverage_on_correlated_residuals():
+    # A known answer: a line fitted through AR(1) noise (rho 0.95, as model error sampled at 1 kHz
+    # behaves). Intervals that assume white residuals cover the true slope far less than 95% of the
+    # time; the block-robust ones the fit reports come close.
+    from types import SimpleNamespace
+
+    from calibration.sysid import _confidence
+
+    rng = np.random.default_rng(0)
+    n, rho, truth = 2000, 0.95, np.array([1.0, -0.5])
+    t = np.linspace(-1.0, 1.0, n)
+    jac = np.stack([np.ones(n), t], axis=1)
+    problem = SimpleNamespace(
+        blocks=lambda count: np.arange(count) // 100, lower=np.full(2, -np.inf), upper=np.full(2, np.inf)
+    )
+    covered_robust = covered_white = 0
+    for _ in range(200):
+        noise = np.empty(n)
+        noise[0] = rng.normal()
+        for i in range(1, n):
+            noise[i] = rho * noise[i - 1] + np.sqrt(1 - rho**2) * rng.normal()
+        x, *_ = np.linalg.lstsq(jac, jac @ truth + noise, rcond=None)
+        residuals = jac @ x - (jac @ truth + noise)
+        low, high, _ = _confidence(problem, SimpleNamespace(jac=jac, fun=residuals, x=x))
+        covered_robust += low[1] <= truth[1] <= high[1]
+        s2 = residuals @ residuals / (n - 2)
+        half = 1.96 * np.sqrt(s2 * np.linalg.inv(jac.T @ jac)[1, 1])
+        covered_white += abs(x[1] - truth[1]) <= half
+    assert covered_white < 0.5 * 200
+    assert covered_robust >= 0.85 * 200
