@@ -2,7 +2,8 @@
 as gymnasium_robotics registers its own): a point moved by velocity actions toward a goal drawn at every
 reset, with a ``Dict`` observation, the goal in the reset ``info`` and success as ``info["reached"]``.
 
-- ``WmTest/PointGoal-v0`` needs the keyword ``task`` and is seeded by ``reset(seed=)``;
+- ``WmTest/PointGoal-v0`` needs the keyword ``task`` and is seeded by ``reset(seed=)``; with
+  ``terminate=True`` an episode ends when the goal is reached;
 - ``WmTest/SeededPointGoal-v0`` takes its seed in the constructor and ignores ``reset(seed=)``.
 """
 
@@ -22,10 +23,11 @@ class PointGoal(gymnasium.Env):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "render_fps": 20}
     dt = 0.05
 
-    def __init__(self, task: str, success_radius: float = 0.1) -> None:
+    def __init__(self, task: str, success_radius: float = 0.1, terminate: bool = False) -> None:
         if task not in {"reach"}:
             raise ValueError(f"unknown task {task!r}")
         self.success_radius = success_radius
+        self.terminate = terminate
         box = spaces.Box(-1.0, 1.0, (2,), dtype=np.float64)
         self.observation_space = spaces.Dict({"achieved_goal": box, "desired_goal": box})
         self.action_space = spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)
@@ -48,7 +50,8 @@ class PointGoal(gymnasium.Env):
         action = np.clip(action, -1.0, 1.0)
         self.position = np.clip(self.position + SPEED * self.dt * action, -1.0, 1.0)
         distance = float(np.linalg.norm(self.position - self.goal))
-        return self._obs(), -distance, False, False, {"reached": distance < self.success_radius}
+        reached = distance < self.success_radius
+        return self._obs(), -distance, self.terminate and reached, False, {"reached": reached}
 
 
 class SeededPointGoal(PointGoal):

@@ -57,6 +57,17 @@ def test_success_is_the_environments_info_key_when_it_has_one(point_goal_bundle:
     assert all((e.final_error <= 0.1) == e.success for e in by_cost.episodes)
 
 
+def test_an_environment_that_terminates_ends_the_episode(point_goal_bundle: Path) -> None:
+    ending = GymEnvSpec(
+        POINT_GOAL.env_id,
+        kwargs={"task": "reach", "terminate": True, "success_radius": 0.2},
+        imports=POINT_GOAL.imports,
+    )
+    report = _eval(point_goal_bundle, spec=ending, success_key="reached", stop_at_success=False)
+    assert all(e.terminated and e.success and e.steps < 40 for e in report.episodes)
+    assert all(e["terminated"] for e in report.to_json()["per_episode"])
+
+
 def test_no_success_key_and_no_radius_is_refused(point_goal_bundle: Path) -> None:
     def bare(obs: np.ndarray, info: dict, **_: Any):
         return lambda features, actions: np.zeros(features.shape[0])
