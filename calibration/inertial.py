@@ -47,6 +47,8 @@ _STRIDE_S = 0.01
 """Rows are taken every 10 ms: neighbouring samples carry little new information and cost time."""
 _MOVING = 0.05
 """rad/s: slower joints are left out of their equation (friction's sign is undefined at rest)."""
+_BLOCK_S = 0.25
+"""Residual blocks of the robust covariance, as in :mod:`calibration.sysid`."""
 
 
 @dataclass(frozen=True)
@@ -179,21 +181,26 @@ def fit_inertial(
     groups = link_bodies(model, handles)
     bare = _regressor_model(model)
     joints, links = len(handles.arm_dof), len(groups)
-    blocks, targets = [], []
+    rows, targets, block_ids = [], [], []
     for log in logs:
         q, qd, qdd, tau = _filtered(log)
         y = _link_columns(bare, handles, groups, q, qd, qdd)
+        per_block = max(1, round(_BLOCK_S / _STRIDE_S))
         for j in range(joints):
             moving = np.abs(qd[:, j]) > _MOVING
             friction = np.zeros((int(moving.sum()), 3 * joints))
             friction[:, j] = qdd[moving, j]
             friction[:, joints + j] = qd[moving, j]
             friction[:, 2 * joints + j] = np.sign(qd[moving, j])
-            blocks.append(np.hstack([y[moving, j, :], friction]))
+            rows.append(np.hstack([y[moving, j, :], friction]))
             targets.append(tau[moving, j])
-    a, b = np.vstack(blocks), np.concatenate(targets)
-    x, half, fixed = _fit_identifiable(a, b, links, scale_bounds, poorly_determined)
-    rmse = _per_joint_rmse(blocks, targets, x, joints)
+            start = 1 + max((int(ids.max()) for ids in block_ids if len(ids)), default=-1)
+            block_ids.append(start + np.flatnonzero(moving) // per_block)
+    a, b = np.vstack(rows), np.concatenate(targets)
+    x, half, fixed = _fit_identifiable(
+        a, b, np.concatenate(block_ids), links, scale_bounds, poorly_determined
+    )
+    rmse = _per_joint_rmse(rows, targets, x, joints)
     masses = link_masses(model, groups)
     names = tuple(
         mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, g[0]) or f"link{i}" for i, g in enumerate(groups)
@@ -227,30 +234,30 @@ def fit_inertial(
 
 
 def _fit_identifiable(
-    a: np.ndarray, b: np.ndarray, links: int, bounds: tuple[float, float], poorly_determined: float
+    a: np.ndarray,
+    b: np.ndarray,
+    blocks: np.ndarray,
+    links: int,
+    bounds: tuple[float, float],
+    poorly_determined: float,
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Bounded least squares of ``a x = b`` whose first ``links`` entries are link scales; the worst
-    undetermined link is fixed at 1 and the fit repeated until every free link is determined. Returns
-    ``x``, its 95% half-widths and the fixed links."""
+    """Bounded least squares of ``a x = b`` whose first ``links`` entries are link scales (the rest
+    non-negative); the worst undetermined link is fixed at 1 and the fit repeated until every free link
+    is determined. Returns ``x``, its 95% half-widths and the fixed links."""
+    lower = np.r_[np.full(links, bounds[0]), np.zeros(a.shape[1] - links)]
+    upper = np.r_[np.full(links, bounds[1]), np.full(a.shape[1] - links, np.inf)]
     fixed: list[int] = []
     while True:
-        free = np.array([i not in fixed for i in range(a.shape[1])])
-        target = b - a[:, ~free] @ np.ones(int((~free).sum()))
-        x_free = _bounded_lsq(
-            a[:, free],
-            target,
-            np.r_[np.full(links - len(fixed), bounds[0]), np.zeros(int(free.sum()) - links + len(fixed))],
-            np.r_[
-                np.full(links - len(fixed), bounds[1]), np.full(int(free.sum()) - links + len(fixed), np.inf)
-            ],
-        )
-        half_free = _half_widths(a[:, free], target - a[:, free] @ x_free)
+        free = np.ones(a.shape[1], dtype=bool)
+        free[fixed] = False
+        target = b - a[:, ~free].sum(axis=1)
         x, half = np.ones(a.shape[1]), np.zeros(a.shape[1])
-        x[free], half[free] = x_free, half_free
-        scale_free = [i for i in range(links) if i not in fixed]
+        x[free] = _bounded_lsq(a[:, free], target, lower[free], upper[free])
+        half[free] = _half_widths(a[:, free], target - a[:, free] @ x[free], blocks)
         spread = {
             i: np.inf if min(x[i] - bounds[0], bounds[1] - x[i]) < 1e-6 else half[i] / x[i]
-            for i in scale_free
+            for i in range(links)
+            if free[i]
         }
         worst = max(spread, key=spread.__getitem__, default=None)
         if worst is None or spread[worst] <= poorly_determined:
@@ -264,22 +271,25 @@ def _bounded_lsq(a: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.ndar
     return lsq_linear(a / norms, b, bounds=(lower * norms, upper * norms), method="bvls").x / norms
 
 
-def _half_widths(a: np.ndarray, residual: np.ndarray) -> np.ndarray:
-    """95% half-widths of the least-squares estimate from ``s² (AᵀA)⁻¹``; directions the data do not
-    determine get huge ones (a ridge of 1e-12 of the scale instead of a pseudo-inverse, which would
-    report them as certain)."""
-    dof = max(len(residual) - a.shape[1], 1)
-    s2 = float(residual @ residual) / dof
+def _half_widths(a: np.ndarray, residual: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """95% half-widths of the least-squares estimate from the block-robust sandwich covariance (rows in
+    one block of ``blocks`` may err together, as filtered torques do); directions the data do not
+    determine get huge ones (a ridge of 1e-12 of the scale, not a pseudo-inverse, which would report them
+    as certain)."""
     norms = np.maximum(np.linalg.norm(a, axis=0), 1e-12)
-    gram = (a / norms).T @ (a / norms)
-    covariance = s2 * np.linalg.inv(gram + 1e-12 * np.eye(len(gram))) / np.outer(norms, norms)
+    scaled = a / norms
+    bread = np.linalg.inv(scaled.T @ scaled + 1e-12 * np.eye(a.shape[1]))
+    scores = np.zeros((int(blocks.max()) + 1, a.shape[1]))
+    np.add.at(scores, blocks, scaled * residual[:, None])
+    covariance = bread @ (scores.T @ scores) @ bread / np.outer(norms, norms)
     return 1.96 * np.sqrt(np.maximum(np.diag(covariance), 0.0))
 
 
 def _per_joint_rmse(
     blocks: list[np.ndarray], targets: list[np.ndarray], x: np.ndarray, joints: int
 ) -> np.ndarray:
-    """Torque RMSE (N·m) per joint ``[J]``; ``blocks`` are log-major, joint-minor."""
+    """Torque RMSE (N·m) per joint ``[J]``; ``blocks`` (rows of each log and joint) are log-major,
+    joint-minor."""
     squares: list[list[np.ndarray]] = [[] for _ in range(joints)]
     for k, (a, b) in enumerate(zip(blocks, targets, strict=True)):
         squares[k % joints].append((b - a @ x) ** 2)
