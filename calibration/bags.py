@@ -187,14 +187,20 @@ class JointMatcher:
             raise ValueError(
                 f"joint map names {unknown}, which are not the robot's joints {list(joint_names)}"
             )
-        self.prefix = ""
+        self._orders: dict[tuple[str, ...], np.ndarray | None] = {}
 
     def order(self, names: Sequence[str]) -> np.ndarray | None:
         """Indices that put a message's ``names`` in the robot's order; None when it lacks an arm joint."""
+        key = tuple(names)
+        if key not in self._orders:
+            self._orders[key] = self._order(key)
+        return self._orders[key]
+
+    def _order(self, names: tuple[str, ...]) -> np.ndarray | None:
         mapped = [self.joint_map.get(n, n) for n in names]
         if not self.joint_map and not set(self.joint_names) <= set(mapped):
-            self.prefix = self._prefix(names) or self.prefix
-            mapped = [n.removeprefix(self.prefix) if self.prefix else n for n in names]
+            prefix = self._prefix(names)
+            mapped = [n.removeprefix(prefix) if prefix else n for n in names]
         if not set(self.joint_names) <= set(mapped):
             return None
         if len(set(mapped)) != len(mapped):

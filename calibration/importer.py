@@ -19,12 +19,12 @@ from tqdm import tqdm
 
 from calibration.bags import read_poses
 from calibration.joint_log import BadLogError, JointLog
-from calibration.replay import reference_path
+from calibration.sim2real import log_episode
 from calibration.sources import LogReading, read_logs
-from sim.env import ACTION_KIND, ACTION_LAYOUT
-from sim.tasks import CUBE, OBSERVATION_LAYOUT
+from sim.collect import arm_manifest
+from sim.tasks import OBSERVATION_LAYOUT
 from wm_planner.config import RobotSpec
-from wm_planner.data import DatasetManifest, DatasetWriter, Episode
+from wm_planner.data import DatasetWriter, Episode
 from wm_planner.observation import ObservationBuilder
 
 __all__ = ["ImportSummary", "import_logs", "log_episodes"]
@@ -67,28 +67,14 @@ def log_episodes(
     """``log`` on ``robot``'s control grid, cut into episodes of at most ``episode_steps`` periods
     (``object_poses [T, 7]`` on the log's grid, or the resting default; ``goals``: ``(time, xyz)`` on
     the log's clock)."""
-    stride = round(robot.control_period / log.dt)
-    if stride < 1 or abs(stride * log.dt - robot.control_period) > 1e-9:
-        raise BadLogError(
-            f"{log.name}: control period {robot.control_period} s is not a whole number of {log.dt} s steps"
-        )
-    builder = ObservationBuilder(robot)
-    at = np.arange(0, len(log.time), stride)
-    observations = np.array(
-        [
-            builder.build(log.position[i], log.velocity[i], None if object_poses is None else object_poses[i])
-            for i in at
-        ],
-        dtype=np.float32,
-    )
-    actions = np.diff(reference_path(log, 0.0)[at], axis=0).astype(np.float32)
+    observations, actions = log_episode(log, robot.control_period, ObservationBuilder(robot), object_poses)
     episodes = []
     ee = OBSERVATION_LAYOUT.slice("ee_pos")
     for start in range(0, len(actions), episode_steps):
         stop = min(start + episode_steps, len(actions))
         if stop - start < 2:
             break
-        end_time = float(log.time[at[stop]])
+        end_time = stop * robot.control_period
         sent = [xyz for t, xyz in goals if t <= end_time]
         goal = np.asarray(sent[-1] if sent else observations[stop, ee], dtype=np.float32)
         episodes.append(
@@ -98,7 +84,7 @@ def log_episodes(
                 goal=goal,
                 info={
                     "log": log.name,
-                    "start_s": float(log.time[at[start]]),
+                    "start_s": start * robot.control_period,
                     "command_kind": log.command_kind,
                 },
             )
@@ -122,15 +108,8 @@ def import_logs(
     ``object_topic`` gets the object resting where the scene puts it."""
     if episode_steps < 2:
         raise ValueError(f"episode_steps must be at least 2, got {episode_steps}")
-    manifest = DatasetManifest(
-        observation_layout=OBSERVATION_LAYOUT,
-        action_layout=ACTION_LAYOUT,
-        action_kind=ACTION_KIND,
-        goal_size=3,
-        robot=robot,
-        task="imported",
-        objects=(CUBE,),
-        source={"generator": "calibration.importer", "logs": [str(b) for b in bags]},
+    manifest = arm_manifest(
+        robot, "imported", {"generator": "calibration.importer", "logs": [str(b) for b in bags]}
     )
     writer = DatasetWriter(out, manifest)
     index, transitions, skipped = 0, 0, {}

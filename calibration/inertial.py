@@ -182,6 +182,7 @@ def fit_inertial(
     bare = _regressor_model(model)
     joints, links = len(handles.arm_dof), len(groups)
     rows, targets, block_ids = [], [], []
+    next_block = 0
     for log in logs:
         q, qd, qdd, tau = _filtered(log)
         y = _link_columns(bare, handles, groups, q, qd, qdd)
@@ -194,8 +195,8 @@ def fit_inertial(
             friction[:, 2 * joints + j] = np.sign(qd[moving, j])
             rows.append(np.hstack([y[moving, j, :], friction]))
             targets.append(tau[moving, j])
-            start = 1 + max((int(ids.max()) for ids in block_ids if len(ids)), default=-1)
-            block_ids.append(start + np.flatnonzero(moving) // per_block)
+            block_ids.append(next_block + np.flatnonzero(moving) // per_block)
+            next_block += len(moving) // per_block + 1
     a, b = np.vstack(rows), np.concatenate(targets)
     x, half, fixed = _fit_identifiable(
         a, b, np.concatenate(block_ids), links, scale_bounds, poorly_determined

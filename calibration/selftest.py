@@ -19,6 +19,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import mujoco
 import numpy as np
 from tqdm import tqdm
 
@@ -121,8 +122,14 @@ def perturbed_truth(
 
 
 def _rows(
-    truth: ArmParameters, scales: np.ndarray, damping: np.ndarray, model, result: Identification
+    truth: ArmParameters,
+    scales: np.ndarray,
+    damping: np.ndarray,
+    model: mujoco.MjModel,
+    result: Identification,
 ) -> list[TableRow]:
+    """The scored rows: servo gains from tracking; rotor inertia, friction and the determined links'
+    masses from torques."""
     profile = result.profile
     names = profile.joint_names
     rows = [

@@ -8,6 +8,7 @@ import multiprocessing as mp
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -22,7 +23,14 @@ from wm_planner.config import RobotSpec, RuntimeConfig, default_robot_spec
 from wm_planner.data import DatasetManifest, DatasetWriter, Episode
 from wm_planner.data.hygiene import cut_unsound
 
-__all__ = ["DEFAULT_EPISODE_STEPS", "CollectionSummary", "collect", "register_cli", "run_episode"]
+__all__ = [
+    "DEFAULT_EPISODE_STEPS",
+    "CollectionSummary",
+    "arm_manifest",
+    "collect",
+    "register_cli",
+    "run_episode",
+]
 
 DEFAULT_EPISODE_STEPS = {"reach": 150, "push": 250}
 _CUBE = OBSERVATION_LAYOUT.slice("cube_pos")
@@ -117,6 +125,21 @@ def _collect_star(args: tuple[_Job, int]) -> tuple[int, int, bool, bool, bool]:
     return _collect_one(*args)
 
 
+def arm_manifest(robot: RobotSpec, task: str, source: dict[str, Any]) -> DatasetManifest:
+    """The manifest of the arm's episodes, however they were made: observations in
+    :data:`OBSERVATION_LAYOUT` with the cube, joint position deltas as actions, an end-effector goal."""
+    return DatasetManifest(
+        observation_layout=OBSERVATION_LAYOUT,
+        action_layout=ACTION_LAYOUT,
+        action_kind=ACTION_KIND,
+        goal_size=3,
+        robot=robot,
+        task=task,
+        objects=(CUBE,),
+        source=source,
+    )
+
+
 def collect(
     task: str,
     episodes: int,
@@ -153,15 +176,10 @@ def collect(
         episode_steps=episode_steps or DEFAULT_EPISODE_STEPS[task], randomization=randomization
     )
     exploration = exploration or ExplorationConfig()
-    manifest = DatasetManifest(
-        observation_layout=OBSERVATION_LAYOUT,
-        action_layout=ACTION_LAYOUT,
-        action_kind=ACTION_KIND,
-        goal_size=3,
-        robot=robot,
-        task=task,
-        objects=(CUBE,),
-        source={
+    manifest = arm_manifest(
+        robot,
+        task,
+        {
             "generator": "sim.collect",
             "seed": seed,
             "episode_steps": options.episode_steps,

@@ -16,7 +16,6 @@ import numpy as np
 from sim.randomization import RandomizationConfig, Randomizer
 from sim.scene import HOME_QPOS, SceneHandles, check_scene_matches, load_scene
 from sim.tasks import OBSERVATION_LAYOUT, Task, get_task
-from sim.torque import applied_torque
 from wm_planner.config import RobotSpec, default_robot_spec
 from wm_planner.data.layout import Layout
 
@@ -94,8 +93,6 @@ class ArmEnv:
         self.target_high = self.robot.upper() - margin
         self.goal = np.zeros(3)
         self.command = HOME_QPOS.copy()
-        self.joint_torque = np.zeros(7)
-        """The arm's joint torques over the last physics step (:func:`sim.torque.applied_torque`)."""
         self.steps = 0
         self._rng = np.random.default_rng()
         self.randomizer = (
@@ -177,9 +174,7 @@ class ArmEnv:
             raise ValueError(f"joint target must be finite, got {target}")
         self.command = np.clip(target, self.target_low, self.target_high)
         self.data.ctrl[self.handles.actuators] = self.command
-        before = self.data.qvel[self.handles.arm_dof].copy()
         mujoco.mj_step(self.model, self.data)
-        self.joint_torque = applied_torque(self.model, self.data, self.handles, before)
 
     def get_state(self) -> SimState:
         physics = np.empty(mujoco.mj_stateSize(self.model, _FULL_STATE))

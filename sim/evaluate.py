@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,17 @@ from wm_planner.control import RolloutSource, build_supervisor, bundle_source
 from wm_planner.observation import OBSERVATION_LAYOUT
 from wm_planner.planning import Plan
 
-__all__ = ["EpisodeResult", "EvalReport", "episode_seed", "evaluate", "register_cli", "write_report"]
+__all__ = [
+    "EpisodeResult",
+    "EvalReport",
+    "RunOptions",
+    "add_run_options",
+    "episode_seed",
+    "evaluate",
+    "register_cli",
+    "write_metrics",
+    "write_report",
+]
 
 DEFAULT_EVAL_STEPS = {"reach": 150, "push": 300}
 _EE = OBSERVATION_LAYOUT.slice("ee_pos")
@@ -216,12 +227,19 @@ def _run_episode(arm: SupervisedArm, seed: int, video: Any) -> tuple[EpisodeResu
 
 def write_report(report: EvalReport, json_path: str | Path) -> dict[str, Path]:
     """Write the metrics JSON and, beside it, ``<stem>_error.png`` (error over time per episode)."""
+    return write_metrics(report.to_json(), json_path, lambda path: _plot_errors(report, path))
+
+
+def write_metrics(
+    metrics: dict[str, Any], json_path: str | Path, plot: Callable[[Path], None]
+) -> dict[str, Path]:
+    """Write ``metrics`` as JSON at ``json_path`` and, beside it, ``<stem>_error.png`` drawn by ``plot``."""
     json_path = Path(json_path)
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
-    plot = json_path.with_name(json_path.stem + "_error.png")
-    _plot_errors(report, plot)
-    return {"json": json_path, "plot": plot}
+    json_path.write_text(json.dumps(metrics, indent=2) + "\n")
+    path = json_path.with_name(json_path.stem + "_error.png")
+    plot(path)
+    return {"json": json_path, "plot": path}
 
 
 def _plot_errors(report: EvalReport, path: Path) -> None:
@@ -248,31 +266,59 @@ def _plot_errors(report: EvalReport, path: Path) -> None:
     plt.close(fig)
 
 
-def _cmd_eval(args: argparse.Namespace) -> int:
-    from wm_planner.config import load_yaml_model
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options every closed-loop evaluation command shares: planner, outputs, providers."""
+    p.add_argument("--planner", choices=["mppi", "cem"], help="override the algorithm of --config")
+    p.add_argument("--config", help="PlannerConfig YAML")
+    p.add_argument("--json", required=True, help="metrics file; the plot and video are written beside it")
+    p.add_argument("--no-video", action="store_true", help="skip the MP4 of the first episode")
+    p.add_argument("--providers", nargs="+", default=list(RuntimeConfig().providers))
 
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What :func:`add_run_options` asked for: the planner, the runtime, the metrics file (its folder
+    made) and the video beside it (None with ``--no-video``)."""
+
+    planner: PlannerConfig
+    runtime: RuntimeConfig
+    json_path: Path
+    video: Path | None
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> RunOptions:
+        from wm_planner.config import load_yaml_model
+
+        planner = load_yaml_model(args.config, PlannerConfig) if args.config else PlannerConfig()
+        if args.planner:
+            planner = planner.model_copy(update={"algorithm": args.planner})
+        json_path = Path(args.json)
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        video = None if args.no_video else json_path.with_name(json_path.stem + "_episode.mp4")
+        return cls(planner, RuntimeConfig(providers=tuple(args.providers)), json_path, video)
+
+    def announce(self, summary: str, paths: dict[str, Path]) -> None:
+        """The one-line summary and where everything was written."""
+        where = ", ".join(str(p) for p in [paths["json"], paths["plot"], self.video] if p is not None)
+        print(f"{summary} -> {where}")
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
     if args.model is None and not args.oracle:
         raise ValueError("--model is required unless --oracle is given")
-    planner = load_yaml_model(args.config, PlannerConfig) if args.config else PlannerConfig()
-    if args.planner:
-        planner = planner.model_copy(update={"algorithm": args.planner})
-    json_path = Path(args.json)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    video = None if args.no_video else json_path.with_name(json_path.stem + "_episode.mp4")
+    run = RunOptions.of(args)
     report = evaluate(
         args.task,
         bundle=args.model,
         episodes=args.episodes,
         oracle=args.oracle,
-        planner=planner,
+        planner=run.planner,
         seed=args.seed,
         steps=args.steps,
-        runtime=RuntimeConfig(providers=tuple(args.providers)),
-        video=video,
+        runtime=run.runtime,
+        video=run.video,
     )
-    paths = write_report(report, json_path)
-    where = ", ".join(str(p) for p in [paths["json"], paths["plot"], video] if p is not None)
-    print(f"{report.summary()} -> {where}")
+    run.announce(report.summary(), write_report(report, run.json_path))
     return 0
 
 
@@ -282,12 +328,8 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="ONNX bundle directory (with --oracle: only sets samples and horizon)")
     p.add_argument("--task", choices=sorted(DEFAULT_EVAL_STEPS), required=True)
     p.add_argument("--episodes", type=int, default=50)
-    p.add_argument("--planner", choices=["mppi", "cem"], help="override the algorithm of --config")
-    p.add_argument("--config", help="PlannerConfig YAML")
     p.add_argument("--oracle", action="store_true", help="plan with the true physics (mujoco.rollout)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, help="control steps per episode (default: 150 reach, 300 push)")
-    p.add_argument("--json", required=True, help="metrics file; the plot and video are written beside it")
-    p.add_argument("--no-video", action="store_true", help="skip the MP4 of the first episode")
-    p.add_argument("--providers", nargs="+", default=list(RuntimeConfig().providers))
+    add_run_options(p)
     p.set_defaults(func=_cmd_eval)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
+from sim.evaluate import RunOptions, add_run_options
 from sim.gymnasium_env.collect import collect_gym
 from sim.gymnasium_env.costs import READY_COSTS, load_cost_factory
 from sim.gymnasium_env.envs import GymEnvSpec, parse_layout
 from sim.gymnasium_env.evaluate import evaluate_gym, write_gym_report
-from wm_planner.config import PlannerConfig, RuntimeConfig, parse_mapping
+from wm_planner.config import parse_mapping
 
 __all__ = ["register_collect_cli", "register_eval_cli"]
 
@@ -37,14 +37,7 @@ def _cmd_gym_collect(args: argparse.Namespace) -> int:
 
 
 def _cmd_gym_eval(args: argparse.Namespace) -> int:
-    from wm_planner.config import load_yaml_model
-
-    planner = load_yaml_model(args.config, PlannerConfig) if args.config else PlannerConfig()
-    if args.planner:
-        planner = planner.model_copy(update={"algorithm": args.planner})
-    json_path = Path(args.json)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    video = None if args.no_video else json_path.with_name(json_path.stem + "_episode.mp4")
+    run = RunOptions.of(args)
     report = evaluate_gym(
         _spec(args),
         args.model,
@@ -55,13 +48,11 @@ def _cmd_gym_eval(args: argparse.Namespace) -> int:
         steps=args.steps,
         success_key=None if args.success_key == "none" else args.success_key,
         stop_at_success=not args.full_episodes,
-        planner=planner,
-        runtime=RuntimeConfig(providers=tuple(args.providers)),
-        video=video,
+        planner=run.planner,
+        runtime=run.runtime,
+        video=run.video,
     )
-    paths = write_gym_report(report, json_path)
-    where = ", ".join(str(p) for p in [paths["json"], paths["plot"], video] if p is not None)
-    print(f"{report.summary()} -> {where}")
+    run.announce(report.summary(), write_gym_report(report, run.json_path))
     return 0
 
 
@@ -113,9 +104,5 @@ def register_eval_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--success-key", default="success", help="info key of success ('none': the cost's radius)")
     p.add_argument("--full-episodes", action="store_true", help="go on after success until the episode ends")
     p.add_argument("--episodes", type=int, default=20)
-    p.add_argument("--planner", choices=["mppi", "cem"], help="override the algorithm of --config")
-    p.add_argument("--config", help="PlannerConfig YAML")
-    p.add_argument("--json", required=True, help="metrics file; the plot and video are written beside it")
-    p.add_argument("--no-video", action="store_true", help="skip the MP4 of the first episode")
-    p.add_argument("--providers", nargs="+", default=list(RuntimeConfig().providers))
+    add_run_options(p)
     p.set_defaults(func=_cmd_gym_eval)

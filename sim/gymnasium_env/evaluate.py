@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from sim.evaluate import episode_seed
+from sim.evaluate import episode_seed, write_metrics
 from sim.gymnasium_env.collect import action_robot
 from sim.gymnasium_env.costs import CostFactory
 from sim.gymnasium_env.envs import GymEnv, GymEnvSpec
@@ -252,14 +252,7 @@ class _Episode:
 def write_gym_report(report: GymReport, json_path: str | Path) -> dict[str, Path]:
     """Write the metrics JSON and, beside it, ``<stem>_error.png``: the cost's error over time per
     episode (the return so far when the cost has no error)."""
-    import json
-
-    json_path = Path(json_path)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report.to_json(), indent=2) + "\n")
-    plot = json_path.with_name(json_path.stem + "_error.png")
-    _plot(report, plot)
-    return {"json": json_path, "plot": plot}
+    return write_metrics(report.to_json(), json_path, lambda path: _plot(report, path))
 
 
 def _plot(report: GymReport, path: Path) -> None:

@@ -31,6 +31,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from sim.env import ArmEnv
 from sim.scene import load_scene
+from sim.torque import applied_torque
 from sim.trajectory import TrajectoryFollower
 from wm_planner.control import Rejected
 from wm_planner_ros.messages import seconds, trajectory_arrays
@@ -131,17 +132,20 @@ class SimNode(Node):
     def _advance(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One publish period of physics; returns the time and the measurements to publish."""
         with self.lock:
+            h, d = self.env.handles, self.env.data
             for _ in range(self.substeps):
                 target, _ = self.follower.sample(self.sim_time)
+                before = d.qvel[h.arm_dof].copy()
                 self.env.physics_step(target)
                 self.sim_time += self.timestep
-            h, d = self.env.handles, self.env.data
+            # Reported as a torque-sensing arm reports it: what moved the arm over the last step.
+            effort = applied_torque(self.env.model, d, h, before)
             cube = d.qpos[h.cube_qpos : h.cube_qpos + 7].copy()
             return (
                 self.sim_time,
                 d.qpos[h.arm_qpos].copy(),
                 d.qvel[h.arm_dof].copy(),
-                self.env.joint_torque.copy(),
+                effort,
                 cube,
             )
 
