@@ -71,7 +71,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from wm_planner.model.train import EE_FIELD, release_distributed
 
     setup = load_yaml_model(args.config, TrainingFile) if args.config else TrainingFile()
-    flags = {"steps": args.steps, "seed": args.seed, "batch_size": args.batch_size}
+    flags = {"steps": args.steps, "seed": args.seed, "batch_size": args.batch_size, "threads": args.threads}
     train_config = {**setup.train.model_dump(), **{k: v for k, v in flags.items() if v is not None}}
     model_config = setup.model.model_dump()
     if args.ensemble is not None:
@@ -154,6 +154,12 @@ def _register_model(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help=f"optimiser steps (default {TrainConfig().steps})")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help=f"torch CPU threads (default {TrainConfig().threads}; 0: one per core)",
+    )
     p.add_argument("--config", help="YAML with optional 'model:' and 'train:' sections (see TrainingFile)")
     p.add_argument(
         "--ensemble", type=int, default=None, help=f"dynamics heads (default {ModelConfig().ensemble})"

@@ -79,6 +79,10 @@ class Kinematics(StrictModel):
     tool: FixedTransform = FixedTransform()
     tip: Vec3 = (0.0, 0.0, 0.0)
     tool_points: tuple[ToolPoint, ...] = Field(min_length=1)
+    base_link: str | None = Field(default=None, description="URDF link the chain starts from, when imported")
+    tip_link: str | None = Field(
+        default=None, description="URDF link the tool frame is fixed to, when imported"
+    )
 
 
 class RobotSpec(StrictModel):
@@ -230,6 +234,12 @@ class TrainConfig(StrictModel):
     )
     balanced_contacts: bool = Field(
         default=True, description="draw object windows in equal shares: moving, near miss, free"
+    )
+    threads: int = Field(
+        default=1,
+        ge=0,
+        description="torch CPU threads (0: torch's choice, one per core). One is as fast on two cores, and "
+        "does not collapse when another process takes a core (measured 3.6x slower with two threads then)",
     )
     val_fraction: float = Field(default=0.1, ge=0, lt=1)
     eval_every: int = Field(default=500, gt=0)

@@ -66,6 +66,8 @@ class Supervisor:
         self.active = False
         self.last = Decision(None, Mode.IDLE, Problem.WAITING_FOR_STATE)
         self._stamp: float | None = None
+        self.states_accepted = 0
+        """Joint states taken into the loop so far (a stream's lost states show as too few of these)."""
         self._anchored = False
 
     def _configure(self, config: SupervisorConfig) -> None:
@@ -101,6 +103,11 @@ class Supervisor:
 
     # inputs ---------------------------------------------------------------------------------------
 
+    @property
+    def stamp(self) -> float | None:
+        """Stamp (s) of the latest joint state taken into the loop."""
+        return self._stamp
+
     def joint_state(
         self, q: np.ndarray, qd: np.ndarray | None, stamp: float, *, now: float, clock: float
     ) -> None:
@@ -125,6 +132,7 @@ class Supervisor:
                 raise Rejected("jump", f"joints moved {np.round(jump, 3).tolist()} rad in {elapsed:.3f} s")
         restarted = self._stamp is not None and not in_stream
         self._stamp = stamp
+        self.states_accepted += 1
         self.state = (q, np.zeros_like(q) if qd is None else qd)
         self.watchdog.feed(now)
         if self.active and not self._anchored:

@@ -251,6 +251,8 @@ def train(
         data, horizon=cfg.horizon, val_fraction=cfg.val_fraction, seed=cfg.seed, cut_unsound=cfg.cut_unsound
     )
     torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     dev = _pick_device(device, rank)
     if base is not None:
         _check_same_interface(init, DatasetManifest.model_validate(base["manifest"]), manifest)

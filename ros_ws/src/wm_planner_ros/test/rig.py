@@ -17,6 +17,7 @@ from wm_planner.config import SafetyConfig, default_robot_spec
 from wm_planner.observation import ObservationBuilder
 from wm_planner_ros.client import PlannerClient, RecordedCommand
 from wm_planner_ros.launcher import NodeProcesses, ros_environment, start_node, start_nodes
+from wm_planner_ros.params import SIM_PARAMETERS
 from wm_planner_ros.topics import CONTROLLERS, command_topic
 
 ROBOT = default_robot_spec()
@@ -136,3 +137,24 @@ def stale_share(before: dict[str, str], after: dict[str, str]) -> tuple[int, int
     """Control periods held for stale joint states between two diagnostics, and all periods."""
     periods = int(after["periods"]) - int(before["periods"])
     return int(after["stale_periods"]) - int(before["stale_periods"]), periods
+
+
+SIM_PERIOD = 1.0 / next(p.default for p in SIM_PARAMETERS if p.name == "publish_rate")
+"""s between two joint states of the sim node (its stamps advance by exactly this)."""
+
+
+def assert_no_state_lost(before: dict[str, str], after: dict[str, str]) -> None:
+    """Every joint state the sim node published between two diagnostics was taken into the loop: the
+    planner's accepted count grew by as many states as the stamps advanced in publish periods. Behaviour,
+    not speed: a busy machine delays states (and the loop holds for them, as it should) but loses none."""
+    published = round((float(after["joint_state_stamp"]) - float(before["joint_state_stamp"])) / SIM_PERIOD)
+    accepted = int(after["joint_states_accepted"]) - int(before["joint_states_accepted"])
+    assert published > 50, f"the sim published only {published} joint states"
+    # A diagnostic may read the count and the stamp either side of one state's arrival: one either way.
+    assert abs(accepted - published) <= 1, f"{accepted} joint states taken of {published} published"
+
+
+def plan_p99_s(client: PlannerClient) -> float:
+    """The planner's own p99 plan latency (s) as it last reported it: bounds that depend on how fast this
+    machine plans are derived from it."""
+    return float((client.diagnostics() or {}).get("plan_latency_p99_ms", 0.0)) / 1000.0

@@ -113,6 +113,8 @@ class Telemetry:
                 "reanchors": str(supervisor.controller.reanchors),
                 "reanchor_blend_periods": str(supervisor.controller.blend_periods),
                 "stale_state_events": str(supervisor.watchdog.stale_events),
+                "joint_states_accepted": str(supervisor.states_accepted),
+                "joint_state_stamp": f"{supervisor.stamp or 0.0:.6f}",
             }
         values |= {f"ticks_{mode}": str(n) for mode, n in sorted(self.modes.items())}
         values |= {f"rejected_{reason}": str(n) for reason, n in sorted(self.rejected.items())}
