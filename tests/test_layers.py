@@ -19,7 +19,10 @@ LAYERS = {"wm_planner": 0, "sim": 1, "calibration": 2, "wm_planner_ros": 3}
 
 ROBOT_SIDE = [
     *(ROOT / "wm_planner" / part for part in ("runtime", "planning", "safety", "control", "data")),
-    *(ROOT / "wm_planner" / name for name in ("config.py", "observation.py", "kinematics.py", "__init__.py")),
+    *(
+        ROOT / "wm_planner" / name
+        for name in ("config.py", "observation.py", "kinematics.py", "urdf.py", "__init__.py")
+    ),
     *(ROS / name for name in ("planner_node.py", "stack.py", "outputs.py", "telemetry.py", "messages.py")),
     *(ROS / name for name in ("params.py", "topics.py", "spin.py")),
 ]

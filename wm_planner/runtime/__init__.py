@@ -7,6 +7,7 @@ from wm_planner.runtime.bundle import (
     BundleMetadata,
     check_compatible,
     read_bundle_metadata,
+    robot_differences,
 )
 from wm_planner.runtime.rollout import OnnxRollout
 from wm_planner.runtime.session import OnnxWorldModel, select_providers
@@ -20,5 +21,6 @@ __all__ = [
     "OnnxWorldModel",
     "check_compatible",
     "read_bundle_metadata",
+    "robot_differences",
     "select_providers",
 ]

@@ -131,23 +131,44 @@ def read_bundle_metadata(bundle: str | Path, *, check_files: bool = True) -> Bun
     return meta
 
 
+def _chain_differences(bundle: RobotSpec, robot: RobotSpec, tolerance: float = 1e-6) -> list[str]:
+    """Joint frames of the two chains that differ (m, or quaternion components), named by joint."""
+    ours, theirs = bundle.kinematics, robot.kinematics
+    if ours is None or theirs is None or len(ours.joints) != len(theirs.joints):
+        return []
+    problems = []
+    for name, a, b in zip(robot.joint_names, ours.joints, theirs.joints, strict=True):
+        offset = max(abs(x - y) for x, y in zip(a.xyz, b.xyz, strict=True))
+        # q and -q are the same turn.
+        turn = min(max(abs(x - s * y) for x, y in zip(a.quat, b.quat, strict=True)) for s in (1.0, -1.0))
+        if offset > tolerance or turn > tolerance:
+            problems.append(
+                f"joint {name!r} sits elsewhere in the chain: bundle xyz {list(a.xyz)} quat {list(a.quat)} "
+                f"vs robot xyz {list(b.xyz)} quat {list(b.quat)}"
+            )
+    return problems
+
+
+def robot_differences(bundle: RobotSpec, robot: RobotSpec) -> list[str]:
+    """Every way in which ``robot`` differs from the robot a bundle was trained for: joint names, control
+    period, position and velocity limits, joint frames."""
+    problems = []
+    if bundle.joint_names != robot.joint_names:
+        problems.append(f"joint names: bundle {list(bundle.joint_names)} vs robot {list(robot.joint_names)}")
+    if abs(bundle.control_period - robot.control_period) > 1e-9:
+        problems.append(f"control period: bundle {bundle.control_period} s vs robot {robot.control_period} s")
+    for field in ("position_lower", "position_upper", "velocity_limits"):
+        ours, theirs = getattr(bundle, field), getattr(robot, field)
+        if len(ours) == len(theirs) and any(abs(a - b) > 1e-6 for a, b in zip(ours, theirs, strict=True)):
+            problems.append(f"{field}: bundle {list(ours)} vs robot {list(theirs)}")
+    return problems + _chain_differences(bundle, robot)
+
+
 def check_compatible(
     meta: BundleMetadata, robot: RobotSpec, *, observation_layout: Layout | None = None
 ) -> list[str]:
     """Every way in which the bundle does not fit ``robot`` (and the expected observation layout)."""
-    problems = []
-    if meta.robot.joint_names != robot.joint_names:
-        problems.append(
-            f"joint names: bundle {list(meta.robot.joint_names)} vs robot {list(robot.joint_names)}"
-        )
-    if abs(meta.robot.control_period - robot.control_period) > 1e-9:
-        problems.append(
-            f"control period: bundle {meta.robot.control_period} s vs robot {robot.control_period} s"
-        )
-    for field in ("position_lower", "position_upper", "velocity_limits"):
-        ours, theirs = getattr(meta.robot, field), getattr(robot, field)
-        if len(ours) == len(theirs) and any(abs(a - b) > 1e-6 for a, b in zip(ours, theirs, strict=True)):
-            problems.append(f"{field}: bundle {list(ours)} vs robot {list(theirs)}")
+    problems = robot_differences(meta.robot, robot)
     if meta.action_layout.size != robot.dof:
         problems.append(f"action size: bundle {meta.action_layout.size} vs robot dof {robot.dof}")
     if observation_layout is not None and meta.observation_layout != observation_layout:
