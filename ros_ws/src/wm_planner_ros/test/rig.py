@@ -143,12 +143,18 @@ SIM_PERIOD = 1.0 / next(p.default for p in SIM_PARAMETERS if p.name == "publish_
 """s between two joint states of the sim node (its stamps advance by exactly this)."""
 
 
-def assert_no_state_lost(before: dict[str, str], after: dict[str, str]) -> None:
-    """Every joint state the sim node published between two diagnostics was taken into the loop: the
-    planner's accepted count grew by as many states as the stamps advanced in publish periods. Behaviour,
-    not speed: a busy machine delays states (and the loop holds for them, as it should) but loses none."""
+def states_taken(before: dict[str, str], after: dict[str, str]) -> tuple[int, int]:
+    """Joint states the planner took into its loop between two diagnostics, and how many the sim node
+    published meanwhile (its stamps advance by exactly one publish period per state)."""
     published = round((float(after["joint_state_stamp"]) - float(before["joint_state_stamp"])) / SIM_PERIOD)
-    accepted = int(after["joint_states_accepted"]) - int(before["joint_states_accepted"])
+    return int(after["joint_states_accepted"]) - int(before["joint_states_accepted"]), published
+
+
+def assert_no_state_lost(before: dict[str, str], after: dict[str, str]) -> None:
+    """Every joint state the sim node published between two diagnostics was taken into the loop.
+    Behaviour, not speed: a busy machine delays states (and the loop holds for them, as it should) but
+    loses none."""
+    accepted, published = states_taken(before, after)
     assert published > 50, f"the sim published only {published} joint states"
     # A diagnostic may read the count and the stamp either side of one state's arrival: one either way.
     assert abs(accepted - published) <= 1, f"{accepted} joint states taken of {published} published"
