@@ -5,13 +5,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sim.robots import RobotFolder
 from wm_planner.config import RobotSpec, default_robot_spec, load_yaml_model, parse_mapping
 
 __all__ = ["register_data_import", "register_sim2real", "register_sysid"]
 
 
+ROBOT_HELP = "robot folder from `wm-planner robot import`, or a RobotSpec YAML (default: the shipped arm)"
+
+
 def _robot(path: str | None) -> RobotSpec:
+    """``--robot``: a robot folder (``wm-planner robot import``), a RobotSpec YAML, or the shipped arm."""
+    if path and Path(path).is_dir():
+        return RobotFolder.load(path).spec
     return load_yaml_model(path, RobotSpec) if path else default_robot_spec()
+
+
+def _scene(args: argparse.Namespace) -> str | None:
+    """``--scene``, else the twin of a ``--robot`` folder, else None (the shipped scene)."""
+    if args.scene is None and args.robot and Path(args.robot).is_dir():
+        return str(RobotFolder.load(args.robot).scene)
+    return args.scene
 
 
 def _reading(args: argparse.Namespace):
@@ -84,7 +98,7 @@ def _cmd_sysid(args: argparse.Namespace) -> int:
         args.log,
         args.out,
         robot,
-        scene=args.scene,
+        scene=_scene(args),
         held_out=args.held_out,
         options=options,
         reading=_reading(args),
@@ -120,7 +134,7 @@ def register_sysid(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", help="profile YAML to write (with --self-test: a directory)")
     p.add_argument("--scene", help="MJCF to calibrate (default: the shipped arm scene)")
-    p.add_argument("--robot", help="RobotSpec YAML (default: the shipped Panda spec)")
+    p.add_argument("--robot", help=ROBOT_HELP)
     p.add_argument("--held-out", type=int, default=1, help="the last N logs are held out for validation")
     p.add_argument(
         "--fix", nargs="*", default=[], help="parameters kept at the scene's value: kp, armature[joint7]"
@@ -204,7 +218,7 @@ def register_sim2real(sub: argparse._SubParsersAction) -> None:
         help="YAML {configs: {NAME: {real_success, sim_success | sim_eval: EVAL.json}}}: adds r and MMRV",
     )
     p.add_argument("--out", required=True, help="report directory (metrics.json, report.html)")
-    p.add_argument("--robot", help="RobotSpec YAML (default: the shipped Panda spec)")
+    p.add_argument("--robot", help=ROBOT_HELP)
     p.add_argument("--threads", type=int, help="MuJoCo rollout threads (default: one per core)")
     _reading_options(p)
     p.set_defaults(func=_cmd_sim2real)
@@ -235,7 +249,7 @@ def register_data_import(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("bags", nargs="+", help="rosbag2 bag directories")
     p.add_argument("--out", required=True, help="dataset directory to create")
-    p.add_argument("--robot", help="RobotSpec YAML (default: the shipped Panda spec)")
+    p.add_argument("--robot", help=ROBOT_HELP)
     p.add_argument(
         "--object-topic", default="/object_pose", help="PoseStamped of the object (default: %(default)s)"
     )

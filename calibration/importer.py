@@ -22,10 +22,9 @@ from calibration.joint_log import BadLogError, JointLog
 from calibration.sim2real import log_episode
 from calibration.sources import LogReading, read_logs
 from sim.collect import arm_manifest
-from sim.tasks import OBSERVATION_LAYOUT
 from wm_planner.config import RobotSpec
 from wm_planner.data import DatasetWriter, Episode
-from wm_planner.observation import ObservationBuilder
+from wm_planner.observation import EE_POS, ObservationBuilder
 
 __all__ = ["ImportSummary", "import_logs", "log_episodes"]
 
@@ -69,14 +68,13 @@ def log_episodes(
     the log's clock)."""
     observations, actions = log_episode(log, robot.control_period, ObservationBuilder(robot), object_poses)
     episodes = []
-    ee = OBSERVATION_LAYOUT.slice("ee_pos")
     for start in range(0, len(actions), episode_steps):
         stop = min(start + episode_steps, len(actions))
         if stop - start < 2:
             break
         end_time = stop * robot.control_period
         sent = [xyz for t, xyz in goals if t <= end_time]
-        goal = np.asarray(sent[-1] if sent else observations[stop, ee], dtype=np.float32)
+        goal = np.asarray(sent[-1] if sent else observations[stop, EE_POS], dtype=np.float32)
         episodes.append(
             Episode(
                 observations=observations[start : stop + 1],

@@ -8,7 +8,8 @@ if "MUJOCO_GL" not in os.environ and not os.environ.get("DISPLAY"):
     os.environ["MUJOCO_GL"] = "egl"
 
 
-from sim.env import ACTION_KIND, ACTION_LAYOUT, ArmEnv, EnvOptions
+from sim.env import ACTION_KIND, ACTION_LAYOUT, ArmEnv, EnvOptions, action_layout
+from sim.robots import RobotFolder
 from sim.scene import HOME_QPOS, SCENE_PATH, SceneHandles, check_scene_matches, load_scene
 from sim.tasks import OBSERVATION_LAYOUT, TASKS, PushTask, ReachTask, Task, get_task
 
@@ -23,8 +24,10 @@ __all__ = [
     "EnvOptions",
     "PushTask",
     "ReachTask",
+    "RobotFolder",
     "SceneHandles",
     "Task",
+    "action_layout",
     "check_scene_matches",
     "get_task",
     "load_scene",

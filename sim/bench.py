@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sim.env import ArmEnv
-from sim.tasks import OBSERVATION_LAYOUT
+from sim.robots import RobotFolder, add_robot_option
 from wm_planner.config import PlannerConfig, RuntimeConfig
 from wm_planner.control import RolloutSource, bundle_source, feasible_changes
 from wm_planner.planning import ReachCost, SamplingPlanner, make_planner
@@ -82,9 +82,10 @@ def _pytorch_mppi_planner(
     from wm_planner.model import load_bundle_model
 
     model = load_bundle_model(bundle)
-    ee, qd = OBSERVATION_LAYOUT.slice("ee_pos"), OBSERVATION_LAYOUT.slice("joint_vel")
+    layout = env.observation_layout
+    ee, qd = layout.slice("ee_pos"), layout.slice("joint_vel")
     target = torch.as_tensor(goal, dtype=torch.float32)
-    speed_weight = ReachCost(OBSERVATION_LAYOUT, goal).speed_weight
+    speed_weight = ReachCost(layout, goal).speed_weight
 
     def dynamics(z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return model.step(z, action)[0]
@@ -128,6 +129,7 @@ def run_bench(
     physics_repeats: int = 10,
     runtime: RuntimeConfig | None = None,
     load_cores: int = 1,
+    folder: RobotFolder | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -136,11 +138,11 @@ def run_bench(
     from sim.oracle import oracle_source
 
     bundle = Path(bundle)
-    env = ArmEnv("reach")
+    env = ArmEnv("reach", folder=folder)
     env.reset(seed=seed)
     source = bundle_source(bundle, robot=env.robot, runtime=runtime, planner=planner)
     physics = oracle_source(env, samples=source.samples, horizon=source.horizon)
-    cost = ReachCost(OBSERVATION_LAYOUT, env.goal)
+    cost = ReachCost(env.observation_layout, env.goal)
 
     low, high = -env.max_step, env.max_step
     # Planned as the robot plans: within the command filter's acceleration limits (PlannerConfig.feasible).
@@ -205,6 +207,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             providers=tuple(args.providers), cpu_shards=args.cpu_shards, intra_op_threads=args.threads
         ),
         load_cores=args.load_cores,
+        folder=RobotFolder.of(args.robot),
     )
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -224,6 +227,7 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="plan latency and throughput vs pytorch_mppi and mujoco.rollout")
     p.add_argument("--model", required=True, help="ONNX bundle directory")
     p.add_argument("--json", required=True, help="where to write the results")
+    add_robot_option(p)
     p.add_argument("--config", help="PlannerConfig YAML (samples and horizon come from the bundle)")
     p.add_argument("--iterations", type=int, help="override the planner's iterations per plan")
     p.add_argument("--repeats", type=int, default=300, help="timed plans for ours and pytorch_mppi")

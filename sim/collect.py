@@ -14,14 +14,16 @@ import mujoco
 import numpy as np
 from tqdm import tqdm
 
-from sim.env import ACTION_KIND, ACTION_LAYOUT, ArmEnv, EnvOptions
+from sim.env import ACTION_KIND, ArmEnv, EnvOptions, action_layout
 from sim.explore import ExplorationConfig, Explorer
 from sim.planner_policy import PlannerPolicy
 from sim.randomization import RandomizationConfig, load_randomization
-from sim.tasks import CUBE, OBSERVATION_LAYOUT, TASKS
-from wm_planner.config import RobotSpec, RuntimeConfig, default_robot_spec
+from sim.robots import RobotFolder, add_robot_option
+from sim.tasks import CUBE, TASKS
+from wm_planner.config import RobotSpec, RuntimeConfig
 from wm_planner.data import DatasetManifest, DatasetWriter, Episode
 from wm_planner.data.hygiene import cut_unsound
+from wm_planner.observation import CUBE_POS, observation_layout
 
 __all__ = [
     "DEFAULT_EPISODE_STEPS",
@@ -33,7 +35,6 @@ __all__ = [
 ]
 
 DEFAULT_EPISODE_STEPS = {"reach": 150, "push": 250}
-_CUBE = OBSERVATION_LAYOUT.slice("cube_pos")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class CollectionSummary:
 @dataclass(frozen=True)
 class _Job:
     writer: DatasetWriter
+    folder: RobotFolder
     options: EnvOptions
     exploration: ExplorationConfig
     seed: int
@@ -81,7 +83,7 @@ def run_episode(env: ArmEnv, explorer: Explorer | PlannerPolicy, seed_seq: np.ra
     behaviour = explorer.start(np.random.default_rng(explore_seed), obs)
     steps = env.options.episode_steps
     observations = np.empty((steps + 1, obs.size))
-    actions = np.empty((steps, ACTION_LAYOUT.size))
+    actions = np.empty((steps, env.action_layout.size))
     observations[0] = obs
     success = False
     for t in range(steps):
@@ -89,7 +91,7 @@ def run_episode(env: ArmEnv, explorer: Explorer | PlannerPolicy, seed_seq: np.ra
         observations[t + 1] = obs
         actions[t] = info["action"]
         success = success or reached
-    cube_shift = float(np.linalg.norm(observations[-1, _CUBE] - observations[0, _CUBE]))
+    cube_shift = float(np.linalg.norm(observations[-1, CUBE_POS] - observations[0, CUBE_POS]))
     return Episode(
         observations=observations,
         actions=actions,
@@ -107,7 +109,7 @@ def run_episode(env: ArmEnv, explorer: Explorer | PlannerPolicy, seed_seq: np.ra
 
 def _collect_one(job: _Job, index: int) -> tuple[int, int, bool, bool, bool]:
     manifest = job.writer.manifest
-    env = ArmEnv(manifest.task, robot=manifest.robot, options=job.options)
+    env = ArmEnv(manifest.task, robot=manifest.robot, folder=job.folder, options=job.options)
     actor = (
         Explorer(env, job.exploration)
         if job.policy is None
@@ -126,11 +128,12 @@ def _collect_star(args: tuple[_Job, int]) -> tuple[int, int, bool, bool, bool]:
 
 
 def arm_manifest(robot: RobotSpec, task: str, source: dict[str, Any]) -> DatasetManifest:
-    """The manifest of the arm's episodes, however they were made: observations in
-    :data:`OBSERVATION_LAYOUT` with the cube, joint position deltas as actions, an end-effector goal."""
+    """The manifest of the arm's episodes, however they were made: observations in the arm's
+    :func:`~wm_planner.observation.observation_layout` with the cube, joint position deltas as actions,
+    an end-effector goal."""
     return DatasetManifest(
-        observation_layout=OBSERVATION_LAYOUT,
-        action_layout=ACTION_LAYOUT,
+        observation_layout=observation_layout(robot.dof),
+        action_layout=action_layout(robot.dof),
         action_kind=ACTION_KIND,
         goal_size=3,
         robot=robot,
@@ -148,6 +151,7 @@ def collect(
     workers: int = 1,
     seed: int = 0,
     episode_steps: int | None = None,
+    folder: RobotFolder | None = None,
     robot: RobotSpec | None = None,
     exploration: ExplorationConfig | None = None,
     policy: str | Path | None = None,
@@ -163,7 +167,8 @@ def collect(
     ``resume=True`` completes an interrupted run by writing only the missing episodes. With
     ``randomization``, the scene's parameters are drawn afresh for every episode (domain randomization).
     Episodes are cut where the cube tips over or falls (``cut_unsound=False`` keeps them whole, to study
-    what that does to a model).
+    what that does to a model). ``folder`` is the robot (default: the shipped arm); ``robot`` overrides its
+    spec.
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
@@ -171,7 +176,8 @@ def collect(
         raise ValueError(f"episodes must be at least 1, got {episodes}")
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    robot = robot or default_robot_spec()
+    folder = folder or RobotFolder.shipped()
+    robot = robot or folder.spec
     options = EnvOptions(
         episode_steps=episode_steps or DEFAULT_EPISODE_STEPS[task], randomization=randomization
     )
@@ -181,6 +187,7 @@ def collect(
         task,
         {
             "generator": "sim.collect",
+            "robot_folder": None if folder.path is None else str(folder.path),
             "seed": seed,
             "episode_steps": options.episode_steps,
             "exploration": asdict(exploration),
@@ -195,6 +202,7 @@ def collect(
     todo = [i for i in range(episodes) if not writer.has(i)]
     job = _Job(
         writer=writer,
+        folder=folder,
         options=options,
         exploration=exploration,
         seed=seed,
@@ -244,7 +252,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         workers=args.workers,
         seed=args.seed,
         episode_steps=args.steps,
-        robot=default_robot_spec(control_period=args.control_period),
+        folder=RobotFolder.of(args.robot, control_period=args.control_period),
         policy=args.policy,
         randomization=None if args.randomize is None else load_randomization(args.randomize),
         resume=args.resume,
@@ -263,6 +271,7 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=max(1, (mp.cpu_count() or 1)), help="parallel processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="control steps per episode (default: per task)")
+    add_robot_option(p)
     p.add_argument("--control-period", type=float, default=None, help="seconds per action (default 0.02)")
     p.add_argument(
         "--policy",

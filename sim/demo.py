@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sim.collect import collect
 from sim.evaluate import evaluate, write_report
+from sim.robots import RobotFolder, add_robot_option
 from wm_planner.config import TrainConfig
 
 __all__ = ["DemoSettings", "run_demo"]
@@ -35,8 +36,9 @@ def _stage(number: int, text: str) -> None:
     print(f"[{number}/5] {text}", flush=True)
 
 
-def run_demo(out: Path, settings: DemoSettings) -> dict:
-    """Run the pipeline into ``out`` (replacing it) and return the summary written to ``summary.json``."""
+def run_demo(out: Path, settings: DemoSettings, folder: RobotFolder | None = None) -> dict:
+    """Run the pipeline on the robot ``folder`` (default: the shipped arm) into ``out`` (replacing it) and
+    return the summary written to ``summary.json``."""
     from wm_planner.model import train
     from wm_planner.model.export import export_bundle
     from wm_planner.model_eval import evaluate_prediction
@@ -48,9 +50,9 @@ def run_demo(out: Path, settings: DemoSettings) -> dict:
     data = [out / "data" / task for task in ("reach", "push")]
     for i, path in enumerate(data):
         print(
-            collect(path.name, settings.episodes, path, workers=workers, seed=settings.seed + i).line(
-                path.name
-            )
+            collect(
+                path.name, settings.episodes, path, workers=workers, seed=settings.seed + i, folder=folder
+            ).line(path.name)
         )
     _stage(2, "training the world model")
     trained = train(
@@ -69,6 +71,7 @@ def run_demo(out: Path, settings: DemoSettings) -> dict:
             bundle=bundle,
             episodes=settings.eval_episodes,
             seed=settings.seed,
+            folder=folder,
             video=json_path.with_name(f"{task}_episode.mp4"),
         )
         write_report(report, json_path)
@@ -82,6 +85,7 @@ def run_demo(out: Path, settings: DemoSettings) -> dict:
         "prediction": prediction,
         "success_rate": {task: r["success_rate"] for task, r in results.items()},
         "plan_latency_ms": {task: r["plan_latency_ms"] for task, r in results.items()},
+        "robot": "shipped" if folder is None or folder.path is None else str(folder.path),
         "bundle": str(bundle),
         "reports": str(out / "eval"),
     }
@@ -94,7 +98,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         episodes=args.episodes, train_steps=args.train_steps, eval_episodes=args.eval_episodes, seed=args.seed
     )
     out = Path(args.out)
-    s = run_demo(out, settings)
+    s = run_demo(out, settings, RobotFolder.of(args.robot))
     latency = s["plan_latency_ms"]["reach"]
     false_motion = s["prediction"]["push"].get("contact", {}).get("false_motion_rate")
     imagined = "" if false_motion is None else f"; cube imagined moving while still {false_motion:.1%}"
@@ -109,8 +113,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def register_cli(sub: argparse._SubParsersAction) -> None:
     """Add ``demo`` to the ``wm-planner`` command line."""
     d = DemoSettings()
-    p = sub.add_parser("demo", help="collect, train, export and plan on the default simulated arm")
+    p = sub.add_parser(
+        "demo", help="collect, train, export and plan on a simulated arm (default: the shipped one)"
+    )
     p.add_argument("--out", default="runs/demo", help="output directory (replaced)")
+    add_robot_option(p)
     p.add_argument("--episodes", type=int, default=d.episodes, help="exploration episodes per task")
     p.add_argument("--train-steps", type=int, default=d.train_steps)
     p.add_argument("--eval-episodes", type=int, default=d.eval_episodes, help="closed-loop episodes per task")

@@ -14,14 +14,23 @@ import mujoco
 import numpy as np
 
 from sim.randomization import RandomizationConfig, Randomizer
-from sim.scene import HOME_QPOS, SceneHandles, check_scene_matches, load_scene
-from sim.tasks import OBSERVATION_LAYOUT, Task, get_task
-from wm_planner.config import RobotSpec, default_robot_spec
+from sim.robots import RobotFolder
+from sim.scene import SceneHandles, check_scene_matches, load_scene
+from sim.tasks import Task, get_task
+from wm_planner.config import RobotSpec
 from wm_planner.data.layout import Layout
+from wm_planner.observation import observation_layout
 
-__all__ = ["ACTION_KIND", "ACTION_LAYOUT", "ArmEnv", "EnvOptions", "SimState"]
+__all__ = ["ACTION_KIND", "ACTION_LAYOUT", "ArmEnv", "EnvOptions", "SimState", "action_layout"]
 
-ACTION_LAYOUT = Layout.of(("joint_delta", 7, "rad"))
+
+def action_layout(dof: int) -> Layout:
+    """An arm's action: a joint position delta per control period."""
+    return Layout.of(("joint_delta", dof, "rad"))
+
+
+ACTION_LAYOUT = action_layout(7)
+"""The shipped 7-joint arm's action."""
 ACTION_KIND = "joint_position_delta"
 
 
@@ -55,28 +64,36 @@ _FULL_STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
 
 
 class ArmEnv:
-    """The simulated arm on a task.
+    """A simulated arm (the shipped one, or one imported from its URDF) on a task.
 
-    ``reset(seed) -> obs [O]``; ``step(action [7]) -> (obs, reward, terminated, truncated, info)`` in the
+    ``reset(seed) -> obs [O]``; ``step(action [J]) -> (obs, reward, terminated, truncated, info)`` in the
     gymnasium convention, with ``reward = -error`` and ``terminated`` on success. The observation layout is
-    :data:`sim.tasks.OBSERVATION_LAYOUT`, the action layout :data:`ACTION_LAYOUT`.
-    """
+    :func:`~wm_planner.observation.observation_layout` of the arm's joints, the action layout
+    :func:`action_layout`.
 
-    observation_layout = OBSERVATION_LAYOUT
-    action_layout = ACTION_LAYOUT
+    ``folder`` is the robot (default: the shipped arm): its twin, home pose and task regions; ``robot``
+    overrides its spec (a dataset's, with its control period).
+    """
 
     def __init__(
         self,
         task: str | Task = "reach",
         *,
         robot: RobotSpec | None = None,
+        folder: RobotFolder | None = None,
         options: EnvOptions | None = None,
         model: mujoco.MjModel | None = None,
     ) -> None:
-        self.task = get_task(task) if isinstance(task, str) else task
-        self.robot = robot or default_robot_spec()
+        self.folder = folder or RobotFolder.shipped()
+        self.task = get_task(task, self.folder.workspace) if isinstance(task, str) else task
+        self.robot = robot or self.folder.spec
+        self.home = self.folder.home
+        self.observation_layout = observation_layout(self.robot.dof)
+        self.action_layout = action_layout(self.robot.dof)
         self.options = options or EnvOptions()
-        self.model = model if model is not None else load_scene(timestep=self.options.timestep)
+        self.model = (
+            model if model is not None else load_scene(self.folder.scene, timestep=self.options.timestep)
+        )
         self.data = mujoco.MjData(self.model)
         self.handles = SceneHandles.of(self.model, self.robot.joint_names)
         check_scene_matches(self.model, self.robot)
@@ -92,7 +109,7 @@ class ArmEnv:
         self.target_low = self.robot.lower() + margin
         self.target_high = self.robot.upper() - margin
         self.goal = np.zeros(3)
-        self.command = HOME_QPOS.copy()
+        self.command = self.home.copy()
         self.steps = 0
         self._rng = np.random.default_rng()
         self.randomizer = (
@@ -113,8 +130,8 @@ class ArmEnv:
             self.randomized = self.randomizer.apply(self._rng)
         h, d = self.handles, self.data
         mujoco.mj_resetData(self.model, d)
-        noise = self._rng.uniform(-1.0, 1.0, size=7) * self.options.init_joint_noise
-        q0 = np.clip(HOME_QPOS + noise, self.target_low, self.target_high)
+        noise = self._rng.uniform(-1.0, 1.0, size=self.robot.dof) * self.options.init_joint_noise
+        q0 = np.clip(self.home + noise, self.target_low, self.target_high)
         d.qpos[h.arm_qpos] = q0
         cube_xy = self.task.cube_start(self._rng)
         yaw = self._rng.uniform(-np.pi, np.pi)
@@ -142,7 +159,7 @@ class ArmEnv:
 
     def clip_action(self, action: np.ndarray) -> np.ndarray:
         """The delta that will actually be commanded: within velocity limits and the joint target box."""
-        action = np.asarray(action, dtype=np.float64).reshape(7)
+        action = np.asarray(action, dtype=np.float64).reshape(self.robot.dof)
         if not np.all(np.isfinite(action)):
             raise ValueError(f"action must be finite, got {action}")
         delta = np.clip(action, -self.max_step, self.max_step)
@@ -169,7 +186,7 @@ class ArmEnv:
     def physics_step(self, target: np.ndarray) -> None:
         """One physics step with the position servos aimed at ``target [J]``, clipped into the joint
         target box (how a ROS driver runs the arm, setpoint by setpoint)."""
-        target = np.asarray(target, dtype=np.float64).reshape(7)
+        target = np.asarray(target, dtype=np.float64).reshape(self.robot.dof)
         if not np.all(np.isfinite(target)):
             raise ValueError(f"joint target must be finite, got {target}")
         self.command = np.clip(target, self.target_low, self.target_high)
@@ -182,7 +199,7 @@ class ArmEnv:
         return SimState(physics, self.data.qacc_warmstart.copy(), self.data.ctrl.copy(), self.command.copy())
 
     def observe(self) -> np.ndarray:
-        """The observation vector ``[O]`` (see :data:`sim.tasks.OBSERVATION_LAYOUT`)."""
+        """The observation vector ``[O]`` in :attr:`observation_layout`."""
         h, d = self.handles, self.data
         cube = d.qpos[h.cube_qpos : h.cube_qpos + 7]
         return np.concatenate(
@@ -193,11 +210,11 @@ class ArmEnv:
         return float(self.task.error(self.observe(), self.goal))
 
     def ee_jacobian(self) -> np.ndarray:
-        """Tool-tip position Jacobian with respect to the arm joints, ``[3, 7]``."""
+        """Tool-tip position Jacobian with respect to the arm joints, ``[3, J]``."""
         return self.ee_jacobians()[0]
 
     def ee_jacobians(self) -> tuple[np.ndarray, np.ndarray]:
-        """Tool-tip position and rotation Jacobians with respect to the arm joints, ``[3, 7]`` each."""
+        """Tool-tip position and rotation Jacobians with respect to the arm joints, ``[3, J]`` each."""
         jacp = np.zeros((3, self.model.nv))
         jacr = np.zeros((3, self.model.nv))
         mujoco.mj_jacSite(self.model, self.data, jacp, jacr, self.handles.ee_site)

@@ -21,9 +21,10 @@ from tqdm import tqdm
 
 from sim.env import ArmEnv, EnvOptions
 from sim.robot_loop import SupervisedArm
+from sim.robots import RobotFolder, add_robot_option
 from wm_planner.config import PlannerConfig, RuntimeConfig, SafetyConfig
 from wm_planner.control import RolloutSource, build_supervisor, bundle_source
-from wm_planner.observation import OBSERVATION_LAYOUT
+from wm_planner.observation import EE_POS
 from wm_planner.planning import Plan
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
 ]
 
 DEFAULT_EVAL_STEPS = {"reach": 150, "push": 300}
-_EE = OBSERVATION_LAYOUT.slice("ee_pos")
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,7 @@ def evaluate(
     seed: int = 0,
     steps: int | None = None,
     runtime: RuntimeConfig | None = None,
+    folder: RobotFolder | None = None,
     video: Path | None = None,
     progress: bool = True,
 ) -> EvalReport:
@@ -149,15 +150,22 @@ def evaluate(
     or with ``oracle`` in the true physics.
 
     With a bundle, the planner's samples and horizon are the bundle's (also for the oracle, so the two
-    are compared at equal settings). ``video``: write the first episode there as MP4, with the best
-    imagined tool path drawn at every step.
+    are compared at equal settings). ``folder``: the robot (default: the shipped arm). ``video``: write
+    the first episode there as MP4, with the best imagined tool path drawn at every step.
     """
     if bundle is None and not oracle:
         raise ValueError("evaluate needs a bundle, or oracle=True")
-    env = ArmEnv(task, options=EnvOptions(episode_steps=steps or DEFAULT_EVAL_STEPS[task]))
+    env = ArmEnv(task, folder=folder, options=EnvOptions(episode_steps=steps or DEFAULT_EVAL_STEPS[task]))
     config = planner or PlannerConfig()
     source = _source(env, Path(bundle) if bundle is not None else None, runtime, oracle, config)
-    supervisor = build_supervisor(source, env.robot, planner=config, safety=safety, seed=seed)
+    supervisor = build_supervisor(
+        source,
+        env.robot,
+        planner=config,
+        safety=safety,
+        supervisor=env.folder.workspace.supervisor_config(),
+        seed=seed,
+    )
     arm = SupervisedArm(env, supervisor)
     results, latencies = [], []
     bar = tqdm(range(episodes), desc=f"eval {task} ({source.name})", unit="ep", disable=not progress)
@@ -206,7 +214,7 @@ def _run_episode(arm: SupervisedArm, seed: int, video: Any) -> tuple[EpisodeResu
         if plan is not None:
             plans.append(plan)
         if video is not None:
-            video.add(env.data, None if plan is None else plan.features[:, _EE])
+            video.add(env.data, None if plan is None else plan.features[:, EE_POS])
         errors.append(info["error"])
         if success or truncated:
             break
@@ -316,6 +324,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         steps=args.steps,
         runtime=run.runtime,
+        folder=RobotFolder.of(args.robot),
         video=run.video,
     )
     run.announce(report.summary(), write_report(report, run.json_path))
@@ -331,5 +340,6 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--oracle", action="store_true", help="plan with the true physics (mujoco.rollout)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, help="control steps per episode (default: 150 reach, 300 push)")
+    add_robot_option(p)
     add_run_options(p)
     p.set_defaults(func=_cmd_eval)

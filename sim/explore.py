@@ -22,16 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.env import ArmEnv
-from sim.scene import HOME_QPOS
-from sim.tasks import OBSERVATION_LAYOUT
+from wm_planner.observation import CUBE_POS, EE_POS
 from wm_planner.planning.noise import coloured_noise
 from wm_planner.safety import stoppable_step
 
 __all__ = ["ExplorationConfig", "Explorer"]
 
-_EE = OBSERVATION_LAYOUT.slice("ee_pos")
-_CUBE = OBSERVATION_LAYOUT.slice("cube_pos")
-_Q = OBSERVATION_LAYOUT.slice("joint_pos")
+_EE, _CUBE = EE_POS, CUBE_POS
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,9 @@ class Explorer:
         self.acc_step = np.asarray(robot.acceleration_limits) * robot.control_period**2
         self.max_step = env.max_step
         self.mode = "wander"
-        self.previous = np.zeros(7)
+        self.dof = robot.dof
+        self.joints = env.observation_layout.slice("joint_pos")
+        self.previous = np.zeros(self.dof)
 
     def start(self, rng: np.random.Generator, obs: np.ndarray) -> str:
         """Choose this episode's behaviour and draw its noise; returns the behaviour's name."""
@@ -78,11 +77,11 @@ class Explorer:
         if self.mode == "scripted" and self.env.task.name == "push" and rng.random() < cfg.sweep_probability:
             self.mode = "sweep"
             self._plan_sweep(rng, obs)
-        self.noise = coloured_noise(rng, cfg.noise_beta, (steps + 1, 7))
+        self.noise = coloured_noise(rng, cfg.noise_beta, (steps + 1, self.dof))
         self.noise_scale = rng.uniform(0.0, cfg.max_noise_fraction) * self.max_step
-        self.wander_centre = obs[_Q].copy()
+        self.wander_centre = obs[self.joints].copy()
         self.phase = "approach"
-        self.previous = np.zeros(7)
+        self.previous = np.zeros(self.dof)
         self.t = 0
         return self.mode
 
@@ -174,5 +173,5 @@ class Explorer:
             dx = np.concatenate([dx, cfg.upright_gain * np.clip(tilt, -0.05, 0.05)])
         jjt = jac @ jac.T + cfg.ik_damping**2 * np.eye(jac.shape[0])
         pinv = jac.T @ np.linalg.solve(jjt, np.eye(jac.shape[0]))
-        null = np.eye(7) - pinv @ jac
-        return pinv @ dx + null @ (cfg.posture_gain * (HOME_QPOS - self.env.command))
+        null = np.eye(self.dof) - pinv @ jac
+        return pinv @ dx + null @ (cfg.posture_gain * (self.env.home - self.env.command))

@@ -3,7 +3,7 @@
 The oracle imagines candidates exactly as :class:`sim.ArmEnv` would execute them: the same clipping to
 velocity limits and the joint-target box, the same ramp of the servo target over the physics substeps,
 from the full physics state (including the solver warm start). Its features are observations in
-:data:`sim.tasks.OBSERVATION_LAYOUT`, so the same task costs apply.
+:attr:`ArmEnv.observation_layout`, so the same task costs apply.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from mujoco import rollout as mj_rollout
 
 from sim.env import ArmEnv, SimState
 from wm_planner.control import RolloutSource
-from wm_planner.observation import OBSERVATION_LAYOUT
 from wm_planner.planning.planner import Imagined, RolloutFn
 
 __all__ = ["MujocoOracle", "oracle_source"]
@@ -107,7 +106,7 @@ def oracle_source(
     return RolloutSource(
         name="oracle",
         bind=lambda obs: physics.bind(env.get_state()),
-        feature_layout=OBSERVATION_LAYOUT,
+        feature_layout=env.observation_layout,
         providers=("mujoco.rollout",),
         samples=samples,
         horizon=horizon,

@@ -17,12 +17,9 @@ import numpy as np
 from sim.env import ArmEnv
 from wm_planner.config import PlannerConfig, RuntimeConfig
 from wm_planner.control import Goal, build_supervisor, bundle_source
-from wm_planner.observation import OBSERVATION_LAYOUT
+from wm_planner.observation import CUBE_POSE
 
 __all__ = ["PlannerPolicy"]
-
-_Q, _QD = OBSERVATION_LAYOUT.slice("joint_pos"), OBSERVATION_LAYOUT.slice("joint_vel")
-_POSE = slice(OBSERVATION_LAYOUT.slice("cube_pos").start, OBSERVATION_LAYOUT.slice("cube_quat").stop)
 
 
 class PlannerPolicy:
@@ -44,7 +41,10 @@ class PlannerPolicy:
     ) -> None:
         source = bundle_source(bundle, robot=env.robot, runtime=runtime, planner=planner)
         self.env = env
-        self.supervisor = build_supervisor(source, env.robot, planner=planner)
+        self.joints = env.observation_layout.slice("joint_pos"), env.observation_layout.slice("joint_vel")
+        self.supervisor = build_supervisor(
+            source, env.robot, planner=planner, supervisor=env.folder.workspace.supervisor_config()
+        )
         self.noise_std = action_noise * env.max_step
         self._rng = np.random.default_rng(0)
         self._t = 1.0
@@ -59,8 +59,9 @@ class PlannerPolicy:
         return "planner"
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        self.supervisor.joint_state(obs[_Q], obs[_QD], self._t, now=self._t, clock=self._t)
-        self.supervisor.object_pose(obs[_POSE])
+        q, qd = (obs[s] for s in self.joints)
+        self.supervisor.joint_state(q, qd, self._t, now=self._t, clock=self._t)
+        self.supervisor.object_pose(obs[CUBE_POSE])
         decision = self.supervisor.tick(self._t)
         self._t += self.env.dt
         target = self.env.command if decision.step is None else decision.step.command.position

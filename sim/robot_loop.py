@@ -16,11 +16,10 @@ import numpy as np
 
 from sim.env import ArmEnv
 from wm_planner.control import Decision, Goal, Rejected, Supervisor
-from wm_planner.observation import OBSERVATION_LAYOUT
+from wm_planner.observation import CUBE_POSE
 
 __all__ = ["LoopStats", "SupervisedArm"]
 
-_CUBE = slice(OBSERVATION_LAYOUT.slice("cube_pos").start, OBSERVATION_LAYOUT.slice("cube_quat").stop)
 _START_S = 1.0
 """Simulated time of an episode's first state: drivers never stamp zero."""
 
@@ -69,6 +68,7 @@ class SupervisedArm:
                 f"{supervisor.robot.control_period} s"
             )
         self.env = env
+        self.joints = env.observation_layout.slice("joint_pos"), env.observation_layout.slice("joint_vel")
         self.supervisor = supervisor
         self.stats = LoopStats()
         self.t = _START_S
@@ -95,14 +95,13 @@ class SupervisedArm:
         return decision, obs, success, truncated, info
 
     def _publish(self, obs: np.ndarray) -> None:
-        q = obs[OBSERVATION_LAYOUT.slice("joint_pos")]
-        qd = obs[OBSERVATION_LAYOUT.slice("joint_vel")]
+        q, qd = (obs[s] for s in self.joints)
         # As on the robot: a refused measurement is counted and the loop goes on without it.
         try:
             self.supervisor.joint_state(q, qd, self.t, now=self.t, clock=self.t)
         except Rejected as error:
             self.stats.rejected[f"joint_state.{error.reason}"] += 1
         try:
-            self.supervisor.object_pose(obs[_CUBE])
+            self.supervisor.object_pose(obs[CUBE_POSE])
         except Rejected as error:
             self.stats.rejected[f"object_pose.{error.reason}"] += 1

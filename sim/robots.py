@@ -3,6 +3,8 @@ twin agree and that the twin's servos hold the arm."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,11 +12,22 @@ import mujoco
 import numpy as np
 
 from sim.robot_import import ROBOT_FILE, TWIN_FILE, WORKSPACE_FILE
+from sim.scene import SCENE_PATH
 from sim.workspace import Workspace
-from wm_planner.config import RobotSpec, load_yaml_model
+from wm_planner.config import RobotSpec, default_robot_spec, load_yaml_model, validate_model
 from wm_planner.kinematics import ForwardKinematics
 
-__all__ = ["FolderCheck", "RobotFolder"]
+__all__ = ["FolderCheck", "RobotFolder", "add_robot_option"]
+
+
+def add_robot_option(parser: argparse.ArgumentParser) -> None:
+    """``--robot DIR``: the robot a command runs (default: the shipped arm)."""
+    parser.add_argument(
+        "--robot",
+        default=None,
+        metavar="DIR",
+        help="robot folder from `wm-planner robot import` (default: the shipped arm)",
+    )
 
 
 @dataclass(frozen=True)
@@ -33,15 +46,13 @@ class FolderCheck:
 
 @dataclass(frozen=True)
 class RobotFolder:
-    """A robot folder: its ``spec``, ``workspace`` and the twin's MJCF at ``scene``."""
+    """A robot: its ``spec``, the twin's MJCF at ``scene`` and its ``workspace``; ``path`` is the folder
+    it was read from (None for the shipped arm, whose files live in the packages)."""
 
-    path: Path
     spec: RobotSpec
+    scene: Path
     workspace: Workspace
-
-    @property
-    def scene(self) -> Path:
-        return self.path / TWIN_FILE
+    path: Path | None = None
 
     @classmethod
     def load(cls, path: str | Path) -> RobotFolder:
@@ -53,10 +64,45 @@ class RobotFolder:
                     f"{folder}: no {name}; make robot folders with `wm-planner robot import`"
                 )
         return cls(
-            path=folder,
             spec=load_yaml_model(folder / ROBOT_FILE, RobotSpec),
+            scene=folder / TWIN_FILE,
             workspace=load_yaml_model(folder / WORKSPACE_FILE, Workspace),
+            path=folder,
         )
+
+    @classmethod
+    def shipped(cls, *, control_period: float | None = None) -> RobotFolder:
+        """The shipped Panda-like arm with its pusher and hand-written scene."""
+        return cls(
+            spec=default_robot_spec(control_period=control_period),
+            scene=SCENE_PATH,
+            workspace=load_yaml_model(SCENE_PATH.with_name("panda_workspace.yaml"), Workspace),
+        )
+
+    @classmethod
+    def of(cls, path: str | Path | None, *, control_period: float | None = None) -> RobotFolder:
+        """The folder at ``path`` (a ``--robot`` option), else the shipped arm; ``control_period``
+        overrides the robot's."""
+        if path is None:
+            return cls.shipped(control_period=control_period)
+        folder = cls.load(path)
+        if control_period is None:
+            return folder
+        spec = validate_model(
+            RobotSpec,
+            {**folder.spec.model_dump(), "control_period": control_period},
+            source="--control-period",
+        )
+        return dataclasses.replace(folder, spec=spec)
+
+    @property
+    def home(self) -> np.ndarray:
+        """Home pose ``[J]`` (rad)."""
+        return np.array(self.workspace.home, dtype=np.float64)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
     def model(self) -> mujoco.MjModel:
         return mujoco.MjModel.from_xml_path(str(self.scene))
@@ -66,7 +112,7 @@ class RobotFolder:
         twin's servos bring the arm back to home from 0.1 rad away (stable gains settle well within 1 s)."""
         model, robot = self.model(), self.spec
         if robot.kinematics is None:
-            raise ValueError(f"{self.path / ROBOT_FILE}: no kinematics")
+            raise ValueError(f"robot {robot.name}: no kinematics")
         data = mujoco.MjData(model)
         qpos = np.array([model.jnt_qposadr[model.joint(n).id] for n in robot.joint_names])
         fk = ForwardKinematics(robot.kinematics)
@@ -78,7 +124,7 @@ class RobotFolder:
             data.qpos[qpos] = q
             mujoco.mj_kinematics(model, data)
             worst = max(worst, float(np.max(np.abs(fk.tip(q) - data.site_xpos[site]))))
-        home = np.array(self.workspace.home)
+        home = self.home
         mujoco.mj_resetData(model, data)
         data.qpos[qpos] = np.clip(home + 0.1, robot.lower(), robot.upper())
         data.ctrl[:] = home

@@ -7,13 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.workspace import Workspace
 from wm_planner.control import GoalKind
-from wm_planner.observation import CUBE, OBSERVATION_LAYOUT
+from wm_planner.observation import CUBE, CUBE_POS, EE_POS, OBSERVATION_LAYOUT
 
 __all__ = ["CUBE", "OBSERVATION_LAYOUT", "TASKS", "PushTask", "ReachTask", "Task", "get_task"]
-
-_EE = OBSERVATION_LAYOUT.slice("ee_pos")
-_CUBE = OBSERVATION_LAYOUT.slice("cube_pos")
 
 
 @dataclass(frozen=True)
@@ -25,6 +23,9 @@ class Task(ABC):
     """Success when :meth:`error` is within this distance (m)."""
     goal_kind: GoalKind
     """What the goal is a position of, for the control loop."""
+    cube_low: tuple[float, float] = (0.42, -0.15)
+    cube_high: tuple[float, float] = (0.58, 0.15)
+    """Where the cube starts (m, x y): the shipped arm's region unless the robot's workspace says."""
 
     @abstractmethod
     def sample_goal(self, rng: np.random.Generator, cube_xy: np.ndarray) -> np.ndarray:
@@ -36,7 +37,8 @@ class Task(ABC):
 
     def cube_start(self, rng: np.random.Generator) -> np.ndarray:
         """Cube position ``[x, y]`` on the table at reset."""
-        return np.array([rng.uniform(0.42, 0.58), rng.uniform(-0.15, 0.15)])
+        low, high = self.cube_low, self.cube_high
+        return np.array([rng.uniform(low[0], high[0]), rng.uniform(low[1], high[1])])
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class ReachTask(Task):
         return rng.uniform(self.low, self.high)
 
     def error(self, obs: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        return np.linalg.norm(obs[..., _EE] - goal, axis=-1)
+        return np.linalg.norm(obs[..., EE_POS] - goal, axis=-1)
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,20 @@ class PushTask(Task):
         raise RuntimeError("could not sample a push target on the table")
 
     def error(self, obs: np.ndarray, goal: np.ndarray) -> np.ndarray:
-        return np.linalg.norm(obs[..., _CUBE][..., :2] - goal[..., :2], axis=-1)
+        return np.linalg.norm(obs[..., CUBE_POS][..., :2] - goal[..., :2], axis=-1)
 
 
 TASKS: dict[str, Task] = {"reach": ReachTask(), "push": PushTask()}
+"""The tasks of the shipped arm."""
 
 
-def get_task(name: str) -> Task:
-    try:
+def get_task(name: str, workspace: Workspace | None = None) -> Task:
+    """Task ``name``, in ``workspace``'s regions (default: the shipped arm's)."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
+    if workspace is None:
         return TASKS[name]
-    except KeyError:
-        raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}") from None
+    cube = {"cube_low": workspace.cube_low, "cube_high": workspace.cube_high}
+    if name == "reach":
+        return ReachTask(low=workspace.reach_low, high=workspace.reach_high, **cube)
+    return PushTask(table_low=workspace.push_low, table_high=workspace.push_high, **cube)

@@ -207,6 +207,13 @@ def build_twin(
         name="ee_site", pos=list(tip_in_link), size=[0.006, 0.006, 0.006], rgba=[1, 1, 0, 1]
     )
     _add_world(spec, reach, options)
+    # The tool tip as a sensor: what the true-physics rollouts (sim.oracle) record of it.
+    spec.add_sensor(
+        name="ee_pos",
+        type=mujoco.mjtSensor.mjSENS_FRAMEPOS,
+        objtype=mujoco.mjtObj.mjOBJ_SITE,
+        objname="ee_site",
+    )
     _add_servos(spec, robot, home, options)
     return spec
 

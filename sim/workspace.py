@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from wm_planner.config import RobotSpec, StrictModel, ToolPoint
+from wm_planner.config import RobotSpec, StrictModel, SupervisorConfig, ToolPoint
 from wm_planner.kinematics import ForwardKinematics
 
 __all__ = ["Workspace", "derive_home", "derive_workspace", "tip_reach"]
@@ -34,6 +34,21 @@ class Workspace(StrictModel):
     push_low: tuple[float, float] = Field(description="m; where push targets may lie, x y")
     push_high: tuple[float, float]
 
+    def goal_box(self) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """The box the control loop accepts goals and object poses in (m): the task regions with room
+        around them (for the shipped arm exactly the loop's default box)."""
+        xs = (self.reach_low[0], self.push_low[0], self.reach_high[0], self.push_high[0])
+        ys = (self.reach_low[1], self.push_low[1], self.reach_high[1], self.push_high[1])
+        top = max(0.8, self.reach_high[2] + 0.3)
+        low, high = (min(xs) - 0.1, min(ys) - 0.3, 0.02), (max(xs) + 0.15, max(ys) + 0.3, top)
+        return _mm(low), _mm(high)
+
+    def supervisor_config(self, base: SupervisorConfig | None = None) -> SupervisorConfig:
+        """``base`` (default settings) with goals and object poses accepted in :meth:`goal_box`."""
+        low, high = self.goal_box()
+        config = base or SupervisorConfig()
+        return config.model_copy(update={"goal_workspace_min": low, "goal_workspace_max": high})
+
     @classmethod
     def of_reach(cls, reach: float, home: np.ndarray) -> Workspace:
         """The regions of an arm of ``reach`` (m) by the module's rules."""
@@ -48,6 +63,11 @@ class Workspace(StrictModel):
             push_low=(0.35 * r, -0.35 * r),
             push_high=(0.81 * r, 0.35 * r),
         )
+
+
+def _mm(values: tuple[float, ...]) -> tuple[float, float, float]:
+    x, y, z = (round(v, 3) for v in values)
+    return x, y, z
 
 
 def _uniform(robot: RobotSpec, rng: np.random.Generator, count: int, shrink: float = 1.0) -> np.ndarray:

@@ -69,3 +69,17 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_run: Path) -> Pat
     )
     assert done.returncode == 0, done.stderr
     return bundle
+
+
+@pytest.fixture(scope="session")
+def small_arm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small test arm (:mod:`tests.robots`) imported through the CLI: a robot folder."""
+    from tests.robots import write_small_arm
+
+    root = tmp_path_factory.mktemp("robot")
+    urdf = write_small_arm(root)
+    done = run_cli("robot", "import", str(urdf), "--out", str(root / "small"), "--tip-xyz", "0 0 0.08")
+    assert done.returncode == 0, done.stderr
+    assert "imported small_arm: 4 joints" in done.stdout
+    assert "acceleration limits" in done.stderr  # the stated rule, with a warning
+    return root / "small"

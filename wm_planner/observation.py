@@ -15,16 +15,41 @@ from wm_planner.config import ObjectSpec, RobotSpec, default_robot_spec
 from wm_planner.data.layout import Layout
 from wm_planner.kinematics import ForwardKinematics
 
-__all__ = ["CUBE", "DEFAULT_OBJECT_POSE", "OBSERVATION_LAYOUT", "ObservationBuilder"]
+__all__ = [
+    "CUBE",
+    "CUBE_POS",
+    "CUBE_POSE",
+    "DEFAULT_OBJECT_POSE",
+    "EE_POS",
+    "OBSERVATION_LAYOUT",
+    "ObservationBuilder",
+    "observation_layout",
+]
 
-OBSERVATION_LAYOUT = Layout.of(
-    ("joint_pos", 7, "rad"),
-    ("joint_vel", 7, "rad/s"),
-    ("ee_pos", 3, "m"),
-    ("cube_pos", 3, "m"),
-    ("cube_quat", 4, "wxyz"),
-)
-"""Observation of the arm: proprioception, tool tip, then the cube's pose (world frame)."""
+
+def observation_layout(dof: int) -> Layout:
+    """Observation of an arm of ``dof`` joints: proprioception, tool tip, then the cube's pose (world
+    frame)."""
+    return Layout.of(
+        ("joint_pos", dof, "rad"),
+        ("joint_vel", dof, "rad/s"),
+        ("ee_pos", 3, "m"),
+        ("cube_pos", 3, "m"),
+        ("cube_quat", 4, "wxyz"),
+    )
+
+
+OBSERVATION_LAYOUT = observation_layout(7)
+"""The shipped 7-joint arm's observation."""
+
+# The blocks after the joints have fixed sizes, so they sit at fixed offsets from the end of any arm's
+# observation: code that reads them needs no layout of its arm.
+EE_POS = slice(-10, -7)
+"""The tool tip ``[3]`` in any arm's observation."""
+CUBE_POS = slice(-7, -4)
+"""The cube's position ``[3]`` in any arm's observation."""
+CUBE_POSE = slice(-7, None)
+"""The cube's pose ``[7]`` (position, quaternion w x y z) in any arm's observation."""
 
 CUBE = ObjectSpec(
     name="cube", position="cube_pos", orientation="cube_quat", half_extents=(0.025, 0.025, 0.025), symmetry=4
@@ -37,26 +62,19 @@ DEFAULT_OBJECT_POSE = np.array([0.5, 0.0, 0.025, 1.0, 0.0, 0.0, 0.0])
 
 
 class ObservationBuilder:
-    """``build(q [J], qd [J], object_pose [7]) -> obs [O]`` in :data:`OBSERVATION_LAYOUT`.
+    """``build(q [J], qd [J], object_pose [7]) -> obs [O]`` in the robot's :func:`observation_layout`.
 
     Needs only the robot description: numpy forward kinematics, no simulator.
     """
-
-    layout = OBSERVATION_LAYOUT
 
     def __init__(self, robot: RobotSpec | None = None) -> None:
         robot = robot or default_robot_spec()
         if robot.kinematics is None:
             raise ValueError(
                 "the robot config has no 'kinematics': the observation's tool tip needs the arm's joint "
-                "axes and offsets (see wm_planner/configs/panda.yaml)"
+                "axes and offsets (see wm_planner/configs/panda.yaml, or `wm-planner robot import`)"
             )
-        joints = self.layout.slice("joint_pos")
-        if len(robot.joint_names) != joints.stop - joints.start:
-            raise ValueError(
-                f"the robot has {len(robot.joint_names)} joints but the observation layout holds "
-                f"{joints.stop - joints.start}"
-            )
+        self.layout = observation_layout(robot.dof)
         self.fk = ForwardKinematics(robot.kinematics)
 
     def tool_tip(self, q: np.ndarray) -> np.ndarray:

@@ -25,17 +25,6 @@ from wm_planner.urdf import UrdfError
 TIP = (0.0, 0.0, 0.08)
 
 
-@pytest.fixture(scope="module")
-def small_arm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("robot")
-    urdf = write_small_arm(root)
-    done = run_cli("robot", "import", str(urdf), "--out", str(root / "small"), "--tip-xyz", "0 0 0.08")
-    assert done.returncode == 0, done.stderr
-    assert "imported small_arm: 4 joints" in done.stdout
-    assert "acceleration limits" in done.stderr  # the stated rule, with a warning
-    return root / "small"
-
-
 def _twin(folder: Path) -> tuple[RobotSpec, mujoco.MjModel]:
     return load_yaml_model(folder / ROBOT_FILE, RobotSpec), mujoco.MjModel.from_xml_path(
         str(folder / TWIN_FILE)

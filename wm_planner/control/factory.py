@@ -17,7 +17,7 @@ from wm_planner.control.actions import ActionController
 from wm_planner.control.controller import BindFn, MpcController
 from wm_planner.control.supervisor import Supervisor
 from wm_planner.data.layout import Layout
-from wm_planner.observation import OBSERVATION_LAYOUT, ObservationBuilder
+from wm_planner.observation import ObservationBuilder, observation_layout
 from wm_planner.planning import SamplingPlanner, make_planner
 from wm_planner.safety.filter import CommandFilter
 
@@ -61,15 +61,18 @@ def bundle_source(
     bundle: str | Path,
     *,
     robot: RobotSpec | None,
-    layout: Layout | None = OBSERVATION_LAYOUT,
+    layout: Layout | None = None,
     runtime: RuntimeConfig | None = None,
     planner: PlannerConfig | None = None,
 ) -> RolloutSource:
-    """The ONNX bundle at ``bundle``, checked against ``robot`` and the observation ``layout``
-    (:class:`~wm_planner.runtime.BundleError` naming each difference), run with ``runtime``; its
+    """The ONNX bundle at ``bundle``, checked against ``robot`` and the observation ``layout`` (default:
+    the arm's, :func:`~wm_planner.observation.observation_layout`) with
+    :class:`~wm_planner.runtime.BundleError` naming each difference, run with ``runtime``; its
     disagreement penalty weighted by ``planner.uncertainty_weight``."""
     from wm_planner.runtime import OnnxRollout, OnnxWorldModel
 
+    if layout is None and robot is not None:
+        layout = observation_layout(robot.dof)
     model = OnnxWorldModel(bundle, robot=robot, observation_layout=layout, runtime=runtime)
     weight = (planner or PlannerConfig()).uncertainty_weight
     return RolloutSource(
@@ -109,12 +112,13 @@ def build_controller(
     *,
     planner: PlannerConfig | None = None,
     safety: SafetyConfig | None = None,
-    layout: Layout = OBSERVATION_LAYOUT,
+    layout: Layout | None = None,
     preview_steps: int = SupervisorConfig().preview_steps,
     seed: int = 0,
 ) -> MpcController:
-    """Planner and command filter for a joint-position arm whose observation has ``layout``; with
-    ``planner.feasible`` the planner samples within the filter's acceleration limits."""
+    """Planner and command filter for a joint-position arm whose observation has ``layout`` (default: the
+    arm's); with ``planner.feasible`` the planner samples within the filter's acceleration limits."""
+    layout = layout or observation_layout(robot.dof)
     return MpcController(
         _joint_planner(source, robot, planner or PlannerConfig(), safety, seed),
         source.bind,
