@@ -226,7 +226,11 @@ def import_robot(urdf: Path, out: Path, options: ImportOptions | None = None) ->
         )
         model = compile_twin(twin)
         tool = _tool_bodies(model, chain)
-        robot = _spec(chain, options, name, tool_points_of(model, model.body(chain.tip).id, tool))
+        points = tool_points_of(model, model.body(chain.tip).id, tool)
+        assert draft.kinematics is not None
+        robot = draft.model_copy(
+            update={"kinematics": draft.kinematics.model_copy(update={"tool_points": points})}
+        )
         (folder / URDF_FILE).write_text(local)
         (folder / TWIN_FILE).write_text(twin_xml(twin, meshdir="meshes"))
         (folder / ROBOT_FILE).write_text(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -135,9 +135,7 @@ class UrdfChain:
 
     ``joints`` in order; ``frames [J, 4, 4]``: each joint's z-aligned frame in the previous one's (the
     first in the base link's frame), before it turns; ``tip_frame [4, 4]``: the tip link's frame in the
-    last joint's z-aligned frame; ``link_frames``: every link whose pose the chain decides, as (index of
-    the last joint before it, or -1 for links fixed to the base; its frame ``[4, 4]`` in that joint's
-    z-aligned frame).
+    last joint's z-aligned frame.
     """
 
     base: str
@@ -145,7 +143,6 @@ class UrdfChain:
     joints: tuple[UrdfJoint, ...]
     frames: np.ndarray
     tip_frame: np.ndarray
-    link_frames: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -261,7 +258,6 @@ def _transform(frame: np.ndarray) -> FixedTransform:
 def _fold(base: str, tip: str, path: list[UrdfJoint]) -> UrdfChain:
     """Fixed joints folded into their neighbours; each movable joint's frame turned so it rotates about z."""
     pending, frames, movable = np.eye(4), [], []
-    link_frames: dict[str, tuple[int, np.ndarray]] = {base: (-1, np.eye(4))}
     for joint in path:
         pending = pending @ joint.origin
         if joint.kind in MOVABLE:
@@ -269,14 +265,12 @@ def _fold(base: str, tip: str, path: list[UrdfJoint]) -> UrdfChain:
             frames.append(pending @ frame_of(np.zeros(3), turn))
             movable.append(joint)
             pending = frame_of(np.zeros(3), turn.T)
-        link_frames[joint.child] = (len(movable) - 1, pending.copy())
     return UrdfChain(
         base=base,
         tip=tip,
         joints=tuple(movable),
         frames=np.array(frames),
         tip_frame=pending,
-        link_frames=link_frames,
     )
 
 
