@@ -24,7 +24,7 @@ ROBOT_SIDE = [
         for name in ("config.py", "observation.py", "kinematics.py", "urdf.py", "__init__.py")
     ),
     *(ROS / name for name in ("planner_node.py", "stack.py", "outputs.py", "telemetry.py", "messages.py")),
-    *(ROS / name for name in ("params.py", "topics.py", "spin.py")),
+    *(ROS / name for name in ("params.py", "topics.py", "spin.py", "description.py")),
 ]
 """What a robot computer runs: numpy, pydantic, pyyaml, onnxruntime and rclpy only."""
 

@@ -282,14 +282,16 @@ def drive_to_goal(
     timeout_s: float = 30.0,
     ee_tolerance: float = 0.02,
     joint_tolerance: float = 0.02,
+    joint_names: Sequence[str] | None = None,
 ) -> GoalResult:
     """Wait for the planner to be active, send the goal and follow ``~/status`` until it is reached.
 
-    ``nodes``: the :class:`~wm_planner_ros.launcher.NodeProcesses` whose domain this process joins.
+    ``nodes``: the :class:`~wm_planner_ros.launcher.NodeProcesses` whose domain this process joins;
+    ``joint_names``: the robot's (default: the built-in arm's), for a joint goal.
     """
     os.environ.update({"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "ROS_DOMAIN_ID": str(nodes.domain_id)})
     rclpy.init()
-    client = PlannerClient()
+    client = PlannerClient(joint_names=joint_names)
     try:
         if not client.wait_for(lambda: (client.status() or {}).get("lifecycle") == "active", 60.0):
             raise RuntimeError("the planner node did not become active within 60 s (see its log above)")

@@ -151,11 +151,17 @@ def start_nodes(
 
 
 def _planner_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    return {
+    overrides: dict[str, Any] = {
         "model_path": str(Path(args.model).resolve()),
         "command_interface": args.command_interface,
         "controller_name": CONTROLLERS[args.command_interface],
     }
+    if args.robot:
+        from sim.robot_import import URDF_FILE
+
+        # The planner is given the robot's description only, as on a robot from robot_state_publisher.
+        overrides["robot_description"] = (Path(args.robot) / URDF_FILE).read_text()
+    return overrides
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -170,6 +176,8 @@ def _run(args: argparse.Namespace) -> int:
     if not Path(args.model, "metadata.json").is_file():
         raise FileNotFoundError(f"--model {args.model}: not a bundle directory (no metadata.json)")
     sim = {"task": args.task, "seed": args.seed, "real_time_factor": args.real_time_factor}
+    if args.robot:
+        sim["robot"] = str(Path(args.robot).resolve())
     files = tuple(Path(p) for p in args.params_file)
     with start_nodes(_planner_overrides(args), sim, domain_id=args.domain_id, params_files=files) as nodes:
         print(
@@ -181,8 +189,17 @@ def _run(args: argparse.Namespace) -> int:
             return _wait(nodes, args.duration)
         from wm_planner_ros.client import drive_to_goal
 
+        names = None
+        if args.robot:
+            from sim.robots import RobotFolder
+
+            names = RobotFolder.load(args.robot).spec.joint_names
         result = drive_to_goal(
-            nodes, ee_goal=args.goal, joint_goal=args.joint_goal, timeout_s=args.duration or 30.0
+            nodes,
+            ee_goal=args.goal,
+            joint_goal=args.joint_goal,
+            timeout_s=args.duration or 30.0,
+            joint_names=names,
         )
         print(result.summary(), flush=True)
         return 0 if result.reached else 1
@@ -211,6 +228,11 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
         help="start the MuJoCo sim node and the planner node as launch/sim.launch.py does, without ROS",
     )
     p.add_argument("--model", required=True, help="ONNX bundle directory")
+    p.add_argument(
+        "--robot",
+        metavar="DIR",
+        help="robot folder (wm-planner robot import): the sim runs its twin, the planner gets its URDF",
+    )
     p.add_argument("--task", choices=("reach", "push"), default="reach")
     p.add_argument("--seed", type=int, default=0, help="sim episode seed (start pose, cube)")
     p.add_argument("--command-interface", choices=("trajectory", "forward"), default="trajectory")

@@ -106,6 +106,19 @@ period, leaves too little time to send its command."""
 
 PLANNER_PARAMETERS: tuple[Param, ...] = (
     Param("model_path", "", "ONNX world-model bundle directory (required)"),
+    Param(
+        "robot_description",
+        "",
+        "the robot's URDF text, as robot_state_publisher takes it; empty: the transient-local "
+        "/robot_description topic when published, else robot_config",
+    ),
+    Param(
+        "robot_description_wait",
+        3.0,
+        "s autostart waits for /robot_description when the bundle's robot came from a URDF",
+        0.0,
+        60.0,
+    ),
     Param("robot_config", "", "RobotSpec YAML (joint names, limits, kinematics); empty: the built-in Panda"),
     Param("autostart", False, "configure and activate at start, without a lifecycle manager"),
     Param("control_rate", 50.0, "Hz; must be 1 / the bundle's control period", 1.0, 1000.0),
@@ -171,7 +184,8 @@ def live(name: str) -> bool:
 SIM_PARAMETERS: tuple[Param, ...] = (
     Param("task", "reach", "'reach' or 'push': where the cube starts and which target marker shows"),
     Param("seed", 0, "seed of the start pose, cube and target at each reset", 0, 2**31 - 1),
-    Param("scene", "", "MJCF scene; empty: the built-in arm on a table"),
+    Param("robot", "", "robot folder (wm-planner robot import); empty: the built-in arm on a table"),
+    Param("scene", "", "MJCF scene; empty: the robot's twin"),
     Param("real_time_factor", 1.0, "simulated seconds per wall second; 0: as fast as possible", 0.0, 100.0),
     Param("publish_rate", 100.0, "Hz of /joint_states, /clock and the object pose", 1.0, 1000.0),
     Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState output"),

@@ -30,9 +30,11 @@ from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
+from std_msgs.msg import String
 from std_srvs.srv import SetBool, Trigger
 
 from wm_planner.control import Decision, Goal, GoalKind, LoopRunner, Rejected, Supervisor
+from wm_planner_ros.description import DESCRIPTION_QOS, DESCRIPTION_TOPIC, needs_description
 from wm_planner_ros.frames import FrameTree
 from wm_planner_ros.messages import JointStateReader, pose_vector, seconds
 from wm_planner_ros.outputs import Outputs
@@ -62,10 +64,28 @@ class PlannerNode(LifecycleNode):
         self.create_service(SetBool, "~/pause", self._on_pause)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._description = ""
+        self.create_subscription(String, DESCRIPTION_TOPIC, self._on_description, DESCRIPTION_QOS)
         if self.params["autostart"]:
+            self._started = self.steady.now().nanoseconds * 1e-9
+            self._await_description = not self.params["robot_description"] and needs_description(
+                self.params["model_path"]
+            )
             self._autostart = self.create_timer(0.01, self._start, clock=self.steady)
 
+    def _on_description(self, msg: String) -> None:
+        self._description = msg.data
+
     def _start(self) -> None:
+        """Configure and activate; a bundle of a URDF-described robot first waits (a while) for the
+        description, which robot_state_publisher may publish a moment after this node starts."""
+        waited = self.steady.now().nanoseconds * 1e-9 - self._started
+        if (
+            self._await_description
+            and not self._description
+            and waited < self.params["robot_description_wait"]
+        ):
+            return
         self.destroy_timer(self._autostart)
         if self.trigger_configure() == _SUCCESS:
             self.trigger_activate()
@@ -74,6 +94,9 @@ class PlannerNode(LifecycleNode):
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.params = {p.name: self.get_parameter(p.name).value for p in PLANNER_PARAMETERS}
+        if not self.params["robot_description"] and self._description:
+            self.params["robot_description"] = self._description
+            self.get_logger().info(f"robot from {DESCRIPTION_TOPIC}")
         try:
             check_reliability(self.params)
             self.frames = FrameTree([t for t in self.params["static_transforms"].split(";") if t.strip()])

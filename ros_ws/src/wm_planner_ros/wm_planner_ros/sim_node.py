@@ -25,15 +25,18 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from sim.env import ArmEnv
+from sim.robot_import import URDF_FILE
+from sim.robots import RobotFolder
 from sim.scene import load_scene
 from sim.torque import applied_torque
 from sim.trajectory import TrajectoryFollower
 from wm_planner.control import Rejected
+from wm_planner_ros.description import DESCRIPTION_QOS, DESCRIPTION_TOPIC
 from wm_planner_ros.messages import seconds, trajectory_arrays
 from wm_planner_ros.params import SIM_PARAMETERS, declare_parameters
 from wm_planner_ros.spin import spin_node
@@ -47,7 +50,10 @@ class SimNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("sim_node", **kwargs)
         self.params = declare_parameters(self, SIM_PARAMETERS)
-        self.env = ArmEnv(self.params["task"], model=load_scene(self.params["scene"] or None))
+        folder = RobotFolder.of(self.params["robot"] or None)
+        self.env = ArmEnv(
+            self.params["task"], folder=folder, model=load_scene(self.params["scene"] or folder.scene)
+        )
         self.joint_names = list(self.env.robot.joint_names)
         self.timestep = float(self.env.model.opt.timestep)
         self.substeps = max(1, round(1.0 / (self.params["publish_rate"] * self.timestep)))
@@ -71,11 +77,15 @@ class SimNode(Node):
         self.create_subscription(JointTrajectory, trajectory, self._on_trajectory, 10)
         self.create_subscription(Float64MultiArray, forward, self._on_forward, 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
+        if folder.path is not None:
+            # As robot_state_publisher does: the description, kept for nodes that start later.
+            self._description = self.create_publisher(String, DESCRIPTION_TOPIC, DESCRIPTION_QOS)
+            self._description.publish(String(data=(folder.path / URDF_FILE).read_text()))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="physics", daemon=True)
         self._thread.start()
         self.get_logger().info(
-            f"simulating the arm on task {self.params['task']!r}: trajectories on {trajectory}, "
+            f"simulating {folder.name} on task {self.params['task']!r}: trajectories on {trajectory}, "
             f"positions on {forward}, {self.params['publish_rate']:g} Hz joint states"
         )
 

@@ -32,7 +32,8 @@ from wm_planner.control import (
     goal_cost,
     retune_supervisor,
 )
-from wm_planner.runtime import BundleError
+from wm_planner.runtime import BundleError, read_bundle_metadata
+from wm_planner.urdf import UrdfError, robot_from_description
 from wm_planner_ros.params import section
 
 __all__ = ["PlanningStack", "load_stack", "retune_stack"]
@@ -73,9 +74,7 @@ def load_stack(params: dict[str, Any]) -> PlanningStack:
         raise ValueError("parameter model_path is empty: set it to an ONNX bundle directory")
     if not Path(model_path).is_dir():
         raise BundleError(f"model_path {model_path}: no such bundle directory")
-    robot = (
-        load_yaml_model(params["robot_config"], RobotSpec) if params["robot_config"] else default_robot_spec()
-    )
+    robot = _robot(params)
     if abs(1.0 / params["control_rate"] - robot.control_period) > 1e-9:
         raise ValueError(
             f"control_rate {params['control_rate']} Hz does not match the robot's control period "
@@ -88,6 +87,24 @@ def load_stack(params: dict[str, Any]) -> PlanningStack:
         source, robot, planner=planner, safety=safety, supervisor=loop, seed=params["seed"]
     )
     return PlanningStack(robot, source, supervisor)
+
+
+def _robot(params: dict[str, Any]) -> RobotSpec:
+    """The robot the node commands: the one ``robot_description`` describes, along the bundle's chain (what
+    differs from the bundle's robot is refused when the bundle is loaded); else ``robot_config``; else the
+    built-in arm."""
+    if params["robot_description"]:
+        bundle = read_bundle_metadata(params["model_path"]).robot
+        try:
+            return robot_from_description(params["robot_description"], bundle)
+        except UrdfError as error:
+            raise BundleError(
+                f"robot_description does not describe the robot of bundle {params['model_path']} "
+                f"({bundle.name}: {', '.join(bundle.joint_names)}): {error}"
+            ) from None
+    if params["robot_config"]:
+        return load_yaml_model(params["robot_config"], RobotSpec)
+    return default_robot_spec()
 
 
 def _loop_configs(params: dict[str, Any]) -> tuple[PlannerConfig, SafetyConfig, SupervisorConfig]:
