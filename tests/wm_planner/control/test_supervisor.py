@@ -130,11 +130,21 @@ def test_a_stale_state_brakes_between_periods_once_then_the_idle_arm_is_left_alo
 )
 def test_bad_joint_states_are_rejected_and_change_nothing(stamp: float, q_offset: float, reason: str) -> None:
     sup, _ = running()
-    before = sup.state
+    before, accepted, last_stamp = sup.state, sup.states_accepted, sup.stamp
     with pytest.raises(Rejected) as error:
         sup.joint_state(HOME + q_offset, np.zeros(7), stamp, now=1.0 + DT, clock=1.0 + DT)
     assert error.value.reason == reason
     assert sup.state is before
+    assert (sup.states_accepted, sup.stamp) == (accepted, last_stamp)
+
+
+def test_every_state_taken_is_counted_with_its_stamp() -> None:
+    sup, arm = running()
+    accepted = sup.states_accepted
+    for _ in range(5):
+        arm.period()
+    assert sup.states_accepted == accepted + 5
+    assert sup.stamp == arm.t
 
 
 @pytest.mark.parametrize(
