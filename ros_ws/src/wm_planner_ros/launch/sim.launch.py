@@ -1,9 +1,11 @@
 """The MuJoCo arm and the planner: ``ros2 launch wm_planner_ros sim.launch.py model_path:=BUNDLE``.
 
-Arguments: model_path (required), task (reach|push), command_interface (trajectory|forward),
-real_time_factor, rviz (true|false). The planner is started unconfigured and brought to active by the
-launch file's lifecycle events, as a lifecycle manager would. Without ROS installed, ``wm-planner ros-sim``
-starts the same two nodes with the same parameters.
+Arguments: model_path (required), robot (a robot folder from ``wm-planner robot import``; default the
+built-in arm), task (reach|push), command_interface (trajectory|forward), real_time_factor, rviz
+(true|false). With a robot folder the sim runs its twin and the planner is given its URDF as
+``robot_description``, as robot_state_publisher would be. The planner is started unconfigured and brought
+to active by the launch file's lifecycle events, as a lifecycle manager would. Without ROS installed,
+``wm-planner ros-sim`` starts the same two nodes with the same parameters.
 """
 
 import os
@@ -17,6 +19,7 @@ from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import LifecycleNode, Node
 from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
+from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
 
 
@@ -31,6 +34,10 @@ def generate_launch_description():
             "' == 'trajectory' else 'forward_position_controller'",
         ]
     )
+    robot = LaunchConfiguration("robot")
+    description = ParameterValue(
+        PythonExpression(["open(r'", robot, "/robot.urdf').read() if r'", robot, "' else ''"]), value_type=str
+    )
     sim = Node(
         package="wm_planner_ros",
         executable="sim_node",
@@ -39,6 +46,7 @@ def generate_launch_description():
         parameters=[
             os.path.join(config, "sim.yaml"),
             {
+                "robot": robot,
                 "task": LaunchConfiguration("task"),
                 "real_time_factor": LaunchConfiguration("real_time_factor"),
                 "use_sim_time": True,
@@ -55,6 +63,7 @@ def generate_launch_description():
             os.path.join(config, "planner.yaml"),
             {
                 "model_path": LaunchConfiguration("model_path"),
+                "robot_description": description,
                 "command_interface": interface,
                 "controller_name": controller,
                 "use_sim_time": True,
@@ -84,6 +93,9 @@ def generate_launch_description():
     return LaunchDescription(
         [
             DeclareLaunchArgument("model_path", description="ONNX world-model bundle directory"),
+            DeclareLaunchArgument(
+                "robot", default_value="", description="robot folder; empty: the built-in arm"
+            ),
             DeclareLaunchArgument("task", default_value="reach", description="reach or push"),
             DeclareLaunchArgument(
                 "command_interface", default_value="trajectory", description="trajectory or forward"
