@@ -30,7 +30,6 @@ __all__ = [
     "CONTINUOUS_RANGE",
     "MOVABLE",
     "UrdfChain",
-    "UrdfCollision",
     "UrdfError",
     "UrdfJoint",
     "UrdfRobot",
@@ -99,18 +98,6 @@ def _z_onto(axis: np.ndarray) -> np.ndarray:
     x = helper - z * float(helper @ z)
     x /= np.linalg.norm(x)
     return np.stack([x, np.cross(z, x), z], axis=1)
-
-
-@dataclass(frozen=True)
-class UrdfCollision:
-    """A collision geometry of a link: ``kind`` (box, cylinder, sphere, mesh), its ``origin [4, 4]`` in
-    the link frame, ``size`` (box: full sizes; cylinder: radius, length; sphere: radius; mesh: scale) and
-    the mesh ``filename`` as written in the URDF."""
-
-    kind: str
-    origin: np.ndarray
-    size: tuple[float, ...]
-    filename: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,10 +177,11 @@ class UrdfChain:
 
 @dataclass(frozen=True)
 class UrdfRobot:
-    """A parsed URDF: its ``name``, ``links`` (name -> collision geometries) and ``joints`` by name."""
+    """A parsed URDF: its ``name``, its ``links`` and its ``joints`` by name. Geometry is MuJoCo's to read
+    (the twin); the planner needs only the kinematic tree."""
 
     name: str
-    links: dict[str, tuple[UrdfCollision, ...]]
+    links: tuple[str, ...]
     joints: dict[str, UrdfJoint]
 
     def parent_joint(self) -> dict[str, UrdfJoint]:
@@ -300,36 +288,6 @@ def _optional_float(element: ET.Element | None, key: str, where: str) -> float |
     return float(_floats(element.get(key), 1, 0.0, f"{where} <limit {key}>")[0])
 
 
-def _collisions(link: ET.Element, name: str) -> tuple[UrdfCollision, ...]:
-    found = []
-    for k, collision in enumerate(link.findall("collision")):
-        where = f"link {name!r} collision {k}"
-        geometry = collision.find("geometry")
-        shape = None if geometry is None or len(geometry) == 0 else geometry[0]
-        if shape is None:
-            raise UrdfError(f"{where} has no geometry")
-        origin = _origin(collision.find("origin"), where)
-        if shape.tag == "box":
-            size = tuple(_floats(shape.get("size"), 3, 0.0, f"{where} <box size>"))
-        elif shape.tag == "cylinder":
-            size = (float(shape.get("radius", "nan")), float(shape.get("length", "nan")))
-        elif shape.tag == "sphere":
-            size = (float(shape.get("radius", "nan")),)
-        elif shape.tag == "mesh":
-            filename = shape.get("filename")
-            if not filename:
-                raise UrdfError(f"{where}: <mesh> has no filename")
-            scale = tuple(_floats(shape.get("scale"), 3, 1.0, f"{where} <mesh scale>"))
-            found.append(UrdfCollision("mesh", origin, scale, filename))
-            continue
-        else:
-            raise UrdfError(f"{where}: geometry <{shape.tag}> is not handled")
-        if not all(math.isfinite(v) and v >= 0.0 for v in size):
-            raise UrdfError(f"{where}: <{shape.tag}> has missing or negative sizes")
-        found.append(UrdfCollision(shape.tag, origin, size))
-    return tuple(found)
-
-
 def _joint(element: ET.Element) -> UrdfJoint:
     name = element.get("name") or "?"
     where = f"joint {name!r}"
@@ -374,14 +332,14 @@ def parse_urdf(source: str | Path) -> UrdfRobot:
         raise UrdfError(f"not valid XML: {error}") from None
     if root.tag != "robot":
         raise UrdfError(f"the root element is <{root.tag}>, not <robot>")
-    links: dict[str, tuple[UrdfCollision, ...]] = {}
+    links: list[str] = []
     for link in root.findall("link"):
         name = link.get("name")
         if not name:
             raise UrdfError("a <link> has no name")
         if name in links:
             raise UrdfError(f"link {name!r} is defined twice")
-        links[name] = _collisions(link, name)
+        links.append(name)
     joints: dict[str, UrdfJoint] = {}
     held_by: dict[str, str] = {}
     for element in root.findall("joint"):
@@ -400,7 +358,7 @@ def parse_urdf(source: str | Path) -> UrdfRobot:
             raise UrdfError(f"joint {joint.name!r} is defined twice")
         held_by[joint.child] = joint.name
         joints[joint.name] = joint
-    robot = UrdfRobot(name=root.get("name") or "robot", links=links, joints=joints)
+    robot = UrdfRobot(name=root.get("name") or "robot", links=tuple(links), joints=joints)
     if links and not robot.roots():
         raise UrdfError("every link has a parent: the joints form a closed loop")
     return robot
