@@ -31,14 +31,17 @@ def ros() -> Iterator[None]:
     rclpy.try_shutdown()
 
 
-def train_bundle(root: Path, *, episodes: int, steps: int) -> Path:
-    """A bundle of the default size (N=128, H=16) trained for ``steps`` on ``episodes`` reach episodes."""
+def train_bundle(root: Path, *, episodes: int, steps: int, robot: Path | None = None) -> Path:
+    """A bundle of the default size (N=128, H=16) trained for ``steps`` on ``episodes`` reach episodes of
+    the built-in arm, or of the robot folder ``robot``."""
     (root / "train.yaml").write_text(
         f"train: {{steps: {steps}, eval_every: {steps // 2}, checkpoint_every: {steps}}}\n"
     )
+    on_robot = () if robot is None else ("--robot", str(robot))
     run_cli(
-        "collect", "--task", "reach", "--episodes", str(episodes), "--out", str(root / "data"), "--seed", "1"
-    )
+        "collect", "--task", "reach", "--episodes", str(episodes), "--out", str(root / "data"), "--seed", "1",
+        *on_robot,
+    )  # fmt: skip
     run_cli(
         "train",
         "--data",

@@ -14,7 +14,7 @@ import yaml
 
 pytest.importorskip("rclpy")
 
-from conftest import run_cli
+from conftest import run_cli, train_bundle
 from lifecycle_msgs.msg import Transition
 from rig import start_planner
 
@@ -30,21 +30,7 @@ def small_arm(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("small_arm")
     folder = root / "robot"
     run_cli("robot", "import", str(write_small_arm(root)), "--out", str(folder), "--tip-xyz", "0 0 0.08")
-    (root / "train.yaml").write_text("train: {steps: 600, eval_every: 300, checkpoint_every: 600}\n")
-    run_cli(
-        "collect", "--task", "reach", "--episodes", "100", "--robot", str(folder), "--out", str(root / "data")
-    )
-    run_cli(
-        "train",
-        "--data",
-        str(root / "data"),
-        "--out",
-        str(root / "run"),
-        "--config",
-        str(root / "train.yaml"),
-    )
-    run_cli("export", "--run", str(root / "run"), "--out", str(root / "bundle"))
-    return folder, root / "bundle"
+    return folder, train_bundle(root, episodes=100, steps=600, robot=folder)
 
 
 def test_ros_sim_with_an_imported_robot_reaches_a_joint_goal(small_arm: tuple[Path, Path]) -> None:
