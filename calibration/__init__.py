@@ -1,15 +1,17 @@
-"""Calibration and sim-to-real: logged runs, excitation, system identification, sim-vs-real reports."""
+"""Calibration and sim-to-real, in the order its stages run: ``logs`` (bags read, aligned and imported),
+``model`` (the simulator's parameters, replay, the profile), ``fitting`` (excitation and identification),
+``evaluation`` (sim-vs-real metrics and the report) and ``ground_truth`` (synthetic runs of known arms)."""
 
-from calibration.bags import BagWriter, read_goals, read_joint_log
-from calibration.excitation import ExcitationOptions, excitation_trajectory
-from calibration.identify import Identification, identify
-from calibration.joint_log import BadLogError, JointLog, align
-from calibration.parameters import JOINT_PARAMETERS, ArmParameters, apply_parameters, read_parameters
-from calibration.profile import CalibrationProfile, load_profile, write_calibrated_scene
-from calibration.replay import Replayer
-from calibration.sim2real import mmrv, pearson_r, run_sim2real
-from calibration.sources import read_logs
-from calibration.sysid import FitOptions, FitResult, fit_parameters
+from calibration.evaluation.sim2real import mmrv, pearson_r, run_sim2real
+from calibration.fitting.excitation import ExcitationOptions, excitation_trajectory
+from calibration.fitting.identify import Identification, identify
+from calibration.fitting.sysid import FitOptions, FitResult, fit_parameters
+from calibration.logs.bags import BagWriter, read_goals, read_joint_log
+from calibration.logs.joint_log import BadLogError, JointLog, align
+from calibration.logs.sources import read_logs
+from calibration.model.parameters import JOINT_PARAMETERS, ArmParameters, apply_parameters, read_parameters
+from calibration.model.profile import CalibrationProfile, load_profile, write_calibrated_scene
+from calibration.model.replay import Replayer
 
 __all__ = [
     "JOINT_PARAMETERS",

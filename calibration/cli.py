@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from sim.robots import RobotFolder
+from sim.scene import load_scene
 from wm_planner.config import RobotSpec, default_robot_spec, load_yaml_model, parse_mapping
 
 __all__ = ["register_data_import", "register_sim2real", "register_sysid"]
@@ -29,7 +30,7 @@ def _scene(args: argparse.Namespace) -> str | None:
 
 
 def _reading(args: argparse.Namespace):
-    from calibration.sources import LogReading
+    from calibration.logs.sources import LogReading
 
     return LogReading(
         command_topic=args.command_topic,
@@ -67,9 +68,9 @@ def _reading_options(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_sysid(args: argparse.Namespace) -> int:
-    from calibration.identify import identify
-    from calibration.selftest import run_self_test
-    from calibration.sysid import FitOptions
+    from calibration.fitting.identify import identify
+    from calibration.fitting.sysid import FitOptions
+    from calibration.ground_truth.selftest import run_self_test
 
     robot = _robot(args.robot)
     options = FitOptions(
@@ -166,7 +167,7 @@ def register_sysid(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_sim2real(args: argparse.Namespace) -> int:
-    from calibration.sim2real import run_sim2real
+    from calibration.evaluation.sim2real import run_sim2real
 
     metrics, report = run_sim2real(
         args.real,
@@ -225,8 +226,9 @@ def register_sim2real(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_data_import(args: argparse.Namespace) -> int:
-    from calibration.importer import import_logs
+    from calibration.logs.importer import import_logs
 
+    twin = RobotFolder.load(args.robot).model() if args.robot and Path(args.robot).is_dir() else load_scene()
     summary = import_logs(
         args.bags,
         args.out,
@@ -234,6 +236,7 @@ def _cmd_data_import(args: argparse.Namespace) -> int:
         reading=_reading(args),
         object_topic=args.object_topic,
         goal_topic=args.goal_topic,
+        physics_step=float(twin.opt.timestep),
         episode_steps=args.episode_steps,
     )
     print(summary.line())

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from sim.env import ArmEnv
 from sim.robots import RobotFolder, add_robot_option
 from wm_planner.config import PlannerConfig, RuntimeConfig
-from wm_planner.control import RolloutSource, bundle_source, feasible_changes
-from wm_planner.planning import ReachCost, SamplingPlanner, make_planner
+from wm_planner.control import RolloutSource, build_joint_planner, bundle_source
+from wm_planner.planning import ReachCost, SamplingPlanner
+from wm_planner.progress import progress_bar
 
 __all__ = ["BENCHMARKS", "run_bench"]
 
@@ -40,7 +40,9 @@ def _timed(plan: Callable[[], Any], repeats: int, warmup: int, label: str, progr
     for _ in range(warmup):
         plan()
     latencies = np.empty(repeats)
-    for i in tqdm(range(repeats), desc=f"bench {label}", unit="plan", disable=not progress, leave=False):
+    for i in progress_bar(
+        range(repeats), desc=f"bench {label}", unit="plan", disable=not progress, leave=False
+    ):
         start = time.perf_counter()
         plan()
         latencies[i] = time.perf_counter() - start
@@ -144,12 +146,9 @@ def run_bench(
     physics = oracle_source(env, samples=source.samples, horizon=source.horizon)
     cost = ReachCost(env.observation_layout, env.goal)
 
-    low, high = -env.max_step, env.max_step
     # Planned as the robot plans: within the command filter's acceleration limits (PlannerConfig.feasible).
-    changes = feasible_changes(env.robot, None, planner or PlannerConfig())
     ours, on_physics = (
-        make_planner(rollouts.shape(planner), action_low=low, action_high=high, max_change=changes, seed=seed)
-        for rollouts in (source, physics)
+        build_joint_planner(rollouts, env.robot, planner=planner, seed=seed) for rollouts in (source, physics)
     )
 
     def plan_with(sampler: SamplingPlanner, rollouts: RolloutSource) -> Callable[[], Any]:

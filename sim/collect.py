@@ -24,6 +24,7 @@ from wm_planner.config import RobotSpec, RuntimeConfig
 from wm_planner.data import DatasetManifest, DatasetWriter, Episode
 from wm_planner.data.hygiene import cut_unsound
 from wm_planner.observation import CUBE_POS, observation_layout
+from wm_planner.progress import progress_bar
 
 __all__ = [
     "DEFAULT_EPISODE_STEPS",
@@ -212,7 +213,7 @@ def collect(
         cut_unsound=cut_unsound,
     )
     start = time.perf_counter()
-    bar = tqdm(total=len(todo), desc=f"collect {task}", unit="ep", disable=not progress)
+    bar = progress_bar(total=len(todo), desc=f"collect {task}", unit="ep", disable=not progress)
     with bar:
         if workers == 1 or len(todo) <= 1:
             results = (_collect_one(job, i) for i in todo)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from sim.env import ArmEnv, EnvOptions
 from sim.robot_loop import SupervisedArm
@@ -26,6 +25,7 @@ from wm_planner.config import PlannerConfig, RuntimeConfig, SafetyConfig
 from wm_planner.control import RolloutSource, build_supervisor, bundle_source
 from wm_planner.observation import EE_POS
 from wm_planner.planning import Plan
+from wm_planner.progress import progress_bar
 
 __all__ = [
     "EpisodeResult",
@@ -168,7 +168,7 @@ def evaluate(
     )
     arm = SupervisedArm(env, supervisor)
     results, latencies = [], []
-    bar = tqdm(range(episodes), desc=f"eval {task} ({source.name})", unit="ep", disable=not progress)
+    bar = progress_bar(range(episodes), desc=f"eval {task} ({source.name})", unit="ep", disable=not progress)
     for i in bar:
         recorder = _start_video(env) if video is not None and i == 0 else None
         result, plans = _run_episode(arm, episode_seed(seed, i), recorder)

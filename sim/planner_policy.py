@@ -15,15 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from sim.env import ArmEnv
+from sim.robot_loop import SupervisedArm
 from wm_planner.config import PlannerConfig, RuntimeConfig
-from wm_planner.control import Goal, build_supervisor, bundle_source
-from wm_planner.observation import CUBE_POSE
+from wm_planner.control import build_supervisor, bundle_source
 
 __all__ = ["PlannerPolicy"]
 
 
 class PlannerPolicy:
-    """Acts with the robot's control loop on an ONNX bundle, toward the episode's task goal.
+    """Acts with the robot's control loop on an ONNX bundle, toward the episode's task goal, through the
+    same :class:`~sim.robot_loop.SupervisedArm` that evaluation drives (refused inputs are counted in
+    ``arm.stats``, as there).
 
     The same ``start``/``act`` interface as :class:`sim.explore.Explorer`. ``action_noise``: std of
     Gaussian noise added to each command's step, as a fraction of the per-step limit, so repeated
@@ -40,29 +42,26 @@ class PlannerPolicy:
         action_noise: float = 0.05,
     ) -> None:
         source = bundle_source(bundle, robot=env.robot, runtime=runtime, planner=planner)
-        self.env = env
-        self.joints = env.observation_layout.slice("joint_pos"), env.observation_layout.slice("joint_vel")
-        self.supervisor = build_supervisor(
+        supervisor = build_supervisor(
             source, env.robot, planner=planner, supervisor=env.folder.workspace.supervisor_config()
         )
+        self.env = env
+        self.arm = SupervisedArm(env, supervisor)
         self.noise_std = action_noise * env.max_step
         self._rng = np.random.default_rng(0)
-        self._t = 1.0
+        self._acted = False
 
     def start(self, rng: np.random.Generator, obs: np.ndarray) -> str:
-        """Forget the previous episode and aim at the new goal; returns the behaviour's name."""
+        """Forget the previous episode and aim at the new goal from ``obs``; returns the behaviour's name."""
         self._rng = rng
-        self.supervisor.restart(seed=int(rng.integers(2**31)))
-        self._t = 1.0
-        self.supervisor.activate()
-        self.supervisor.set_goal(Goal(self.env.task.goal_kind, self.env.goal))
+        self.arm.begin(obs, seed=int(rng.integers(2**31)))
+        self._acted = False
         return "planner"
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        q, qd = (obs[s] for s in self.joints)
-        self.supervisor.joint_state(q, qd, self._t, now=self._t, clock=self._t)
-        self.supervisor.object_pose(obs[CUBE_POSE])
-        decision = self.supervisor.tick(self._t)
-        self._t += self.env.dt
-        target = self.env.command if decision.step is None else decision.step.command.position
+        """The action ``[J]`` for the state ``obs``: the loop's command step, with exploration noise."""
+        if self._acted:  # start() gave the loop the episode's first state
+            self.arm.observe(obs)
+        self._acted = True
+        _, target = self.arm.decide()
         return target - self.env.command + self.noise_std * self._rng.standard_normal(target.shape)

@@ -76,22 +76,36 @@ class SupervisedArm:
     def start(self, seed: int) -> np.ndarray:
         """Reset the arm with ``seed`` and aim the loop at the episode's goal."""
         obs = self.env.reset(seed=seed)
+        self.begin(obs, seed=seed)
+        return obs
+
+    def begin(self, obs: np.ndarray, *, seed: int) -> None:
+        """Start an episode from ``obs``, the arm's state just after a reset: the loop forgets the last
+        episode, takes the state and aims at the episode's goal."""
         self.supervisor.restart(seed=seed)
         self.t = _START_S
         self._publish(obs)
         self.supervisor.activate()
         self.supervisor.set_goal(Goal(self.env.task.goal_kind, self.env.goal))
-        return obs
+
+    def decide(self) -> tuple[Decision, np.ndarray]:
+        """The loop's decision for this period and the joint target it sends the arm ``[J]`` (where the
+        last command was, when it sends none)."""
+        decision = self.supervisor.tick(self.t)
+        self.stats.add(decision)
+        target = self.env.command if decision.step is None else decision.step.command.position
+        return decision, target
+
+    def observe(self, obs: np.ndarray) -> None:
+        """The arm's state ``obs`` one period after the last one, to the loop."""
+        self.t += self.env.dt
+        self._publish(obs)
 
     def step(self) -> tuple[Decision, np.ndarray, bool, bool, dict[str, Any]]:
         """One control period: the loop decides, the arm executes it for a period, the state is published."""
-        decision = self.supervisor.tick(self.t)
-        self.stats.add(decision)
-        env = self.env
-        target = env.command if decision.step is None else decision.step.command.position
-        obs, _, success, truncated, info = env.step(target - env.command)
-        self.t += env.dt
-        self._publish(obs)
+        decision, target = self.decide()
+        obs, _, success, truncated, info = self.env.step(target - self.env.command)
+        self.observe(obs)
         return decision, obs, success, truncated, info
 
     def _publish(self, obs: np.ndarray) -> None:

@@ -24,6 +24,7 @@ from wm_planner.config import (
     validate_model,
 )
 from wm_planner.data import DatasetError, verify_dataset
+from wm_planner.progress import QUIET_ENV
 from wm_planner.runtime import BundleError
 
 __all__ = ["build_parser", "main"]
@@ -195,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wm-planner",
         description="Plan robot arm motions inside a learned world model.",
     )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bars (summaries and errors are still printed)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _register_data(sub)
     _register_model(sub)
@@ -216,6 +220,9 @@ def _missing_extra(name: str, error: ImportError):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.quiet:
+        # Through the environment, so that worker processes are quiet too.
+        os.environ[QUIET_ENV] = "1"
     try:
         return int(args.func(args) or 0)
     except (ConfigError, DatasetError, BundleError, FileExistsError, FileNotFoundError, ValueError) as error:

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from wm_planner.config import ObjectSpec, RuntimeConfig
 from wm_planner.data import EpisodeDataset, dataset_hash
 from wm_planner.data.hygiene import cut_unsound
 from wm_planner.data.layout import Layout
+from wm_planner.progress import progress_bar
 from wm_planner.runtime import OnnxWorldModel
 
 __all__ = ["contact_metrics", "contact_summary", "evaluate_prediction", "held_out_episodes", "kstep_errors"]
@@ -185,7 +185,7 @@ def evaluate_prediction(
         (e.observations, e.actions)
         for e in (
             cut_unsound(episode, layout, ds.manifest.objects)[0]
-            for _, episode in tqdm(
+            for _, episode in progress_bar(
                 ds.iter_episodes(paths), total=len(paths), desc="model-eval", unit="ep", disable=not progress
             )
         )

@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from sim.gymnasium_env.envs import GymEnv, GymEnvSpec
 from wm_planner.config import RobotSpec
 from wm_planner.data import DatasetManifest, DatasetWriter, Episode
 from wm_planner.data.layout import Layout
 from wm_planner.planning import coloured_noise
+from wm_planner.progress import progress_bar
 
 __all__ = ["action_robot", "collect_gym", "gym_manifest"]
 
@@ -95,7 +95,9 @@ def collect_gym(
         steps = steps or env.max_steps or DEFAULT_STEPS
         low, high = env.action_low, env.action_high
         centre, half = (high + low) / 2.0, (high - low) / 2.0
-        for i in tqdm(range(episodes), desc=f"collect {spec.env_id}", unit="ep", disable=not progress):
+        for i in progress_bar(
+            range(episodes), desc=f"collect {spec.env_id}", unit="ep", disable=not progress
+        ):
             rng = np.random.default_rng([seed, i])
             noise = coloured_noise(rng, noise_beta, (steps, low.size))
             actions = np.clip(centre + amplitude * half * noise, low, high)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from sim.evaluate import episode_seed, write_metrics
 from sim.gymnasium_env.collect import action_robot
@@ -25,6 +24,7 @@ from sim.gymnasium_env.envs import GymEnv, GymEnvSpec
 from wm_planner.config import PlannerConfig, RuntimeConfig, SafetyConfig
 from wm_planner.control import ActionController, build_action_controller, bundle_source
 from wm_planner.planning import CostFn
+from wm_planner.progress import progress_bar
 
 __all__ = ["GymEpisodeResult", "GymReport", "evaluate_gym", "write_gym_report"]
 
@@ -164,7 +164,7 @@ def evaluate_gym(
         )
         loop: Counter[str] = Counter()
         results, latencies, judge = [], [], _Judge(success_key)
-        bar = tqdm(range(episodes), desc=f"gym-eval {spec.env_id}", unit="ep", disable=not progress)
+        bar = progress_bar(range(episodes), desc=f"gym-eval {spec.env_id}", unit="ep", disable=not progress)
         for i in bar:
             run = _Episode(env, controller, episode_seed(seed, i), loop, record=video is not None and i == 0)
             cost = cost_factory(run.obs, run.info, layout=env.layout, **(cost_kwargs or {}))

@@ -2,11 +2,12 @@
 wrong; built one way (:mod:`wm_planner.control.factory`) for the robot, the evaluation and the tools."""
 
 from wm_planner.control.actions import ActionController, ActionStep
-from wm_planner.control.controller import BindFn, ControlStep, MpcController, Trajectory
+from wm_planner.control.controller import ControlStep, MpcController, Trajectory
 from wm_planner.control.factory import (
     RolloutSource,
     build_action_controller,
     build_controller,
+    build_joint_planner,
     build_supervisor,
     bundle_source,
     feasible_changes,
@@ -14,6 +15,7 @@ from wm_planner.control.factory import (
 )
 from wm_planner.control.goals import Goal, GoalBounds, GoalKind, goal_cost, goal_error
 from wm_planner.control.inputs import Rejected, check_finite, check_measured, max_travel
+from wm_planner.control.judge import BindFn, Judged, PlanJudge
 from wm_planner.control.runner import LoopRunner
 from wm_planner.control.supervisor import Decision, Supervisor
 from wm_planner.safety.status import Mode, Problem
@@ -27,9 +29,11 @@ __all__ = [
     "Goal",
     "GoalBounds",
     "GoalKind",
+    "Judged",
     "LoopRunner",
     "Mode",
     "MpcController",
+    "PlanJudge",
     "Problem",
     "Rejected",
     "RolloutSource",
@@ -37,6 +41,7 @@ __all__ = [
     "Trajectory",
     "build_action_controller",
     "build_controller",
+    "build_joint_planner",
     "build_supervisor",
     "bundle_source",
     "check_finite",

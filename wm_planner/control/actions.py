@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wm_planner.control.controller import BindFn
+from wm_planner.control.judge import BindFn, PlanJudge
 from wm_planner.planning.planner import CostFn, Plan, SamplingPlanner
 from wm_planner.safety.fallback import PlanFallback
 from wm_planner.safety.status import Mode, Problem
@@ -42,30 +42,27 @@ class ActionController:
     def __init__(
         self, planner: SamplingPlanner, bind: BindFn, *, hold_action: np.ndarray, max_reuse: int
     ) -> None:
-        self.planner = planner
-        self.bind = bind
+        self.judge = PlanJudge(planner, bind, max_reuse=max_reuse)
         self.hold_action = np.asarray(hold_action, dtype=np.float64)
-        self.fallback = PlanFallback(max_reuse=max_reuse)
-        self.cost: CostFn | None = None
+
+    @property
+    def planner(self) -> SamplingPlanner:
+        return self.judge.planner
+
+    @property
+    def fallback(self) -> PlanFallback:
+        return self.judge.fallback
 
     def start(self, cost: CostFn | None, *, seed: int | None = None) -> None:
         """Plan toward ``cost`` from now on (None: hold), afresh, with the planner's noise seeded by
         ``seed`` when given (an episode's seed makes the episode reproducible)."""
-        self.cost = cost
-        self.planner.reset(seed=seed)
-        self.fallback.reset()
+        self.judge.aim(cost, seed=seed)
 
     def step(self, obs: np.ndarray) -> ActionStep:
         """The action for this period from the observation ``obs [O]``."""
-        if self.cost is None:
-            return self._hold(Problem.NO_GOAL, str(Problem.NO_GOAL))
-        plan = self.planner.plan(self.bind(obs), self.cost)
-        verdict = self.fallback.judge(plan)
-        if verdict.actions is None:
-            return self._hold(verdict.problem, verdict.detail, plan)
-        mode = Mode.PLAN if verdict.problem is None else Mode.FALLBACK
-        return ActionStep(verdict.actions[0], mode, verdict.problem, verdict.detail, plan)
-
-    def _hold(self, problem: Problem | None, detail: str, plan: Plan | None = None) -> ActionStep:
-        self.planner.reset()
-        return ActionStep(self.hold_action.copy(), Mode.HOLD, problem, detail, plan)
+        judged = self.judge.decide(obs)
+        if judged.actions is None:
+            # The next plan starts afresh, as after any hold.
+            self.judge.planner.reset()
+            return ActionStep(self.hold_action.copy(), Mode.HOLD, judged.problem, judged.detail, judged.plan)
+        return ActionStep(judged.actions[0], judged.mode, judged.problem, judged.detail, judged.plan)

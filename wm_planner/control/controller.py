@@ -14,13 +14,13 @@ The controller sees a rollout factory and a cost, never a model class, like the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from wm_planner.config import RobotSpec, SafetyConfig
-from wm_planner.planning.planner import CostFn, Plan, RolloutFn, SamplingPlanner
+from wm_planner.control.judge import BindFn, PlanJudge
+from wm_planner.planning.planner import CostFn, Plan, SamplingPlanner
 from wm_planner.safety.fallback import PlanFallback
 from wm_planner.safety.filter import CommandFilter, FilteredCommand
 from wm_planner.safety.status import Mode, Problem
@@ -29,9 +29,6 @@ __all__ = ["ControlStep", "MpcController", "Trajectory"]
 
 _NO_ACTIONS = np.zeros((0, 0))
 """What a hold previews after its command: no plan steps, only the stop."""
-
-BindFn = Callable[[np.ndarray], RolloutFn]
-"""``bind(obs [O]) -> rollout``: the rollout of candidates from the observed state."""
 
 
 @dataclass(frozen=True)
@@ -92,15 +89,12 @@ class MpcController:
     ) -> None:
         if preview_steps < 0:
             raise ValueError(f"preview_steps must be >= 0, got {preview_steps}")
-        self.planner = planner
-        self.bind = bind
         self.robot = robot
         self.safety = safety or SafetyConfig()
         self.joint_slice = joint_slice
         self.preview_steps = preview_steps
         self.filter = CommandFilter(robot, self.safety)
-        self.fallback = PlanFallback(max_reuse=self.safety.max_plan_reuse)
-        self.cost: CostFn | None = None
+        self.judge = PlanJudge(planner, bind, max_reuse=self.safety.max_plan_reuse)
         self.reanchors = 0
         self.blend_periods = 0
         self._blending = False
@@ -109,26 +103,31 @@ class MpcController:
         speed = self.filter.max_step / self.filter.acc_step
         self._max_stop_steps = int(np.ceil(np.max(speed))) + 1
 
+    @property
+    def planner(self) -> SamplingPlanner:
+        return self.judge.planner
+
+    @property
+    def fallback(self) -> PlanFallback:
+        return self.judge.fallback
+
     def retune(self, planner: SamplingPlanner, safety: SafetyConfig) -> None:
         """Plan with ``planner`` and filter with the limits of ``safety`` from the next period on, going
         on from the last command (a lowered speed limit is reached at the acceleration limit)."""
         self.filter = self.filter.retuned(safety)
         self.safety = safety
-        self.planner = planner
-        self.fallback.max_reuse = safety.max_plan_reuse
-        self.fallback.reset()
+        self.judge.planner = planner
+        self.judge.fallback.max_reuse = safety.max_plan_reuse
+        self.judge.fallback.reset()
 
     def set_goal(self, cost: CostFn | None) -> None:
         """Plan toward ``cost`` from now on (None: hold); a new goal starts the plan afresh."""
-        self.cost = cost
-        self.planner.reset()
-        self.fallback.reset()
+        self.judge.aim(cost)
 
     def reset(self, position: np.ndarray, velocity: np.ndarray | None = None) -> None:
         """Restart commands from the measured ``position [J]`` (and ``velocity [J]``) and forget plans."""
         self.filter.reset(position, velocity)
-        self.planner.reset()
-        self.fallback.reset()
+        self.judge.forget()
         self._blending = False
 
     def restart_at(self, position: np.ndarray, velocity: np.ndarray | None = None) -> None:
@@ -150,24 +149,18 @@ class MpcController:
         self._restarted = ""
         if self._blending:
             return self._blend(measured, reanchored)
-        if self.cost is None:
-            return self.hold(Problem.NO_GOAL)
-        plan = self.planner.plan(self.bind(obs), self.cost, previous=self.filter.step)
-        verdict = self.fallback.judge(plan)
-        if verdict.actions is None:
-            return self._with_plan(self.hold(verdict.problem, verdict.detail), plan)
-        command = self.filter.filter(self.filter.position + verdict.actions[0])
-        preview = self._preview(command, verdict.actions[1 : 1 + self.preview_steps])
-        if verdict.problem is not None:
-            return ControlStep(command, preview, Mode.FALLBACK, verdict.problem, verdict.detail, plan)
-        if reanchored:
-            return ControlStep(command, preview, Mode.PLAN, Problem.REANCHORED, reanchored, plan)
-        return ControlStep(command, preview, Mode.PLAN, plan=plan)
+        judged = self.judge.decide(obs, previous=self.filter.step)
+        if judged.actions is None:
+            return self._with_plan(self.hold(judged.problem, judged.detail), judged.plan)
+        command = self.filter.filter(self.filter.position + judged.actions[0])
+        preview = self._preview(command, judged.actions[1 : 1 + self.preview_steps])
+        if judged.problem is None and reanchored:
+            return ControlStep(command, preview, Mode.PLAN, Problem.REANCHORED, reanchored, judged.plan)
+        return ControlStep(command, preview, judged.mode, judged.problem, judged.detail, judged.plan)
 
     def hold(self, problem: Problem | None = None, detail: str = "") -> ControlStep:
         """A smooth stop where the commands are; the next plan starts afresh."""
-        self.planner.reset()
-        self.fallback.reset()
+        self.judge.forget()
         command = self.filter.hold()
         return ControlStep(
             command, self._preview(command, _NO_ACTIONS), Mode.HOLD, problem, detail or str(problem or "")
@@ -189,8 +182,7 @@ class MpcController:
         limit = self.safety.max_tracking_error
         if self._blending and error <= limit / 2.0:
             self._blending = False
-            self.planner.reset()
-            self.fallback.reset()
+            self.judge.forget()
             return "commands back at the measured arm: planning again"
         if not self._blending and error <= limit:
             return ""
@@ -223,5 +215,5 @@ class MpcController:
         return Trajectory.of(commands, self.filter.dt)
 
     @staticmethod
-    def _with_plan(step: ControlStep, plan: Plan) -> ControlStep:
+    def _with_plan(step: ControlStep, plan: Plan | None) -> ControlStep:
         return ControlStep(step.command, step.trajectory, step.mode, step.problem, step.detail, plan)

@@ -14,7 +14,8 @@ import numpy as np
 
 from wm_planner.config import PlannerConfig, RobotSpec, RuntimeConfig, SafetyConfig, SupervisorConfig
 from wm_planner.control.actions import ActionController
-from wm_planner.control.controller import BindFn, MpcController
+from wm_planner.control.controller import MpcController
+from wm_planner.control.judge import BindFn
 from wm_planner.control.supervisor import Supervisor
 from wm_planner.data.layout import Layout
 from wm_planner.observation import ObservationBuilder, observation_layout
@@ -25,6 +26,7 @@ __all__ = [
     "RolloutSource",
     "build_action_controller",
     "build_controller",
+    "build_joint_planner",
     "build_supervisor",
     "bundle_source",
     "feasible_changes",
@@ -94,11 +96,17 @@ def feasible_changes(
     return CommandFilter(robot, safety).acc_step if planner.feasible else None
 
 
-def _joint_planner(
-    source: RolloutSource, robot: RobotSpec, config: PlannerConfig, safety: SafetyConfig | None, seed: int
+def build_joint_planner(
+    source: RolloutSource,
+    robot: RobotSpec,
+    *,
+    planner: PlannerConfig | None = None,
+    safety: SafetyConfig | None = None,
+    seed: int = 0,
 ) -> SamplingPlanner:
-    """The planner of joint steps within the robot's velocity limits (and, with ``config.feasible``,
-    the command filter's acceleration limits)."""
+    """The planner of joint steps on ``source`` within the robot's velocity limits (and, with
+    ``planner.feasible``, the command filter's acceleration limits)."""
+    config = planner or PlannerConfig()
     step = robot.max_step()
     max_change = feasible_changes(robot, safety, config)
     return make_planner(
@@ -120,7 +128,7 @@ def build_controller(
     arm's); with ``planner.feasible`` the planner samples within the filter's acceleration limits."""
     layout = layout or observation_layout(robot.dof)
     return MpcController(
-        _joint_planner(source, robot, planner or PlannerConfig(), safety, seed),
+        build_joint_planner(source, robot, planner=planner, safety=safety, seed=seed),
         source.bind,
         robot,
         joint_slice=layout.slice("joint_pos"),
@@ -188,5 +196,7 @@ def retune_supervisor(
     planner built as :func:`build_supervisor` builds it."""
     robot = supervisor.robot
     return supervisor.retune(
-        config, planner=_joint_planner(source, robot, planner, safety, seed), safety=safety
+        config,
+        planner=build_joint_planner(source, robot, planner=planner, safety=safety, seed=seed),
+        safety=safety,
     )

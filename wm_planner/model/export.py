@@ -11,7 +11,6 @@ import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -19,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 import wm_planner
+from wm_planner.model.checkpoint import Checkpoint
 from wm_planner.model.train import load_checkpoint
 from wm_planner.model.world import WorldModel
 from wm_planner.runtime.bundle import (
@@ -172,8 +172,8 @@ def export_bundle(
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: already exists; pass --force to replace it")
-    model, state = load_checkpoint(Path(run))
-    manifest = state["manifest"]
+    model, checkpoint = load_checkpoint(Path(run))
+    manifest = checkpoint.manifest
     model = model.float().eval()
     torch.manual_seed(seed)
     x = _random_inputs(model, samples, horizon, manifest.robot.max_step(), np.random.default_rng(seed))
@@ -215,7 +215,7 @@ def export_bundle(
     for name, blob in graphs.items():
         (staging / name).write_bytes(blob)
     torch.save(model.state_dict(), staging / TORCH_WEIGHTS)
-    metadata = _metadata(model, state, samples, horizon, parity, staging)
+    metadata = _metadata(model, checkpoint, samples, horizon, parity, staging)
     (staging / METADATA_NAME).write_text(json.dumps(metadata.model_dump(mode="json"), indent=2) + "\n")
     if out.exists():
         shutil.rmtree(out)
@@ -249,10 +249,9 @@ def _measure_parity(
 
 
 def _metadata(
-    model: WorldModel, state: dict[str, Any], samples: int, horizon: int, parity: Parity, staging: Path
+    model: WorldModel, checkpoint: Checkpoint, samples: int, horizon: int, parity: Parity, staging: Path
 ) -> BundleMetadata:
-    manifest = state["manifest"]
-    train_config = state["train_config"]
+    manifest, train_config = checkpoint.manifest, checkpoint.train_config
     return BundleMetadata(
         observation_layout=manifest.observation_layout,
         action_layout=manifest.action_layout,
@@ -270,10 +269,10 @@ def _metadata(
             action_mean=tuple(model.robot.action_mean.tolist()),
             action_std=tuple(model.robot.action_std.tolist()),
         ),
-        training_data=tuple(TrainingData(path=p, sha256=h) for p, h in state.get("data_hashes", [])),
-        data_hash=state["data_hash"],
-        val_fraction=train_config["val_fraction"],
-        split_seed=train_config["seed"],
+        training_data=tuple(TrainingData(path=p, sha256=h) for p, h in checkpoint.data_hashes),
+        data_hash=checkpoint.data_hash,
+        val_fraction=train_config.val_fraction,
+        split_seed=train_config.seed,
         parity=parity,
         files={name: file_sha256(staging / name) for name in (*GRAPH_FILES, TORCH_WEIGHTS)},
         opset=OPSET,

@@ -23,17 +23,16 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from wm_planner.config import ModelConfig, TrainConfig
 from wm_planner.data import DatasetManifest, combined_hash, dataset_hash
+from wm_planner.model.checkpoint import CHECKPOINT_NAME, Checkpoint
 from wm_planner.model.interaction import heading_of
 from wm_planner.model.windows import EpisodeArrays, contact_classes, load_split
 from wm_planner.model.world import WorldModel, resolve_config
+from wm_planner.progress import progress_bar
 
-__all__ = ["CHECKPOINT_NAME", "TrainResult", "build_model", "load_checkpoint", "train", "validation_field"]
-
-CHECKPOINT_NAME = "checkpoint.pt"
+__all__ = ["TrainResult", "build_model", "load_checkpoint", "train", "validation_field"]
 EE_FIELD = "ee_pos"
 
 
@@ -206,6 +205,197 @@ def _lr_factor(step: int, total: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What a run trains, settled from the arguments, the checkpoint it resumes or the run it fine-tunes."""
+
+    train_config: TrainConfig
+    model_config: ModelConfig
+    data: list[Path]
+    data_hashes: tuple[tuple[str, str], ...]
+    digest: str
+    resumed: Checkpoint | None
+    base: Checkpoint | None
+    """The run being fine-tuned, from ``init``."""
+    init: str | Path | None
+
+
+def _settle(
+    data: list[Path],
+    run: Path,
+    *,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    resume: bool,
+    init: str | Path | None,
+) -> _Plan:
+    checkpoint = run / CHECKPOINT_NAME
+    resumed = base = None
+    if checkpoint.exists():
+        if not resume:
+            raise FileExistsError(f"{run}: already holds a training run; pass --resume to continue it")
+        resumed = Checkpoint.read(checkpoint)
+        train_config = resumed.train_config.model_copy(update={"steps": train_config.steps})
+        model_config = resumed.model_config
+    elif resume:
+        raise FileNotFoundError(f"{run}: no {CHECKPOINT_NAME} to resume from")
+    elif init is not None:
+        if not (Path(init) / CHECKPOINT_NAME).exists():
+            raise FileNotFoundError(f"--init {init}: no {CHECKPOINT_NAME}; give a training run directory")
+        base = Checkpoint.read(Path(init) / CHECKPOINT_NAME)
+        model_config = base.model_config
+    data_hashes = tuple((str(d), dataset_hash(d)) for d in data)
+    digest = combined_hash([h for _, h in data_hashes])
+    if resumed is not None and resumed.data_hash != digest:
+        raise ValueError(f"{run}: the datasets differ from the ones this run was trained on (hash mismatch)")
+    return _Plan(train_config, model_config, data, data_hashes, digest, resumed, base, init)
+
+
+class _Trainer:
+    """One run's model, objective, optimiser and batch sampler, and the named steps of training:
+    :meth:`optimise` (one step), :meth:`record` (metrics and validation), :meth:`save` (a checkpoint)."""
+
+    def __init__(self, plan: _Plan, run: Path, *, device: str | None, rank: int, world: int) -> None:
+        cfg = self.cfg = plan.train_config
+        self.plan, self.run, self.rank, self.world = plan, run, rank, world
+        self.manifest, self.train_data, self.val_data = load_split(
+            plan.data,
+            horizon=cfg.horizon,
+            val_fraction=cfg.val_fraction,
+            seed=cfg.seed,
+            cut_unsound=cfg.cut_unsound,
+        )
+        torch.manual_seed(cfg.seed)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device = _pick_device(device, rank)
+        if plan.base is not None:
+            _check_same_interface(plan.init, plan.base.manifest, self.manifest)
+        self.model_config = resolve_model_config(self.manifest, plan.model_config)
+        self.model = build_model(self.manifest, self.model_config)
+        _fit_normalization(self.model, self.train_data)
+        if plan.base is not None:
+            self.model.load_state_dict(plan.base.model)
+        self.model.to(self.device)
+        self.classes = self._contact_classes()
+        objective: nn.Module = MultiStepObjective(self.model, cfg.latent_weight, cfg.object_weight)
+        self.objective = nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
+        self.object_objective = MultiStepObjective(
+            self.model, cfg.latent_weight, cfg.object_weight
+        ).object_loss
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+        )
+        self.rng = np.random.default_rng([cfg.seed, rank])
+        self.per_rank = max(1, cfg.batch_size // world)
+        self.step = 0
+        if plan.resumed is not None:
+            self._restore(plan.resumed)
+
+    def _contact_classes(self) -> np.ndarray | None:
+        """Each training window's contact class, when the model has objects to balance windows for."""
+        kinematics = self.manifest.robot.kinematics
+        if not self.model.objects or kinematics is None:
+            return None
+        layout = self.manifest.observation_layout
+        return contact_classes(self.train_data, layout, self.model_config.objects or (), kinematics)
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        self.model.load_state_dict(checkpoint.model)
+        self.optimizer.load_state_dict(checkpoint.optimizer)
+        if self.rank < len(checkpoint.rng):
+            self.rng.bit_generator.state = checkpoint.rng[self.rank]
+        self.step = checkpoint.step
+
+    def _tensor(self, array: np.ndarray) -> Tensor:
+        return torch.from_numpy(array).to(self.device)
+
+    def _object_windows(self) -> np.ndarray:
+        """Object training windows ``[B, object_horizon + 1, O]``, contact-balanced when configured."""
+        assert self.classes is not None
+        if self.cfg.balanced_contacts:
+            windows, _ = self.train_data.sample_balanced(self.rng, self.per_rank, self.classes)
+        else:
+            windows, _ = self.train_data.sample(self.rng, self.per_rank)
+        return windows[:, : self.cfg.object_horizon + 1]
+
+    def _apply(self, loss: Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+
+    def optimise(self) -> dict[str, float]:
+        """One training step on a fresh batch, then the interaction modules' extra updates; the losses."""
+        cfg = self.cfg
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.learning_rate * _lr_factor(self.step, cfg.steps)
+        obs, act = self.train_data.sample(self.rng, self.per_rank)
+        object_obs = None if self.classes is None else self._tensor(self._object_windows())
+        loss, feature_loss, latent_loss, object_loss = self.objective(
+            self._tensor(obs), self._tensor(act), object_obs
+        )
+        self._apply(loss)
+        for _ in range(cfg.object_updates if self.classes is not None else 0):
+            self._object_update()
+        self.step += 1
+        return {
+            "loss": loss.item(),
+            "feature_loss": feature_loss.item(),
+            "latent_loss": latent_loss.item(),
+            "object_loss": object_loss.item(),
+        }
+
+    def _object_update(self) -> None:
+        """The interaction modules' own extra step: their loss needs no robot rollout, so they get several
+        updates for the price of a fraction of one (they underfit otherwise)."""
+        extra = self.cfg.object_weight * self.object_objective(self._tensor(self._object_windows()))
+        self.optimizer.zero_grad(set_to_none=True)
+        # Outside DDP's forward its reducer must stay out of the backward pass: the gradients are
+        # averaged over ranks by hand below.
+        with self.objective.no_sync() if self.world > 1 else contextlib.nullcontext():
+            extra.backward()
+        if self.world > 1:
+            for grad in (p.grad for p in self.model.objects.parameters() if p.grad is not None):
+                dist.all_reduce(grad)
+                grad /= self.world
+        nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+
+    def record(self, losses: dict[str, float]) -> float | None:
+        """Append the step's losses and the validation error to ``metrics.jsonl``; the validation error."""
+        record: dict[str, float] = {"step": self.step, **losses}
+        val_error = None
+        if self.val_data is not None:
+            field, _ = validation_field(self.manifest)
+            val_error = validation_error(self.model, self.val_data, self.manifest)
+            record[f"val_{field}_error_{self.cfg.horizon}step"] = val_error
+        with open(self.run / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        return val_error
+
+    def save(self) -> None:
+        """Write the checkpoint (rank 0); under DDP every rank reaches the same step, so all join the
+        gather of sampler states together."""
+        rng_states: list[Any] = [self.rng.bit_generator.state]
+        if self.world > 1:
+            rng_states = [None] * self.world
+            dist.all_gather_object(rng_states, self.rng.bit_generator.state)
+        if self.rank != 0:
+            return
+        Checkpoint(
+            model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            step=self.step,
+            rng=tuple(rng_states),
+            model_config=self.model_config,
+            train_config=self.cfg,
+            manifest=self.manifest,
+            data_hash=self.plan.digest,
+            data_hashes=self.plan.data_hashes,
+        ).save(self.run / CHECKPOINT_NAME)
+
+
 def train(
     data: list[Path],
     run: Path,
@@ -226,152 +416,39 @@ def train(
     """
     rank, world = _distributed()
     run = Path(run)
-    cfg = train_config or TrainConfig()
-    mcfg = model_config or ModelConfig()
-    checkpoint = run / CHECKPOINT_NAME
-    state: dict[str, Any] | None = None
-    if checkpoint.exists():
-        if not resume:
-            raise FileExistsError(f"{run}: already holds a training run; pass --resume to continue it")
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        cfg = TrainConfig.model_validate({**state["train_config"], "steps": cfg.steps})
-        mcfg = ModelConfig.model_validate(state["model_config"])
-    elif resume:
-        raise FileNotFoundError(f"{run}: no {CHECKPOINT_NAME} to resume from")
-    base = _base_run(init) if state is None and init is not None else None
-    if base is not None:
-        mcfg = ModelConfig.model_validate(base["model_config"])
-    data = [Path(d) for d in data]
-    data_hashes = [(str(d), dataset_hash(d)) for d in data]
-    digest = combined_hash([h for _, h in data_hashes])
-    if state is not None and state["data_hash"] != digest:
-        raise ValueError(f"{run}: the datasets differ from the ones this run was trained on (hash mismatch)")
-
-    manifest, train_data, val_data = load_split(
-        data, horizon=cfg.horizon, val_fraction=cfg.val_fraction, seed=cfg.seed, cut_unsound=cfg.cut_unsound
+    plan = _settle(
+        [Path(d) for d in data],
+        run,
+        model_config=model_config or ModelConfig(),
+        train_config=train_config or TrainConfig(),
+        resume=resume,
+        init=init,
     )
-    torch.manual_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    dev = _pick_device(device, rank)
-    if base is not None:
-        _check_same_interface(init, DatasetManifest.model_validate(base["manifest"]), manifest)
-    mcfg = resolve_model_config(manifest, mcfg)
-    model = build_model(manifest, mcfg)
-    _fit_normalization(model, train_data)
-    if base is not None:
-        model.load_state_dict(base["model"])
-    model.to(dev)
-    classes = (
-        contact_classes(
-            train_data, manifest.observation_layout, mcfg.objects or (), manifest.robot.kinematics
-        )
-        if model.objects and manifest.robot.kinematics is not None
-        else None
-    )
-    objective: nn.Module = MultiStepObjective(model, cfg.latent_weight, cfg.object_weight)
-    if world > 1:
-        objective = nn.parallel.DistributedDataParallel(objective)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    rng = np.random.default_rng([cfg.seed, rank])
-    step = 0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if rank < len(state["rng"]):
-            rng.bit_generator.state = state["rng"][rank]
-        step = state["step"]
-
-    def save() -> None:
-        # Under DDP every rank reaches the same step, so all join the gather of sampler states together.
-        rng_states: list[Any] = [rng.bit_generator.state]
-        if world > 1:
-            rng_states = [None] * world
-            dist.all_gather_object(rng_states, rng.bit_generator.state)
-        if rank == 0:
-            _save_checkpoint(
-                checkpoint, model, optimizer, step, rng_states, mcfg, cfg, manifest, digest, data_hashes
-            )
-
-    def object_windows() -> np.ndarray:
-        """Object training windows ``[B, object_horizon + 1, O]``, contact-balanced when configured."""
-        assert classes is not None
-        if cfg.balanced_contacts:
-            windows, _ = train_data.sample_balanced(rng, per_rank, classes)
-        else:
-            windows, _ = train_data.sample(rng, per_rank)
-        return windows[:, : cfg.object_horizon + 1]
-
-    object_objective = MultiStepObjective(model, cfg.latent_weight, cfg.object_weight).object_loss
+    trainer = _Trainer(plan, run, device=device, rank=rank, world=world)
+    cfg = trainer.cfg
     run.mkdir(parents=True, exist_ok=True)
-    metrics_path = run / "metrics.jsonl"
-    field, _ = validation_field(manifest)
-    per_rank = max(1, cfg.batch_size // world)
+    field, _ = validation_field(trainer.manifest)
     start = time.perf_counter()
-    loss_value, val_error = float("nan"), None
-    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not progress or rank != 0)
-    with _deferred_interrupt() as interrupted:
-        while step < cfg.steps:
-            for group in optimizer.param_groups:
-                group["lr"] = cfg.learning_rate * _lr_factor(step, cfg.steps)
-            obs, act = train_data.sample(rng, per_rank)
-            object_obs = None if classes is None else object_windows()
-            loss, feature_loss, latent_loss, object_loss = objective(
-                torch.from_numpy(obs).to(dev),
-                torch.from_numpy(act).to(dev),
-                None if object_obs is None else torch.from_numpy(object_obs).to(dev),
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            for _ in range(cfg.object_updates if classes is not None else 0):
-                # The interaction modules' own extra steps: their loss needs no robot rollout, so they
-                # get several updates for the price of a fraction of one (they underfit otherwise).
-                extra = cfg.object_weight * object_objective(torch.from_numpy(object_windows()).to(dev))
-                optimizer.zero_grad(set_to_none=True)
-                # Outside DDP's forward its reducer must stay out of the backward pass: the gradients
-                # are averaged over ranks by hand below.
-                with objective.no_sync() if world > 1 else contextlib.nullcontext():
-                    extra.backward()
-                if world > 1:
-                    for grad in (p.grad for p in model.objects.parameters() if p.grad is not None):
-                        dist.all_reduce(grad)
-                        grad /= world
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-            step += 1
-            loss_value = loss.item()
+    loss, val_error = float("nan"), None
+    bar = progress_bar(
+        total=cfg.steps, initial=trainer.step, desc="train", unit="step", disable=not progress or rank != 0
+    )
+    with _deferred_interrupt() as interrupted, bar:
+        while trainer.step < cfg.steps:
+            losses = trainer.optimise()
+            loss = losses["loss"]
             bar.update(1)
-            if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
-                record = {
-                    "step": step,
-                    "loss": loss_value,
-                    "feature_loss": feature_loss.item(),
-                    "latent_loss": latent_loss.item(),
-                    "object_loss": object_loss.item(),
-                }
-                if val_data is not None:
-                    val_error = validation_error(model, val_data, manifest)
-                    record[f"val_{field}_error_{cfg.horizon}step"] = val_error
-                    bar.set_postfix(loss=f"{loss_value:.4f}", **{f"val_{field}": f"{val_error:.4f}"})
-                with open(metrics_path, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(record) + "\n")
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                save()
+            last = trainer.step == cfg.steps
+            if rank == 0 and (trainer.step % cfg.eval_every == 0 or last):
+                val_error = trainer.record(losses)
+                if val_error is not None:
+                    bar.set_postfix(loss=f"{loss:.4f}", **{f"val_{field}": f"{val_error:.4f}"})
+            if trainer.step % cfg.checkpoint_every == 0 or last:
+                trainer.save()
             elif interrupted() and world == 1:
-                save()
-                bar.close()
+                trainer.save()
                 raise KeyboardInterrupt
-    bar.close()
-    return TrainResult(run, step, loss_value, val_error, field, time.perf_counter() - start)
-
-
-def _base_run(init: str | Path) -> dict[str, Any]:
-    path = Path(init) / CHECKPOINT_NAME
-    if not path.exists():
-        raise FileNotFoundError(f"--init {init}: no {CHECKPOINT_NAME}; give a training run directory")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return TrainResult(run, trainer.step, loss, val_error, field, time.perf_counter() - start)
 
 
 def _check_same_interface(init: str | Path | None, base: DatasetManifest, manifest: DatasetManifest) -> None:
@@ -385,49 +462,10 @@ def _check_same_interface(init: str | Path | None, base: DatasetManifest, manife
         raise ValueError(f"--init {init}: the data's robot or control period differs from the run's")
 
 
-def _save_checkpoint(
-    path: Path,
-    model: WorldModel,
-    optimizer: torch.optim.Optimizer,
-    step: int,
-    rng_states: list[Any],
-    mcfg: ModelConfig,
-    cfg: TrainConfig,
-    manifest: DatasetManifest,
-    digest: str,
-    data_hashes: list[tuple[str, str]],
-) -> None:
-    state = {
-        "format": "wm_planner.checkpoint/1",
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "step": step,
-        "rng": rng_states,
-        "model_config": mcfg.model_dump(mode="json"),
-        "train_config": cfg.model_dump(mode="json"),
-        "manifest": manifest.model_dump(mode="json"),
-        "data_hash": digest,
-        "data_hashes": data_hashes,
-    }
-    tmp = path.with_name(path.name + ".partial")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    summary = {k: state[k] for k in ("step", "model_config", "train_config", "data_hash", "data_hashes")}
-    (path.parent / "config.json").write_text(json.dumps(summary, indent=2) + "\n")
-
-
-def load_checkpoint(run: Path, *, device: str = "cpu") -> tuple[WorldModel, dict[str, Any]]:
-    """The trained model (eval mode) and the checkpoint's metadata from a run directory or file."""
-    path = Path(run)
-    path = path / CHECKPOINT_NAME if path.is_dir() else path
-    try:
-        state = torch.load(path, map_location=device, weights_only=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no checkpoint (train first with wm-planner train)") from None
-    except Exception as error:  # torch raises assorted types for damaged archives
-        raise ValueError(f"{path}: unreadable checkpoint: {error}") from None
-    manifest = DatasetManifest.model_validate(state["manifest"])
-    model = build_model(manifest, ModelConfig.model_validate(state["model_config"]))
-    model.load_state_dict(state["model"])
+def load_checkpoint(run: str | Path, *, device: str = "cpu") -> tuple[WorldModel, Checkpoint]:
+    """The trained model (eval mode) and its checkpoint, from a run directory or a checkpoint file."""
+    checkpoint = Checkpoint.read(run, device=device)
+    model = build_model(checkpoint.manifest, checkpoint.model_config)
+    model.load_state_dict(checkpoint.model)
     model.eval()
-    return model, {**state, "manifest": manifest}
+    return model, checkpoint

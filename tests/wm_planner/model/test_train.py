@@ -58,8 +58,8 @@ def test_checkpoint_round_trip_is_exact(tiny_run: Path) -> None:
     actions = torch.randn(5, 4, model.action_size) * 0.01
     with torch.no_grad():
         assert torch.equal(model.imagine(obs, actions)[0], again.imagine(obs, actions)[0])
-    assert state["manifest"].task == "reach"
-    assert state["step"] == 150
+    assert state.manifest.task == "reach"
+    assert state.step == 150
 
 
 def test_existing_run_needs_resume_and_bad_checkpoint_is_named(tmp_path: Path, reach_dataset: Path) -> None:
@@ -134,9 +134,9 @@ def test_torchrun_trains_with_two_gloo_processes(
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("trained 60 steps") == 1, "only rank 0 reports"
     _, state = load_checkpoint(run)
-    assert state["step"] == 60
-    assert len(state["rng"]) == 2, "each rank's sampler state is saved"
-    assert state["rng"][0] != state["rng"][1], "ranks draw different batches"
+    assert state.step == 60
+    assert len(state.rng) == 2, "each rank's sampler state is saved"
+    assert state.rng[0] != state.rng[1], "ranks draw different batches"
     records = metrics(run)
     # Validation error, not one batch's loss: a batch's loss at 60 steps is mostly which batch it was.
     error = next(key for key in records[0] if key.startswith("val_"))

@@ -77,7 +77,7 @@ def test_metadata_describes_the_model(tiny_run: Path, tiny_bundle: Path, reach_d
     assert meta.robot == default_robot_spec() and meta.control_period == 0.02
     assert meta.observation_layout.names == ("joint_pos", "joint_vel", "ee_pos", "cube_pos", "cube_quat")
     assert np.array_equal(np.array(meta.normalization.obs_mean, np.float32), torch_model.obs_mean.numpy())
-    assert meta.data_hash == state["data_hash"] and meta.training_data[0].path == str(reach_dataset)
+    assert meta.data_hash == state.data_hash and meta.training_data[0].path == str(reach_dataset)
 
 
 def test_runtime_needs_neither_torch_nor_mujoco(tiny_bundle: Path) -> None:

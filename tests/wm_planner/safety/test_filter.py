@@ -94,3 +94,21 @@ def test_bad_shapes_and_margins_are_refused() -> None:
         f.reset(np.full(J, np.nan))
     with pytest.raises(ValueError, match=r"position_margin 2\.0 rad leaves no room"):
         CommandFilter(ROBOT, SafetyConfig(position_margin=2.0))
+
+
+def test_a_fork_previews_commands_without_moving_the_filter_it_came_from() -> None:
+    f = start_filter([0.5] * J)
+    f.filter(f.position + 0.01)
+    before = f.position
+    preview = f.fork()
+    for _ in range(20):
+        preview.filter(preview.position + 1.0)
+    assert np.array_equal(f.position, before), "the preview moved the original filter"
+    # The original continues exactly as a filter that never forked.
+    twin = start_filter([0.5] * J)
+    twin.filter(twin.position + 0.01)
+    np.testing.assert_array_equal(
+        f.filter(f.position + 0.5).position, twin.filter(twin.position + 0.5).position
+    )
+    # And the preview went its own way from the shared state.
+    assert not np.array_equal(preview.position, before)

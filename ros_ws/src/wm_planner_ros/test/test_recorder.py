@@ -22,8 +22,8 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosbags.highlevel import AnyReader
 
-from calibration.bags import bag_topics, read_goals, read_joint_log
-from calibration.profile import load_profile
+from calibration.logs.bags import bag_topics, read_goals, read_joint_log
+from calibration.model.profile import load_profile
 from wm_planner.config import default_robot_spec
 from wm_planner_ros.launcher import NodeProcesses, ros_environment, start_node
 from wm_planner_ros.recorder import BagRecorder, default_topics

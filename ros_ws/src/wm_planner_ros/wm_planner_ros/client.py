@@ -23,10 +23,10 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool, Trigger
-from tqdm import tqdm
 from trajectory_msgs.msg import JointTrajectory
 
 from wm_planner.config import default_robot_spec
+from wm_planner.progress import progress_bar
 from wm_planner_ros.messages import seconds
 
 __all__ = ["GoalResult", "PlannerClient", "RecordedCommand", "drive_to_goal"]
@@ -302,7 +302,7 @@ def drive_to_goal(
         else:
             client.send_joint_goal(joint_goal)
         error = None
-        with tqdm(total=None, desc="to goal", unit=" status") as bar:
+        with progress_bar(total=None, desc="to goal", unit=" status") as bar:
             while time.monotonic() - start < timeout_s:
                 status = client.status() or {}
                 error = status.get("goal_error")

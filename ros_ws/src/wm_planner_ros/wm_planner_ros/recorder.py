@@ -59,7 +59,7 @@ class BagRecorder:
     def __init__(self, node: Any, path: str | Path, topics: Mapping[str, type]) -> None:
         from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-        from calibration.bags import BagWriter
+        from calibration.logs.bags import BagWriter
 
         self.node, self.path = node, Path(path)
         self.received = dict.fromkeys(topics, 0)
@@ -130,11 +130,13 @@ def _summary(counts: dict[str, int], path: Path) -> str:
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from wm_planner.progress import progress_bar
 
     with _recording(args, "wm_planner_recorder") as (_, recorder):
         try:
-            with tqdm(total=args.duration, desc="recording", unit="s", disable=args.duration is None) as bar:
+            with progress_bar(
+                total=args.duration, desc="recording", unit="s", disable=args.duration is None
+            ) as bar:
                 start = time.monotonic()
                 while args.duration is None or time.monotonic() - start < args.duration:
                     time.sleep(0.5)
@@ -193,7 +195,7 @@ def _cmd_excite(args: argparse.Namespace) -> int:
     from rclpy.duration import Duration
     from trajectory_msgs.msg import JointTrajectory
 
-    from calibration.excitation import ExcitationOptions, excitation_trajectory
+    from calibration.fitting.excitation import ExcitationOptions, excitation_trajectory
     from sim.scene import HOME_QPOS
     from wm_planner.config import default_robot_spec
     from wm_planner.control import Trajectory

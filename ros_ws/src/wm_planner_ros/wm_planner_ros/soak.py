@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
-from tqdm import tqdm
 
+from wm_planner.progress import progress_bar
 from wm_planner_ros.client import PlannerClient
 from wm_planner_ros.launcher import start_nodes
 
@@ -56,7 +56,7 @@ def _run(
     samples, goals_sent = [], 0
     start = time.monotonic()
     next_goal = next_sample = start
-    with tqdm(total=round(duration), desc="soak", unit="s") as bar:
+    with progress_bar(total=round(duration), desc="soak", unit="s") as bar:
         while (now := time.monotonic()) - start < duration:
             if now >= next_goal:
                 if goals_sent % 3 == 2:

@@ -21,10 +21,10 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from calibration.bags import BagWriter
-from calibration.joint_log import CommandMessage, MeasuredStates
-from calibration.parameters import ArmParameters, apply_parameters
-from calibration.replay import velocity_servo_control
+from calibration.logs.bags import BagWriter
+from calibration.logs.joint_log import CommandMessage, MeasuredStates
+from calibration.model.parameters import ArmParameters, apply_parameters
+from calibration.model.replay import velocity_servo_control
 from sim.scene import SceneHandles
 from sim.torque import applied_torque
 from sim.trajectory import TrajectoryFollower

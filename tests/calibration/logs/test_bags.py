@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration.bags import BagWriter, read_goals, read_joint_log, typestore
-from calibration.joint_log import BadLogError, CommandMessage, MeasuredStates
-from calibration.synthetic import SyntheticRun, write_run_bag
+from calibration.ground_truth.synthetic import SyntheticRun, write_run_bag
+from calibration.logs.bags import BagWriter, read_goals, read_joint_log, typestore
+from calibration.logs.joint_log import BadLogError, CommandMessage, MeasuredStates
 from wm_planner.config import default_robot_spec
 
 ROBOT = default_robot_spec()

@@ -2,11 +2,11 @@
 
 The "real" arm is the default scene with every joint parameter and every link's mass changed by a seeded
 random factor, a command latency, gravity compensation in its controller and sensor noise
-(:mod:`calibration.synthetic`). It is driven as real arms often are, by velocity setpoints on a forward
-velocity controller, and its runs are written as MCAP bags the way a real arm's recorder writes them:
-epoch stamps (1.7e9 s), the arm's own joint names (``panda_joint1``...), a gripper's joint states mixed
-into ``/joint_states``, joint torques in ``effort``. :func:`calibration.identify.identify` fits them
-back with nothing but the bags (the last run is held out) and must beat the no-physics baseline.
+(:mod:`calibration.ground_truth.synthetic`). It is driven as real arms often are, by velocity setpoints on a
+forward velocity controller, and its runs are written as MCAP bags the way a real arm's recorder writes
+them: epoch stamps (1.7e9 s), the arm's own joint names (``panda_joint1``...), a gripper's joint states
+mixed into ``/joint_states``, joint torques in ``effort``. :func:`calibration.fitting.identify.identify`
+fits them back with nothing but the bags (the last run is held out) and must beat the no-physics baseline.
 
 Links whose mass the torques cannot determine are reported as such and not scored (the first link's
 centre of mass lies on its joint's axis: only its inertia about that axis shows, added to the rotor's).
@@ -21,16 +21,16 @@ from pathlib import Path
 
 import mujoco
 import numpy as np
-from tqdm import tqdm
 
-from calibration.excitation import ExcitationOptions, excitation_trajectory
-from calibration.identify import Identification, identify
-from calibration.inertial import apply_link_scales, link_bodies, link_masses
-from calibration.parameters import JOINT_PARAMETERS, UNITS, ArmParameters, read_parameters
-from calibration.synthetic import SensorNoise, simulate_run, write_run_bag
-from calibration.sysid import FitOptions
+from calibration.fitting.excitation import ExcitationOptions, excitation_trajectory
+from calibration.fitting.identify import Identification, identify
+from calibration.fitting.sysid import FitOptions
+from calibration.ground_truth.synthetic import SensorNoise, simulate_run, write_run_bag
+from calibration.model.inertial import apply_link_scales, link_bodies, link_masses
+from calibration.model.parameters import JOINT_PARAMETERS, UNITS, ArmParameters, read_parameters
 from sim.scene import HOME_QPOS, SceneHandles, load_scene
 from wm_planner.config import RobotSpec, default_robot_spec
+from wm_planner.progress import progress_bar
 
 __all__ = ["SelfTestResult", "TableRow", "run_self_test"]
 
@@ -205,7 +205,7 @@ def run_self_test(
     apply_link_scales(real, groups, scales)
     logged_names = tuple(LOGGED_PREFIX + name for name in robot.joint_names)
     paths = []
-    for k in tqdm(range(runs), desc="synthetic runs", unit="run", disable=not progress):
+    for k in progress_bar(range(runs), desc="synthetic runs", unit="run", disable=not progress):
         trajectory = excitation_trajectory(
             robot, HOME_QPOS, options=ExcitationOptions(duration=duration), seed=seed * 1000 + k
         )

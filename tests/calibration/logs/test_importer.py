@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration.excitation import ExcitationOptions, excitation_trajectory
-from calibration.joint_log import CommandMessage, MeasuredStates
-from calibration.parameters import read_parameters
-from calibration.synthetic import SensorNoise, SyntheticRun, simulate_run, write_run_bag
+from calibration.fitting.excitation import ExcitationOptions, excitation_trajectory
+from calibration.ground_truth.synthetic import SensorNoise, SyntheticRun, simulate_run, write_run_bag
+from calibration.logs.joint_log import CommandMessage, MeasuredStates
+from calibration.model.parameters import read_parameters
 from sim.scene import HOME_QPOS, SceneHandles, load_scene
 from tests.conftest import run_cli
 from wm_planner.config import default_robot_spec

@@ -16,8 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from calibration.profile import CalibrationProfile
-from calibration.sim2real import ReplayedLog
+from calibration.evaluation.replays import ReplayedLog
+from calibration.model.profile import CalibrationProfile
 
 __all__ = ["write_report"]
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.optimize import least_squares
 
-from calibration.joint_log import JointLog
-from calibration.parameters import JOINT_PARAMETERS, ArmParameters
-from calibration.replay import Replayer
+from calibration.logs.joint_log import JointLog
+from calibration.model.parameters import JOINT_PARAMETERS, ArmParameters
+from calibration.model.replay import Replayer
 
 __all__ = [
     "FitOptions",

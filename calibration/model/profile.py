@@ -14,7 +14,7 @@ import numpy as np
 import yaml
 from pydantic import Field
 
-from calibration.parameters import JOINT_PARAMETERS, ArmParameters, read_parameters
+from calibration.model.parameters import JOINT_PARAMETERS, ArmParameters, read_parameters
 from sim.scene import SceneHandles, load_scene
 from wm_planner.config import StrictModel, load_yaml_model
 
@@ -44,7 +44,7 @@ class FitQuality(StrictModel):
 
 
 class InertialProfile(StrictModel):
-    """What the logged joint torques identified (see :mod:`calibration.inertial`): link masses (kg)
+    """What the logged joint torques identified (see :mod:`calibration.model.inertial`): link masses (kg)
     before and after with the 95% interval of each link's scale, the links kept at the scene's mass,
     and per joint the rotor inertia, viscous (N·m·s/rad) and Coulomb (N·m) friction, and the fit's torque
     RMSE (N·m)."""

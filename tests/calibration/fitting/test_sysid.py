@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration.inertial import link_bodies, link_masses
-from calibration.parameters import JOINT_PARAMETERS, read_parameters
-from calibration.profile import load_profile
-from calibration.sysid import noise_scale
+from calibration.fitting.sysid import noise_scale
+from calibration.model.inertial import link_bodies, link_masses
+from calibration.model.parameters import JOINT_PARAMETERS, read_parameters
+from calibration.model.profile import load_profile
 from sim.randomization import Randomizer, load_randomization
 from sim.scene import SceneHandles, load_scene
 from wm_planner.cli import main
@@ -81,7 +81,7 @@ def test_block_robust_intervals_hold_their_coverage_on_correlated_residuals():
     # time; the block-robust ones the fit reports come close.
     from types import SimpleNamespace
 
-    from calibration.sysid import _confidence
+    from calibration.fitting.sysid import _confidence
 
     rng = np.random.default_rng(0)
     n, rho, truth = 2000, 0.95, np.array([1.0, -0.5])

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from calibration.joint_log import BadLogError
-from calibration.parameters import read_parameters
-from calibration.replay import Replayer
-from calibration.sources import read_logs
-from calibration.sysid import tracking_rmse
+from calibration.fitting.sysid import tracking_rmse
+from calibration.logs.joint_log import BadLogError
+from calibration.logs.sources import read_logs
+from calibration.model.parameters import read_parameters
+from calibration.model.replay import Replayer
 from sim.collect import collect
 from sim.scene import SceneHandles, load_scene
 from wm_planner.config import default_robot_spec

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.optimize import lsq_linear
 from scipy.signal import savgol_filter
 
-from calibration.joint_log import JointLog
+from calibration.logs.joint_log import JointLog
 from sim.scene import SceneHandles
 
 __all__ = [
@@ -48,7 +48,7 @@ _STRIDE_S = 0.01
 _MOVING = 0.05
 """rad/s: slower joints are left out of their equation (friction's sign is undefined at rest)."""
 _BLOCK_S = 0.25
-"""Residual blocks of the robust covariance, as in :mod:`calibration.sysid`."""
+"""Residual blocks of the robust covariance, as in :mod:`calibration.fitting.sysid`."""
 
 
 @dataclass(frozen=True)

@@ -20,21 +20,15 @@ import mujoco
 import numpy as np
 from mujoco import rollout as mj_rollout
 
-from calibration.joint_log import JointLog
-from calibration.parameters import ArmParameters, apply_parameters
+from calibration.logs.commands import delayed
+from calibration.logs.joint_log import JointLog
+from calibration.model.parameters import ArmParameters, apply_parameters
 from sim.scene import SceneHandles
 from wm_planner.config import RobotSpec
 
-__all__ = ["Replayer", "delayed", "reference_path", "velocity_servo_control"]
+__all__ = ["Replayer", "velocity_servo_control"]
 
 _STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
-
-
-def delayed(time: np.ndarray, command: np.ndarray, latency: float) -> np.ndarray:
-    """``command [T, J]`` as the servos see it ``latency`` seconds later, linearly interpolated between
-    grid points (so a fit can move the latency smoothly) and held at the first value before it."""
-    shifted = time - latency
-    return np.stack([np.interp(shifted, time, command[:, j]) for j in range(command.shape[1])], axis=1)
 
 
 def velocity_servo_control(
@@ -47,18 +41,6 @@ def velocity_servo_control(
     dt = float(time[1] - time[0])
     integral = start + dt * np.cumsum(v, axis=0)
     return integral + v * (parameters.joints["kv"] / np.maximum(parameters.joints["kp"], 1e-12))
-
-
-def reference_path(log: JointLog, latency: float) -> np.ndarray:
-    """Where the commands said the arm should be ``[T, J]``, ``latency`` seconds late: the position
-    setpoint, or the integrated velocity setpoint from the first measured position. The no-physics
-    baseline a calibrated scene has to beat."""
-    commanded = delayed(log.time, log.command, latency)
-    if log.command_kind != "velocity":
-        return commanded
-    return log.position[0] + log.dt * np.concatenate(
-        [np.zeros((1, commanded.shape[1])), np.cumsum(commanded[:-1], 0)]
-    )
 
 
 class Replayer:

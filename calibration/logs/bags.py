@@ -19,7 +19,7 @@ from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from calibration.joint_log import (
+from calibration.logs.joint_log import (
     COMMAND_KINDS,
     BadLogError,
     CommandMessage,
@@ -347,7 +347,8 @@ def _seconds(stamps_ns: Sequence[int], origin_ns: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Goal:
-    """A goal sent during a run: its time (s), topic and value (xyz, or joint positions)."""
+    """A goal sent during a run: its time (s; the header's stamp, else when it was logged), topic and
+    value (xyz, or joint positions)."""
 
     time: float
     topic: str
@@ -382,5 +383,5 @@ def read_goals(path: str | Path) -> list[Goal]:
                     value = np.array([p.x, p.y, p.z])
                 else:
                     value = np.asarray(msg.position, dtype=np.float64)
-                goals.append(Goal(log_time * 1e-9, connection.topic, value))
+                goals.append(Goal(_stamp_ns(msg.header, log_time) * 1e-9, connection.topic, value))
     return sorted(goals, key=lambda g: g.time)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from calibration.excitation import ExcitationOptions, excitation_trajectory
+from calibration.fitting.excitation import ExcitationOptions, excitation_trajectory
 from sim.scene import HOME_QPOS
 from wm_planner.config import default_robot_spec
 

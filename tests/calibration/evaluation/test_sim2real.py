@@ -7,13 +7,14 @@ import mujoco
 import numpy as np
 import pytest
 
-from calibration.bags import read_joint_log
-from calibration.excitation import ExcitationOptions, excitation_trajectory
-from calibration.parameters import JOINT_PARAMETERS, read_parameters
-from calibration.profile import CalibrationProfile, write_calibrated_scene
-from calibration.selftest import perturbed_truth
-from calibration.sim2real import load_outcomes, log_episode, mmrv, pearson_r
-from calibration.synthetic import SensorNoise, simulate_run, write_run_bag
+from calibration.evaluation.sim2real import load_outcomes, mmrv, pearson_r
+from calibration.fitting.excitation import ExcitationOptions, excitation_trajectory
+from calibration.ground_truth.selftest import perturbed_truth
+from calibration.ground_truth.synthetic import SensorNoise, simulate_run, write_run_bag
+from calibration.logs.bags import read_joint_log
+from calibration.logs.episodes import log_episode
+from calibration.model.parameters import JOINT_PARAMETERS, read_parameters
+from calibration.model.profile import CalibrationProfile, write_calibrated_scene
 from sim.scene import HOME_QPOS, SCENE_PATH, SceneHandles, load_scene
 from wm_planner.cli import main
 from wm_planner.config import ConfigError, default_robot_spec
@@ -140,7 +141,7 @@ def test_report_metrics_match_direct_computation(arm_logs, tiny_bundle: Path, tm
 
 
 def profile_latency(path: Path) -> float:
-    from calibration.profile import load_profile
+    from calibration.model.profile import load_profile
 
     return load_profile(path).latency
 

@@ -11,17 +11,18 @@ from pathlib import Path
 import mujoco
 import numpy as np
 import yaml
-from tqdm import tqdm
 
-from calibration.inertial import InertialFit, apply_link_scales, fit_inertial, link_bodies
-from calibration.joint_log import JointLog
-from calibration.parameters import JOINT_PARAMETERS, ArmParameters, read_parameters
-from calibration.profile import CalibrationProfile, FitQuality, InertialProfile, write_calibrated_scene
-from calibration.replay import Replayer, reference_path
-from calibration.sources import LogReading, read_logs
-from calibration.sysid import FitOptions, FitResult, fit_parameters, tracking_rmse
+from calibration.fitting.sysid import FitOptions, FitResult, fit_parameters, tracking_rmse
+from calibration.logs.commands import reference_path
+from calibration.logs.joint_log import JointLog
+from calibration.logs.sources import LogReading, read_logs
+from calibration.model.inertial import InertialFit, apply_link_scales, fit_inertial, link_bodies
+from calibration.model.parameters import JOINT_PARAMETERS, ArmParameters, read_parameters
+from calibration.model.profile import CalibrationProfile, FitQuality, InertialProfile, write_calibrated_scene
+from calibration.model.replay import Replayer
 from sim.scene import SCENE_PATH, SceneHandles, load_scene
 from wm_planner.config import RobotSpec
+from wm_planner.progress import progress_bar
 
 __all__ = [
     "DelayBaseline",
@@ -103,7 +104,8 @@ def delay_baseline(
     fitted: Sequence[JointLog], held_out: Sequence[JointLog], *, max_delay: float
 ) -> DelayBaseline:
     """Search delays from 0 to ``max_delay`` in physics steps for the one whose commanded path
-    (:func:`calibration.replay.reference_path`) tracks the ``fitted`` runs best; its RMSE on ``held_out``."""
+    (:func:`calibration.logs.commands.reference_path`) tracks the ``fitted`` runs best; its RMSE on
+    ``held_out``."""
     dt = fitted[0].dt
     delays = np.arange(0.0, max_delay + dt / 2, dt)
 
@@ -186,9 +188,9 @@ def identify(
     and a domain randomization over the confidence intervals (``.randomization.yaml``).
 
     Where the fitted runs log joint torques, the link masses, rotor inertia and friction are identified
-    from them first (:func:`calibration.inertial.fit_inertial`); the servo's gains and the command latency
-    are then fitted to the tracking (:func:`fit_parameters`). The profile compares the held-out tracking
-    of the uncalibrated scene, the calibrated one and the no-physics delay baseline.
+    from them first (:func:`calibration.model.inertial.fit_inertial`); the servo's gains and the command
+    latency are then fitted to the tracking (:func:`fit_parameters`). The profile compares the held-out
+    tracking of the uncalibrated scene, the calibrated one and the no-physics delay baseline.
     """
     source = Path(scene or SCENE_PATH)
     original = load_scene(source)
@@ -199,7 +201,7 @@ def identify(
     arm = _torque_identified(original, handles, train)
     options = replace(options, fixed=tuple(dict.fromkeys([*options.fixed, *arm.fixed])))
     replayer = Replayer(arm.model, robot, threads=threads)
-    with tqdm(total=options.max_iterations, desc="sysid", unit="it", disable=not progress) as bar:
+    with progress_bar(total=options.max_iterations, desc="sysid", unit="it", disable=not progress) as bar:
 
         def report(iteration: int, cost: float) -> None:
             bar.update(1)

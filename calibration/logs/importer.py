@@ -1,6 +1,6 @@
 """``wm-planner data import``: logged runs of the arm become a dataset ``wm-planner train`` accepts.
 
-Each bag is read as the calibration tools read it (:func:`calibration.bags.read_joint_log`, with the
+Each bag is read as the calibration tools read it (:func:`calibration.logs.bags.read_joint_log`, with the
 same topic, kind and joint-name options) and resampled on the control grid: observations from the
 measured joints (and the object's logged pose) every control period, and as actions the change of the
 commanded path over each period, which is what the arm's world model is trained to take. Long runs are
@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from calibration.bags import read_poses
-from calibration.joint_log import BadLogError, JointLog
-from calibration.sim2real import log_episode
-from calibration.sources import LogReading, read_logs
+from calibration.logs.bags import read_goals, read_poses
+from calibration.logs.episodes import log_episode
+from calibration.logs.joint_log import BadLogError, JointLog
+from calibration.logs.sources import LogReading, read_logs
 from sim.collect import arm_manifest
 from wm_planner.config import RobotSpec
 from wm_planner.data import DatasetWriter, Episode
 from wm_planner.observation import EE_POS, ObservationBuilder
+from wm_planner.progress import progress_bar
 
 __all__ = ["ImportSummary", "import_logs", "log_episodes"]
 
@@ -98,24 +98,25 @@ def import_logs(
     reading: LogReading | None = None,
     object_topic: str = OBJECT_TOPIC,
     goal_topic: str = GOAL_TOPIC,
-    physics_step: float = 0.002,
+    physics_step: float,
     episode_steps: int = 150,
     progress: bool = True,
 ) -> ImportSummary:
-    """Write the runs in ``bags`` as a dataset at ``out`` (see the module docstring). A bag without
-    ``object_topic`` gets the object resting where the scene puts it."""
+    """Write the runs in ``bags`` as a dataset at ``out`` (see the module docstring), read on a grid of
+    the twin's ``physics_step`` (s). A bag without ``object_topic`` gets the object resting where the
+    scene puts it."""
     if episode_steps < 2:
         raise ValueError(f"episode_steps must be at least 2, got {episode_steps}")
     manifest = arm_manifest(
-        robot, "imported", {"generator": "calibration.importer", "logs": [str(b) for b in bags]}
+        robot, "imported", {"generator": "calibration.logs.importer", "logs": [str(b) for b in bags]}
     )
     writer = DatasetWriter(out, manifest)
     index, transitions, skipped = 0, 0, {}
-    for bag in tqdm([Path(b) for b in bags], desc="import", unit="log", disable=not progress):
+    for bag in progress_bar([Path(b) for b in bags], desc="import", unit="log", disable=not progress):
         (log,) = read_logs([bag], robot.joint_names, dt=physics_step, reading=reading)
         pose_stamps, poses = read_poses(bag, object_topic)
-        goal_stamps, goal_poses = read_poses(bag, goal_topic)
-        goals = [((t - log.start_ns) * 1e-9, xyz[:3]) for t, xyz in zip(goal_stamps, goal_poses, strict=True)]
+        start = log.start_ns * 1e-9
+        goals = [(goal.time - start, goal.value) for goal in read_goals(bag) if goal.topic == goal_topic]
         object_poses = _on_grid(pose_stamps, poses, log) if len(poses) else None
         episodes = log_episodes(
             log, robot, object_poses=object_poses, goals=goals, episode_steps=episode_steps

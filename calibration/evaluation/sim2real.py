@@ -12,32 +12,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from calibration.inertial import predicted_torque
-from calibration.joint_log import BadLogError, JointLog
-from calibration.parameters import read_parameters
-from calibration.profile import CalibrationProfile
-from calibration.replay import Replayer, reference_path
-from calibration.sources import LogReading, read_logs
-from sim.scene import SceneHandles, load_scene
+from calibration.evaluation.replays import ReplayedLog, replay_logs
+from calibration.evaluation.report import write_report
+from calibration.logs.episodes import log_episode
+from calibration.logs.joint_log import JointLog
+from calibration.logs.sources import LogReading, read_logs
+from calibration.model.profile import load_profile
+from sim.scene import load_scene
 from wm_planner.config import RobotSpec, StrictModel, load_yaml_model
 from wm_planner.observation import ObservationBuilder
 
 __all__ = [
     "ConfigOutcome",
     "Outcomes",
-    "ReplayedLog",
     "load_outcomes",
-    "log_episode",
     "mmrv",
     "pearson_r",
-    "replay_logs",
     "run_sim2real",
     "success_agreement",
     "tracking_metrics",
@@ -113,48 +109,6 @@ def success_agreement(outcomes: Outcomes) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class ReplayedLog:
-    """One log and its open-loop replays: positions ``[T, J]`` in the uncalibrated and calibrated sim
-    and of the no-physics baseline (the commanded path, delayed), velocities ``[T, J]`` of both replays,
-    and where efforts are logged ``torque``: ``(time [R], measured [R, J], calibrated scene's [R, J])``."""
-
-    log: JointLog
-    uncalibrated: np.ndarray
-    calibrated: np.ndarray
-    baseline: np.ndarray
-    velocity_uncalibrated: np.ndarray
-    velocity_calibrated: np.ndarray
-    torque: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-
-
-def _replayer(scene: Path, robot: RobotSpec, latency: float, threads: int | None):
-    model = load_scene(scene)
-    parameters = read_parameters(model, SceneHandles.of(model, robot.joint_names))
-    return Replayer(model, robot, threads=threads), replace(parameters, latency=latency)
-
-
-def replay_logs(
-    logs: Sequence[JointLog],
-    profile: CalibrationProfile,
-    profile_path: str | Path,
-    robot: RobotSpec,
-    *,
-    threads: int | None = None,
-) -> list[ReplayedLog]:
-    """Replay every log's commands in the profile's source scene (no latency) and in its calibrated
-    scene (with the fitted latency); the baseline's delay is the profile's."""
-    before, nominal = _replayer(Path(profile.source_scene), robot, 0.0, threads)
-    after, calibrated = _replayer(profile.scene_path(profile_path), robot, profile.latency, threads)
-    delay = profile.quality.baseline_delay if profile.quality is not None else profile.latency
-    out = []
-    for log in logs:
-        (q0, qd0), (q1, qd1) = (r.replay(log, [p]) for r, p in ((before, nominal), (after, calibrated)))
-        torque = None if log.effort is None else predicted_torque(after.model, after.handles, log)
-        out.append(ReplayedLog(log, q0[0], q1[0], reference_path(log, delay), qd0[0], qd1[0], torque))
-    return out
-
-
 def _tool_tips(builder: ObservationBuilder, q: np.ndarray) -> np.ndarray:
     return np.array([builder.tool_tip(row) for row in q])
 
@@ -197,28 +151,6 @@ def tracking_metrics(replayed: Sequence[ReplayedLog], builder: ObservationBuilde
     return result
 
 
-def log_episode(
-    log: JointLog,
-    control_period: float,
-    builder: ObservationBuilder,
-    object_poses: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The log as a model sees an episode: ``observations [T+1, O]`` from the measured joints (and
-    ``object_poses [len(log.time), 7]``, else the object at rest) every control period, and
-    ``actions [T, J]``, the change of the commanded path over each period (the integrated setpoint, for
-    a velocity-commanded arm)."""
-    stride = round(control_period / log.dt)
-    if stride < 1 or abs(stride * log.dt - control_period) > 1e-9:
-        raise BadLogError(
-            f"{log.name}: control period {control_period} s is not a whole number of {log.dt} s log steps"
-        )
-    at = np.arange(0, len(log.time), stride)
-    poses = [None] * len(log.time) if object_poses is None else object_poses
-    observations = np.array([builder.build(log.position[i], log.velocity[i], poses[i]) for i in at])
-    path = reference_path(log, 0.0)
-    return observations.astype(np.float32), np.diff(path[at], axis=0).astype(np.float32)
-
-
 def _world_model_errors(
     bundle: str | Path, logs: Sequence[JointLog], builder: ObservationBuilder, ks: Sequence[int]
 ) -> dict[str, Any]:
@@ -256,9 +188,6 @@ def run_sim2real(
 
     Each of ``bundles`` adds its k-step prediction error on the logs (before and after fine-tuning on
     real logs, say)."""
-    from calibration.profile import load_profile
-    from calibration.report import write_report
-
     profile = load_profile(profile_path)
     if tuple(profile.joint_names) != tuple(robot.joint_names):
         raise ValueError(

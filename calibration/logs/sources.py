@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from calibration.bags import read_joint_log
-from calibration.joint_log import BadLogError, JointLog
+from calibration.logs.bags import read_joint_log
+from calibration.logs.joint_log import BadLogError, JointLog
 from wm_planner.data import EpisodeDataset
 from wm_planner.data.dataset import DatasetManifest, read_manifest
 from wm_planner.data.episode import read_episode

@@ -1,0 +1,63 @@
+"""Logs replayed open loop in the uncalibrated and the calibrated scene, beside the delay baseline: what
+the sim-to-real metrics and the report are computed from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from calibration.logs.commands import reference_path
+from calibration.logs.joint_log import JointLog
+from calibration.model.inertial import predicted_torque
+from calibration.model.parameters import read_parameters
+from calibration.model.profile import CalibrationProfile
+from calibration.model.replay import Replayer
+from sim.scene import SceneHandles, load_scene
+from wm_planner.config import RobotSpec
+
+__all__ = ["ReplayedLog", "replay_logs"]
+
+
+@dataclass(frozen=True)
+class ReplayedLog:
+    """One log and its open-loop replays: positions ``[T, J]`` in the uncalibrated and calibrated sim
+    and of the no-physics baseline (the commanded path, delayed), velocities ``[T, J]`` of both replays,
+    and where efforts are logged ``torque``: ``(time [R], measured [R, J], calibrated scene's [R, J])``."""
+
+    log: JointLog
+    uncalibrated: np.ndarray
+    calibrated: np.ndarray
+    baseline: np.ndarray
+    velocity_uncalibrated: np.ndarray
+    velocity_calibrated: np.ndarray
+    torque: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+def _replayer(scene: Path, robot: RobotSpec, latency: float, threads: int | None):
+    model = load_scene(scene)
+    parameters = read_parameters(model, SceneHandles.of(model, robot.joint_names))
+    return Replayer(model, robot, threads=threads), replace(parameters, latency=latency)
+
+
+def replay_logs(
+    logs: Sequence[JointLog],
+    profile: CalibrationProfile,
+    profile_path: str | Path,
+    robot: RobotSpec,
+    *,
+    threads: int | None = None,
+) -> list[ReplayedLog]:
+    """Replay every log's commands in the profile's source scene (no latency) and in its calibrated
+    scene (with the fitted latency); the baseline's delay is the profile's."""
+    before, nominal = _replayer(Path(profile.source_scene), robot, 0.0, threads)
+    after, calibrated = _replayer(profile.scene_path(profile_path), robot, profile.latency, threads)
+    delay = profile.quality.baseline_delay if profile.quality is not None else profile.latency
+    out = []
+    for log in logs:
+        (q0, qd0), (q1, qd1) = (r.replay(log, [p]) for r, p in ((before, nominal), (after, calibrated)))
+        torque = None if log.effort is None else predicted_torque(after.model, after.handles, log)
+        out.append(ReplayedLog(log, q0[0], q1[0], reference_path(log, delay), qd0[0], qd1[0], torque))
+    return out
