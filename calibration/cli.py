@@ -83,16 +83,16 @@ def _cmd_sysid(args: argparse.Namespace) -> int:
         max_iterations=args.iterations,
     )
     if args.self_test:
-        result = run_self_test(
+        selftest = run_self_test(
             args.out or "runs/sysid_self_test",
             robot=robot,
             seed=args.seed,
             options=options,
             threads=args.threads,
         )
-        print(result.table())
-        print(f"{result.summary()} -> {result.identification.profile_path}")
-        return 0 if result.passed else 1
+        print(selftest.table())
+        print(f"{selftest.summary()} -> {selftest.identification.profile_path}")
+        return 0 if selftest.passed else 1
     if not args.log or not args.out:
         raise ValueError("sysid needs --log BAG [BAG ...] and --out PROFILE.yaml (or --self-test)")
     result = identify(

@@ -170,7 +170,7 @@ def run_bench(
             plan_with(ours, source), repeats, 20, f"ours, loaded ({load_cores} busy)", progress
         )
     stats = {name: _stats(latencies, transitions) for name, latencies in results.items()}
-    ours = stats["ours"]["transitions_per_s"]
+    rate = stats["ours"]["transitions_per_s"]
     return {
         "settings": {
             "samples": config.samples,
@@ -186,8 +186,8 @@ def run_bench(
             "machine": platform.processor() or platform.machine(),
         },
         **stats,
-        "ratio_vs_pytorch_mppi": ours / stats["pytorch_mppi"]["transitions_per_s"],
-        "ratio_vs_mujoco_rollout": ours / stats["mujoco_rollout"]["transitions_per_s"],
+        "ratio_vs_pytorch_mppi": rate / stats["pytorch_mppi"]["transitions_per_s"],
+        "ratio_vs_mujoco_rollout": rate / stats["mujoco_rollout"]["transitions_per_s"],
     }
 
 

@@ -216,8 +216,7 @@ def collect(
     bar = progress_bar(total=len(todo), desc=f"collect {task}", unit="ep", disable=not progress)
     with bar:
         if workers == 1 or len(todo) <= 1:
-            results = (_collect_one(job, i) for i in todo)
-            transitions, successes, moved, cut = _tally(results, bar)
+            transitions, successes, moved, cut = _tally((_collect_one(job, i) for i in todo), bar)
         else:
             with mp.get_context("spawn").Pool(min(workers, len(todo))) as pool:
                 results = pool.imap_unordered(_collect_star, [(job, i) for i in todo])

@@ -142,16 +142,16 @@ class Randomizer:
             if index < 0:
                 raise ValueError(f"randomization of {term.parameter}: the scene has no {kind} named {name!r}")
             ids.append(index)
-        ids = np.array(ids)
+        found = np.array(ids)
         if term.parameter.startswith("joint."):
-            return self.model.jnt_dofadr[ids]
+            return np.asarray(self.model.jnt_dofadr[found])
         if term.parameter.startswith("actuator."):
             by_joint = {int(self.model.actuator_trnid[a, 0]): a for a in range(self.model.nu)}
-            missing = [n for n, j in zip(names, ids, strict=True) if int(j) not in by_joint]
+            missing = [n for n, j in zip(names, found, strict=True) if int(j) not in by_joint]
             if missing:
                 raise ValueError(f"randomization of {term.parameter}: no actuator drives {missing}")
-            return np.array([by_joint[int(j)] for j in ids])
-        return ids
+            return np.array([by_joint[int(j)] for j in found])
+        return found
 
     def apply(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Restore the scene's values, then draw every term; returns the values set, per parameter."""

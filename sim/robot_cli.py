@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sim.robot_import import ACCELERATION_PER_VELOCITY, ImportOptions, import_robot, srdf_group_state
 from sim.robots import RobotFolder
+from sim.twin import TwinOptions
 from wm_planner.urdf import UrdfError, parse_urdf
 
 __all__ = ["register_cli"]
@@ -24,9 +25,13 @@ def _floats_option(text: str | None, option: str) -> tuple[float, ...] | None:
 
 
 def _options(args: argparse.Namespace) -> ImportOptions:
-    tip = _floats_option(args.tip_xyz, "--tip-xyz") or (0.0, 0.0, 0.0)
-    if len(tip) != 3:
+    tip = _floats_option(args.tip_xyz, "--tip-xyz")
+    if tip is not None and len(tip) != 3:
         raise UrdfError(f"--tip-xyz: expected 3 numbers, got {len(tip)}")
+    if args.tool_length < 0 or args.tool_radius <= 0:
+        raise UrdfError(
+            f"--tool-length {args.tool_length} must be >= 0 and --tool-radius {args.tool_radius} above 0 (m)"
+        )
     home = _floats_option(args.home, "--home")
     if args.srdf:
         chain = parse_urdf(Path(args.urdf)).chain(args.base_link, args.tip_link)
@@ -35,11 +40,12 @@ def _options(args: argparse.Namespace) -> ImportOptions:
         name=args.name,
         base_link=args.base_link,
         tip_link=args.tip_link,
-        tip_xyz=tip,  # type: ignore[arg-type]
+        tip_xyz=None if tip is None else (tip[0], tip[1], tip[2]),
         package_paths=tuple(Path(p) for p in args.package_path),
         acceleration_limits=_floats_option(args.acceleration_limits, "--acceleration-limits"),
         home=home,
         control_period=args.control_period,
+        twin=TwinOptions(tool_length=args.tool_length, tool_radius=args.tool_radius),
     )
 
 
@@ -83,7 +89,17 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="robot name (default: the URDF's)")
     p.add_argument("--base-link", help="first link of the arm's chain (default: the tree's root)")
     p.add_argument("--tip-link", help="last link of the chain, the tool's (default: the tree's one leaf)")
-    p.add_argument("--tip-xyz", help="tool tip in the tip link's frame, m: 'x y z' (default: its origin)")
+    p.add_argument(
+        "--tip-xyz",
+        help="tool tip in the tip link's frame, m: 'x y z' (default: the pusher's end, else its origin)",
+    )
+    p.add_argument(
+        "--tool-length",
+        type=float,
+        default=0.0,
+        help="m; mount a pusher rod of this length on the tip link, along its z axis (for a bare flange)",
+    )
+    p.add_argument("--tool-radius", type=float, default=0.015, help="m; the pusher rod's radius")
     p.add_argument(
         "--package-path",
         action="append",

@@ -39,6 +39,7 @@ __all__ = [
     "WORKSPACE_FILE",
     "ImportOptions",
     "import_robot",
+    "merge_spheres",
     "srdf_group_state",
     "tool_points_of",
 ]
@@ -48,6 +49,8 @@ ACCELERATION_PER_VELOCITY = 3.0
 """1/s: URDF has no acceleration limits; unless given, each joint may reach its velocity limit in a third
 of a second (the shipped Panda's published limits are 3.4-7.7 times its velocity limits: conservative)."""
 _MESH_FORMATS = (".stl", ".obj", ".msh")
+TOOL_SPHERE_SLACK = 0.01
+"""m: how far beyond a larger sphere a smaller one of the tool's may reach and still be left out."""
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,9 @@ class ImportOptions:
     name: str | None = None
     base_link: str | None = None
     tip_link: str | None = None
-    tip_xyz: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    """The tool tip in the tip link's frame (m): the point the reach task brings to its goal."""
+    tip_xyz: tuple[float, float, float] | None = None
+    """The tool tip in the tip link's frame (m): the point the reach task brings to its goal (default: the
+    end of the twin's pusher rod, else the link's origin)."""
     package_paths: tuple[Path, ...] = ()
     """Folders holding ROS packages, for ``package://`` mesh paths (as ROS's package path)."""
     acceleration_limits: tuple[float, ...] | None = None
@@ -120,7 +124,11 @@ def _localise_meshes(urdf_text: str, urdf_dir: Path, package_paths: tuple[Path, 
 
 
 def _spec(
-    chain: UrdfChain, options: ImportOptions, name: str, tool_points: tuple[ToolPoint, ...]
+    chain: UrdfChain,
+    options: ImportOptions,
+    name: str,
+    tool_points: tuple[ToolPoint, ...],
+    tip_in_link: np.ndarray,
 ) -> RobotSpec:
     """The robot spec of ``chain``; errors name the joint whose limits are missing."""
     lower, upper = chain.limits()
@@ -145,9 +153,15 @@ def _spec(
         "acceleration_limits": acceleration,
         "effort_limits": None if any(e is None or e <= 0 for e in efforts) else efforts,
         "control_period": options.control_period,
-        "kinematics": chain.kinematics(tool_points, tip=np.array(options.tip_xyz)).model_dump(),
+        "kinematics": chain.kinematics(tool_points, tip=tip_in_link).model_dump(),
     }
     return validate_model(RobotSpec, data, source="the URDF")
+
+
+def _tip_xyz(options: ImportOptions) -> tuple[float, float, float]:
+    if options.tip_xyz is not None:
+        return options.tip_xyz
+    return (0.0, 0.0, options.twin.tool_length)
 
 
 def tool_points_of(model: mujoco.MjModel, tip_body: int, tool_bodies: list[int]) -> tuple[ToolPoint, ...]:
@@ -175,7 +189,25 @@ def tool_points_of(model: mujoco.MjModel, tip_body: int, tool_bodies: list[int])
             points.append(ToolPoint(xyz=tuple(float(v) for v in xyz), radius=radius))  # type: ignore[arg-type]
     if not points:
         raise UrdfError("the tool has no collision geometry: nothing could touch an object")
-    return tuple(points)
+    return merge_spheres(tuple(points))
+
+
+def merge_spheres(
+    points: tuple[ToolPoint, ...], *, slack: float = TOOL_SPHERE_SLACK
+) -> tuple[ToolPoint, ...]:
+    """``points`` without the spheres that reach less than ``slack`` (m) beyond a larger one (a finger's
+    pads, a mesh's overlapping parts), the smallest considered first; the others are kept as they are. The
+    world model places and checks every sphere at every imagined step, so each one it need not carry is
+    planning and training time saved."""
+    centres = np.array([p.xyz for p in points]).reshape(-1, 3)
+    radii = np.array([p.radius for p in points])
+    kept = np.ones(len(points), dtype=bool)
+    for i in np.argsort(radii, kind="stable"):
+        reach = np.linalg.norm(centres - centres[i], axis=1) + radii[i]
+        covering = kept & (radii >= radii[i]) & (reach <= radii + slack)
+        covering[i] = False
+        kept[i] = not covering.any()
+    return tuple(p for p, keep in zip(points, kept, strict=True) if keep)
 
 
 def _tool_bodies(model: mujoco.MjModel, chain: UrdfChain) -> list[int]:
@@ -208,12 +240,12 @@ def import_robot(urdf: Path, out: Path, options: ImportOptions | None = None) ->
         folder = Path(tmp)
         local = _localise_meshes(text, urdf.parent, options.package_paths, folder / "meshes")
         tip_only = (ToolPoint(xyz=(0.0, 0.0, 0.0), radius=0.0),)
-        draft = _spec(chain, options, name, tip_only)
+        tip_in_link = np.array(_tip_xyz(options))
+        draft = _spec(chain, options, name, tip_only, tip_in_link)
         home = None if options.home is None else np.array(options.home, dtype=np.float64)
         if home is not None and home.shape != (draft.dof,):
             raise UrdfError(f"home pose has {home.size} values, the chain has {draft.dof} joints")
         workspace = derive_workspace(draft, home=home)
-        tip_in_link = np.array(options.tip_xyz)
         twin = build_twin(
             local,
             chain,

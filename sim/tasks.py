@@ -94,7 +94,11 @@ def get_task(name: str, workspace: Workspace | None = None) -> Task:
         raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
     if workspace is None:
         return TASKS[name]
-    cube = {"cube_low": workspace.cube_low, "cube_high": workspace.cube_high}
+    cube_low, cube_high = workspace.cube_low, workspace.cube_high
     if name == "reach":
-        return ReachTask(low=workspace.reach_low, high=workspace.reach_high, **cube)
-    return PushTask(table_low=workspace.push_low, table_high=workspace.push_high, **cube)
+        return ReachTask(
+            low=workspace.reach_low, high=workspace.reach_high, cube_low=cube_low, cube_high=cube_high
+        )
+    return PushTask(
+        table_low=workspace.push_low, table_high=workspace.push_high, cube_low=cube_low, cube_high=cube_high
+    )

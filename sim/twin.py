@@ -46,6 +46,9 @@ class TwinOptions:
     joint_damping: float = 1.0
     """Viscous joint damping (N m s/rad)."""
     frictionloss: float = 0.1
+    tool_length: float = 0.0
+    """m; a pusher rod mounted on the tip link along its z axis (the tool frame's convention), 0: none."""
+    tool_radius: float = 0.015
     cube_half_size: float = 0.025
     cube_mass: float = 0.1
 
@@ -95,6 +98,21 @@ def _prepare_arm(spec: mujoco.MjSpec, chain: UrdfChain, robot: RobotSpec, option
         body.gravcomp = 1.0
         for geom in body.geoms:
             geom.contype, geom.conaffinity = 2, 1
+
+
+def _add_pusher(tip: mujoco.MjsBody, options: TwinOptions) -> None:
+    """A flat-ended rod from the tip link's origin along its z axis: a tool to push with, for an arm whose
+    description ends at a bare flange."""
+    rod = tip.add_geom(
+        name="pusher_rod",
+        type=mujoco.mjtGeom.mjGEOM_CYLINDER,
+        fromto=[0.0, 0.0, 0.0, 0.0, 0.0, options.tool_length],
+        size=[options.tool_radius, 0.0, 0.0],
+        mass=0.1,
+        friction=[0.3, 0.005, 0.0001],
+        rgba=[0.2, 0.45, 0.85, 1.0],
+    )
+    rod.contype, rod.conaffinity = 2, 1
 
 
 def _add_world(spec: mujoco.MjSpec, reach: float, options: TwinOptions) -> None:
@@ -203,6 +221,8 @@ def build_twin(
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     spec.visual.global_.offwidth, spec.visual.global_.offheight = 1280, 720
     _prepare_arm(spec, chain, robot, options)
+    if options.tool_length > 0.0:
+        _add_pusher(spec.body(chain.tip), options)
     spec.body(chain.tip).add_site(
         name="ee_site", pos=list(tip_in_link), size=[0.006, 0.006, 0.006], rgba=[1, 1, 0, 1]
     )

@@ -83,8 +83,8 @@ def load_outcomes(path: str | Path) -> Outcomes:
 
 def pearson_r(x: Sequence[float], y: Sequence[float]) -> float:
     """Pearson correlation of two equally long sequences (NaN when either is constant)."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    dx, dy = x - x.mean(), y - y.mean()
+    a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    dx, dy = a - a.mean(), b - b.mean()
     denominator = np.sqrt(np.sum(dx**2) * np.sum(dy**2))
     return float(np.sum(dx * dy) / denominator) if denominator > 0 else float("nan")
 
@@ -92,16 +92,22 @@ def pearson_r(x: Sequence[float], y: Sequence[float]) -> float:
 def mmrv(real: Sequence[float], sim: Sequence[float]) -> float:
     """Mean maximum rank violation: for each configuration, the largest real-success gap to another
     configuration that sim ranks the other way round; averaged. 0 when sim orders them all as reality does."""
-    real, sim = np.asarray(real, dtype=np.float64), np.asarray(sim, dtype=np.float64)
-    gap = np.abs(real[:, None] - real[None, :])
-    violated = (sim[:, None] < sim[None, :]) != (real[:, None] < real[None, :])
+    r, s = np.asarray(real, dtype=np.float64), np.asarray(sim, dtype=np.float64)
+    gap = np.abs(r[:, None] - r[None, :])
+    violated = (s[:, None] < s[None, :]) != (r[:, None] < r[None, :])
     return float(np.mean(np.max(gap * violated, axis=1)))
+
+
+def _sim_success(name: str, outcome: ConfigOutcome) -> float:
+    if outcome.sim_success is None:
+        raise ValueError(f"configs.{name}: no sim_success; read outcome files with load_outcomes")
+    return outcome.sim_success
 
 
 def success_agreement(outcomes: Outcomes) -> dict[str, Any]:
     names = list(outcomes.configs)
     real = [outcomes.configs[n].real_success for n in names]
-    sim = [outcomes.configs[n].sim_success for n in names]
+    sim = [_sim_success(n, outcomes.configs[n]) for n in names]
     return {
         "configs": {n: outcomes.configs[n].model_dump(exclude={"sim_eval"}) for n in names},
         "pearson_r": pearson_r(sim, real),

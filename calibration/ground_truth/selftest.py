@@ -117,7 +117,7 @@ def perturbed_truth(
     """``nominal`` with every joint parameter scaled by a factor in [0.7, 1.4], and link scales in
     [0.8, 1.25] ``[links]``."""
     rng = np.random.default_rng(seed)
-    factors = {p: rng.uniform(0.7, 1.4, joints) for p in JOINT_PARAMETERS}
+    factors: dict[str, np.ndarray | float] = {p: rng.uniform(0.7, 1.4, joints) for p in JOINT_PARAMETERS}
     return nominal.scaled(factors, latency=latency), rng.uniform(0.8, 1.25, links)
 
 
@@ -153,11 +153,11 @@ def _rows(
         "coulomb": truth.joints["frictionloss"],
     }
     for key, true in torque.items():
-        low, high = inertial.friction_ci95[key]
+        lows, highs = inertial.friction_ci95[key]
         fitted = getattr(inertial, key)
         unit = {"armature": "kg·m²", "viscous": "N·m·s/rad", "coulomb": "N·m"}[key]
         rows += [
-            TableRow(f"{key}[{joint}]", unit, float(true[j]), fitted[j], low[j], high[j])
+            TableRow(f"{key}[{joint}]", unit, float(true[j]), fitted[j], lows[j], highs[j])
             for j, joint in enumerate(names)
         ]
     masses = link_masses(model, link_bodies(model, SceneHandles.of(model, names)))

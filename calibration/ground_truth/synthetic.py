@@ -115,11 +115,11 @@ def simulate_run(
     applied.append(applied[-1])
     at_states = (np.array(applied[:-1]) + np.array(applied[1:])) / 2.0
     tau = at_states[steps - len(stamps) :]
-    q, qd, tau = np.array(q), np.array(qd), np.array(tau)
+    positions, velocities = np.array(q), np.array(qd)
     states = MeasuredStates(
         np.array(stamps),
-        q + rng.normal(0.0, noise.position, q.shape),
-        qd + rng.normal(0.0, noise.velocity, qd.shape),
+        positions + rng.normal(0.0, noise.position, positions.shape),
+        velocities + rng.normal(0.0, noise.velocity, velocities.shape),
         tau + rng.normal(0.0, noise.effort, tau.shape),
     )
     if kind == "velocity":
@@ -167,6 +167,7 @@ def write_run_bag(
             return time_msg(sec=at // 1_000_000_000, nanosec=at % 1_000_000_000)
 
         def trajectory_msg(command: CommandMessage):
+            assert command.times is not None and command.velocities is not None  # a trajectory
             points = [
                 point(
                     positions=p,
@@ -184,6 +185,7 @@ def write_run_bag(
             )
 
         def state_msg(i: int, t: float):
+            assert run.states.velocity is not None  # a simulated arm's velocities are known
             effort = run.states.effort[i] if run.states.effort is not None else np.zeros(0)
             return js(
                 header=header(stamp=stamp(t), frame_id=""),
@@ -198,6 +200,7 @@ def write_run_bag(
         )
 
         def object_msg(t: float):
+            assert object_pose is not None
             x, y, z, w, qx, qy, qz = (float(v) for v in object_pose)
             pose = pose_t(position=point_t(x=x, y=y, z=z), orientation=quaternion_t(x=qx, y=qy, z=qz, w=w))
             return types["geometry_msgs/msg/PoseStamped"](

@@ -256,7 +256,7 @@ def _read_commands(
     name: str, reader: AnyReader, topic: str, msgtype: str, joints: JointMatcher
 ) -> list[tuple[int, int | None, CommandMessage]]:
     """``(stamp ns, received ns, command)`` with the command's times still to be made relative."""
-    commands = []
+    commands: list[tuple[int, int | None, CommandMessage]] = []
     count = len(joints.joint_names)
     for log_time, msg in _messages(reader, topic):
         if msgtype == FORWARD:

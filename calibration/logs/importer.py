@@ -111,7 +111,8 @@ def import_logs(
         robot, "imported", {"generator": "calibration.logs.importer", "logs": [str(b) for b in bags]}
     )
     writer = DatasetWriter(out, manifest)
-    index, transitions, skipped = 0, 0, {}
+    index, transitions = 0, 0
+    skipped: dict[str, int] = {}
     for bag in progress_bar([Path(b) for b in bags], desc="import", unit="log", disable=not progress):
         (log,) = read_logs([bag], robot.joint_names, dt=physics_step, reading=reading)
         pose_stamps, poses = read_poses(bag, object_topic)

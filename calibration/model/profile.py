@@ -134,7 +134,7 @@ def _scale_body(body: ET.Element, scale: float) -> None:
         return
     for geom in body.findall("geom"):
         if "mass" in geom.attrib:
-            geom.set("mass", repr(float(geom.get("mass")) * scale))
+            geom.set("mass", repr(float(geom.attrib["mass"]) * scale))
         else:
             geom.set("density", repr(float(geom.get("density", "1000")) * scale))
 

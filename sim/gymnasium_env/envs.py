@@ -154,7 +154,9 @@ def _layout(env: Any, spec: GymEnvSpec) -> Layout:
     if spec.layout is not None:
         layout = spec.layout
     elif isinstance(env, gymnasium.wrappers.FlattenObservation):
-        parts = env.env.observation_space.spaces
+        inner = env.env.observation_space
+        assert isinstance(inner, gymnasium.spaces.Dict)
+        parts = inner.spaces
         layout = Layout.of(*((key, gymnasium.spaces.flatdim(sub), "") for key, sub in parts.items()))
     else:
         layout = Layout.of(("obs", size, ""))

@@ -114,7 +114,7 @@ class _Judge:
         if self.source is None:
             self._decide(info, cost)
         if self.radius is None:
-            return bool(info.get(self.key, False))
+            return bool(self.key is not None and info.get(self.key, False))
         return bool(cost.error(obs) <= self.radius)  # type: ignore[attr-defined]
 
     def _decide(self, info: dict[str, Any], cost: CostFn) -> None:

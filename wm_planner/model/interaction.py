@@ -20,13 +20,15 @@ The object moves in the table plane: its height and tilt are carried unchanged (
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from wm_planner.config import ObjectSpec
 
-__all__ = ["EnsembleMLP", "ObjectInteraction", "heading_of", "object_state", "turn_quaternion"]
+__all__ = ["EnsembleMLP", "ObjectInteraction", "ObjectState", "heading_of", "object_state", "turn_quaternion"]
 
 POSITION_SCALE = 0.05
 """m: tool positions relative to the object are seen in units of this (the size of a small object)."""
@@ -237,18 +239,51 @@ class ObjectInteraction(nn.Module):
         return position, heading, velocity, spread
 
     def step_state(self, state: Tensor, tool_now: Tensor, tool_next: Tensor) -> tuple[Tensor, Tensor]:
-        """One interaction step of an object state ``[B, 12]`` (position, quaternion, velocity, heading:
-        see :func:`object_state`): the next state and the spread ``[B]``. The heading is carried, not
-        recomputed from the quaternion, so this is the same arithmetic as a rollout's."""
-        quat, velocity, heading = state[:, 3:7], state[:, 7:10], state[:, 10:12]
+        """One interaction step of a packed :class:`ObjectState` ``[B, 12]``: the next state and the
+        spread ``[B]``. The heading is carried, not recomputed from the quaternion, so this is the same
+        arithmetic as a rollout's."""
+        now = ObjectState.unpack(state)
         position, heading, velocity, spread = self.advance(
-            state[:, 0:3], heading, velocity, tool_now, tool_next - tool_now
+            now.position, now.heading, now.velocity, tool_now, tool_next - tool_now
         )
-        quat = turn_quaternion(velocity[:, 2], quat)
-        return torch.cat([position, quat, velocity, heading], -1), spread
+        quaternion = turn_quaternion(velocity[:, 2], now.quaternion)
+        return ObjectState(position, quaternion, velocity, heading).pack(), spread
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """An object in a rollout, packed into the model's state vector as ``[..., SIZE]`` in field order:
+    ``position [..., 3]`` and ``quaternion [..., 4]`` (wxyz; the pose), ``velocity [..., 3]`` (its last
+    change: planar displacement and turn) and ``heading [..., 2]`` (unit vector in the table plane,
+    carried so that one-period steps do the same arithmetic as a rollout)."""
+
+    position: Tensor
+    quaternion: Tensor
+    velocity: Tensor
+    heading: Tensor
+
+    SIZE: ClassVar[int] = 12
+    POSE_SIZE: ClassVar[int] = 7
+
+    @classmethod
+    def at_rest(cls, pose: Tensor) -> ObjectState:
+        """An object at ``pose [..., 7]`` whose last change is not observed (zero)."""
+        quaternion = pose[..., 3:7]
+        return cls(pose[..., 0:3], quaternion, torch.zeros_like(pose[..., :3]), heading_of(quaternion))
+
+    @classmethod
+    def unpack(cls, packed: Tensor) -> ObjectState:
+        return cls(packed[..., 0:3], packed[..., 3:7], packed[..., 7:10], packed[..., 10:12])
+
+    def pack(self) -> Tensor:
+        return torch.cat([self.position, self.quaternion, self.velocity, self.heading], -1)
+
+    @property
+    def pose(self) -> Tensor:
+        """``[..., 7]``: position, then quaternion."""
+        return torch.cat([self.position, self.quaternion], -1)
 
 
 def object_state(pose: Tensor) -> Tensor:
-    """The state ``[..., 12]`` of an object at rest at ``pose [..., 7]``: position, quaternion, last change
-    (zero: not observed) and heading."""
-    return torch.cat([pose, torch.zeros_like(pose[..., :3]), heading_of(pose[..., 3:7])], -1)
+    """The packed state ``[..., ObjectState.SIZE]`` of an object at rest at ``pose [..., 7]``."""
+    return ObjectState.at_rest(pose).pack()

@@ -8,9 +8,8 @@ the lead, and a small ensemble of MLPs predicts how far the servos move the join
 jerky candidates a sampling planner tries, not only for the smooth motions of the training data. The tool
 tip is placed by forward kinematics of the imagined joints, exactly.
 
-Interface of :class:`~wm_planner.model.network.LatentDynamics` (``anchor``, ``step``, ``decode``,
-``imagine``, ``multi_step_loss``) on the robot's blocks: ``joint_pos``, ``joint_vel`` and optionally
-``ee_pos``.
+A :class:`~wm_planner.model.dynamics.RobotDynamics` on the robot's blocks: ``joint_pos``, ``joint_vel``
+and optionally ``ee_pos``.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from wm_planner.data.layout import Layout
+from wm_planner.model.dynamics import ToolChain
 from wm_planner.model.interaction import EnsembleMLP
 
 __all__ = ["ROBOT_BLOCKS", "JointDynamics"]
@@ -144,6 +144,19 @@ class JointDynamics(nn.Module):
         The tip is placed once for all imagined steps after the sequential loop."""
         states, disagreement = self.imagine_states(obs0, actions)
         return self.decode(states), disagreement
+
+    def imagine_tool(
+        self, obs0: Tensor, actions: Tensor, chain: ToolChain, *, joints: slice, every: int
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`imagine`, and the tool's spheres ``[N, H // every + 1, M, 3]`` where interaction steps
+        end, from one forward kinematics for the tip at every step and the spheres (see
+        :class:`~wm_planner.model.dynamics.RobotDynamics`)."""
+        states, disagreement = self.imagine_states(obs0, actions)
+        steps = actions.shape[1] // every
+        q0 = obs0[:, None, joints].expand(actions.shape[0], 1, -1)
+        points = chain.points(torch.cat([q0, states[..., joints]], 1))  # [N, H+1, 1+M, 3]
+        features = self.decode(states, tip=points[:, 1:, 0])
+        return features, points[:, : steps * every + 1 : every, 1:], disagreement
 
     def imagine_states(self, obs0: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         """States ``[N, H, 3J]`` and disagreement ``[N, H]`` of an open-loop rollout (see :meth:`imagine`)."""

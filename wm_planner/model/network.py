@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from wm_planner.config import ModelConfig
+from wm_planner.model.dynamics import ToolChain
 
 __all__ = ["DynamicsHead", "LatentDynamics", "mlp"]
 
@@ -156,6 +157,18 @@ class LatentDynamics(nn.Module):
         return self.decode(torch.stack(latents, dim=1)) + offset.unsqueeze(1), torch.stack(
             disagreement, dim=1
         )
+
+    def imagine_tool(
+        self, obs0: Tensor, actions: Tensor, chain: ToolChain, *, joints: slice, every: int
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`imagine`, and the tool's spheres ``[N, H // every + 1, M, 3]`` placed at the decoded
+        joint positions where interaction steps end (see
+        :class:`~wm_planner.model.dynamics.RobotDynamics`)."""
+        features, disagreement = self.imagine(obs0, actions)
+        steps = actions.shape[1] // every
+        q0 = obs0[:, None, joints].expand(actions.shape[0], 1, -1)
+        ends = features[:, every - 1 : steps * every : every, joints]
+        return features, chain(torch.cat([q0, ends], 1)), disagreement
 
     def multi_step_loss(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         """Feature and latent-consistency losses over windows ``obs [B, H+1, O]``, ``actions [B, H, A]``:

@@ -1,6 +1,7 @@
 """The world model: the robot's latent dynamics plus explicit objects advanced by interaction modules.
 
-The latent of :class:`LatentDynamics` sees only the robot's blocks of the observation (proprioception and
+The robot's part (a :class:`~wm_planner.model.dynamics.RobotDynamics` from the registry in
+:mod:`wm_planner.model.robot`) sees only the robot's blocks of the observation (proprioception and
 the tool tip), so arm motion cannot leak into an imagined object. Each object of the configuration keeps
 its pose as state and is advanced by an :class:`ObjectInteraction` from the tool's spheres, placed by
 forward kinematics of the imagined joint positions. A model without objects is the plain latent model.
@@ -25,18 +26,16 @@ from torch import Tensor, nn
 from wm_planner.config import Kinematics, ModelConfig, ObjectSpec
 from wm_planner.data.layout import Layout
 from wm_planner.kinematics import ChainConstants, chain_tool_points
-from wm_planner.model.interaction import ObjectInteraction, heading_of, object_state, turn_quaternion
-from wm_planner.model.joints import ROBOT_BLOCKS, JointDynamics
-from wm_planner.model.network import LatentDynamics
+from wm_planner.model.dynamics import RobotDynamics
+from wm_planner.model.interaction import ObjectInteraction, ObjectState, turn_quaternion
+from wm_planner.model.joints import ROBOT_BLOCKS
+from wm_planner.model.robot import build_robot_dynamics
 
 __all__ = ["JOINT_DELTA", "JOINT_FIELD", "WorldModel", "resolve_config"]
 
 JOINT_FIELD = "joint_pos"
 JOINT_DELTA = "joint_position_delta"
 """The action kind of arms commanded by joint position changes, for which joint-space dynamics apply."""
-POSE_SIZE = 7
-OBJECT_STATE_SIZE = 12
-"""An object's state: pose, last change (planar displacement and turn, world frame) and heading."""
 
 
 def resolve_config(
@@ -127,18 +126,9 @@ class WorldModel(nn.Module):
         self.register_buffer("obs_std", torch.ones(layout.size))
         self.chain = _Chain(kinematics) if kinematics is not None else None
         robot_layout = Layout(fields=tuple(f for f in layout.fields if f.name not in object_blocks))
-        self.robot: LatentDynamics | JointDynamics
-        if config.robot_model == "joint":
-            self.robot = JointDynamics(
-                robot_layout,
-                action_size,
-                hidden=config.hidden_size,
-                layers=config.layers,
-                heads=config.ensemble,
-                tip=self.chain.tip if self.chain is not None else None,
-            )
-        else:
-            self.robot = LatentDynamics(len(robot_index), action_size, config)
+        self.robot: RobotDynamics = build_robot_dynamics(
+            config.robot_model, robot_layout, action_size, config, self.chain
+        )
         self.objects = nn.ModuleList()
         if objects:
             if self.chain is None:
@@ -169,7 +159,7 @@ class WorldModel(nn.Module):
             return self.robot.state_size
         joints = self.joints.stop - self.joints.start
         spheres = self.chain.radii.shape[0] if self.chain is not None else 0
-        return self.robot.state_size + joints + OBJECT_STATE_SIZE * len(self.objects) + 1 + 3 * spheres
+        return self.robot.state_size + joints + ObjectState.SIZE * len(self.objects) + 1 + 3 * spheres
 
     def set_normalization(
         self, obs_mean: Tensor, obs_std: Tensor, action_mean: Tensor, action_std: Tensor
@@ -186,7 +176,7 @@ class WorldModel(nn.Module):
     def object_states(self, obs: Tensor) -> list[Tensor]:
         """Each object's pose ``[..., 7]`` from observations ``[..., O]``."""
         poses = obs.index_select(-1, self.object_index)
-        return list(poses.split(POSE_SIZE, dim=-1)) if self.objects else []
+        return list(poses.split(ObjectState.POSE_SIZE, dim=-1)) if self.objects else []
 
     def assemble(self, robot: Tensor, poses: list[Tensor]) -> Tensor:
         """Features ``[..., O]`` in layout order from robot features and object poses."""
@@ -213,7 +203,7 @@ class WorldModel(nn.Module):
         tool = self.tool_spheres(robot_obs[:, self.joints]).flatten(1)
         periods = torch.zeros_like(z[:, :1])
         # The object's last change is not observed: each rollout starts it at rest, as training does.
-        objects = [object_state(pose) for pose in poses]
+        objects = [ObjectState.at_rest(pose).pack() for pose in poses]
         state = torch.cat([z, robot_offset[:, self.joints], *objects, periods, tool], -1)
         return state, self.assemble(robot_offset, [torch.zeros_like(p) for p in poses])
 
@@ -224,9 +214,9 @@ class WorldModel(nn.Module):
         """Latent, joint anchor, object poses, periods into the interaction step, tool at its start."""
         latent = self.robot.state_size
         joints = self.joints.stop - self.joints.start
-        poses_end = latent + joints + OBJECT_STATE_SIZE * len(self.objects)
+        poses_end = latent + joints + ObjectState.SIZE * len(self.objects)
         z, q_offset = state[:, :latent], state[:, latent : latent + joints]
-        poses = list(state[:, latent + joints : poses_end].split(OBJECT_STATE_SIZE, dim=-1))
+        poses = list(state[:, latent + joints : poses_end].split(ObjectState.SIZE, dim=-1))
         periods, tool = state[:, poses_end : poses_end + 1], state[:, poses_end + 1 :]
         return z, q_offset, poses, periods, tool.view(state.shape[0], -1, 3)
 
@@ -254,7 +244,7 @@ class WorldModel(nn.Module):
         if not self.objects:
             return self.robot.decode(state)
         z, _, objects, _, _ = self._split(state)
-        return self.assemble(self.robot.decode(z), [o[:, :POSE_SIZE] for o in objects])
+        return self.assemble(self.robot.decode(z), [ObjectState.unpack(o).pose for o in objects])
 
     def imagine(self, obs0: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
         """Open-loop rollout: features ``[N, H, O]`` and disagreement ``[N, H]`` for ``obs0: [N, O]`` (or
@@ -269,22 +259,16 @@ class WorldModel(nn.Module):
         samples, horizon = actions.shape[0], actions.shape[1]
         every = self.config.object_step
         steps = horizon // every
-        q0 = robot_obs0[:, None, self.joints].expand(samples, 1, -1)
-        if isinstance(self.robot, JointDynamics):
-            # One forward kinematics for the tip at every step and the spheres where interactions end.
-            states, disagreement = self.robot.imagine_states(robot_obs0, actions)
-            points = self.chain.points(torch.cat([q0, states[..., self.joints]], 1))  # [N, H+1, 1+M, 3]
-            robot = self.robot.decode(states, tip=points[:, 1:, 0])
-            tool = points[:, : steps * every + 1 : every, 1:]
-        else:
-            robot, disagreement = self.robot.imagine(robot_obs0, actions)
-            ends = robot[:, every - 1 : steps * every : every, self.joints]  # where interaction steps end
-            tool = self.tool_spheres(torch.cat([q0, ends], 1))  # [N, steps + 1, M, 3]
+        assert self.chain is not None
+        robot, tool, disagreement = self.robot.imagine_tool(
+            robot_obs0, actions, self.chain, joints=self.joints, every=every
+        )
         motion = tool[:, 1:] - tool[:, :-1]
         imagined = []
         for module, pose in zip(self.objects, self.object_states(obs0), strict=True):
-            position = pose[:, 0:3].expand(samples, -1)
-            heading = heading_of(pose[:, 3:7]).expand(samples, -1)
+            start = ObjectState.at_rest(pose)
+            position = start.position.expand(samples, -1)
+            heading = start.heading.expand(samples, -1)
             velocity = torch.zeros_like(position)
             positions, turns, spreads = [position], [torch.zeros_like(position[:, 0])], []
             for j in range(steps):

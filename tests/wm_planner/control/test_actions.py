@@ -66,7 +66,7 @@ def test_an_invalid_plan_reuses_the_last_good_one_then_holds() -> None:
     ctl = controller(max_reuse=2)
     ctl.start(to(np.array([1.0, 1.0])), seed=0)
     good = ctl.step(np.zeros(2))
-    ctl.bind = nowhere
+    ctl.judge.bind = nowhere
     steps = [ctl.step(np.zeros(2)) for _ in range(3)]
     assert [s.mode for s in steps] == ["fallback", "fallback", "hold"]
     assert np.allclose(steps[0].action, good.plan.actions[1]) and np.allclose(steps[2].action, [0.0, 0.1])
