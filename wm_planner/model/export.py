@@ -99,7 +99,7 @@ def _to_onnx(
         torch.onnx.export(
             module,
             args,
-            buffer,
+            buffer,  # type: ignore[arg-type]  # a file-like object is documented; the stub names paths only
             dynamo=False,
             input_names=inputs,
             output_names=outputs,

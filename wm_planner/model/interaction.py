@@ -150,6 +150,16 @@ class ObjectInteraction(nn.Module):
       travel in the table plane, and the turn at most that travel over the object's smallest half size.
     """
 
+    radii: Tensor
+    half_extents: Tensor
+    limit_scale: Tensor
+    input_scale: Tensor
+    candidates: Tensor
+    local_c: Tensor
+    local_s: Tensor
+    local_z: Tensor
+    world_s: Tensor
+
     def __init__(
         self, spec: ObjectSpec, radii: Tensor, *, hidden: int, layers: int, heads: int, margin: float
     ) -> None:

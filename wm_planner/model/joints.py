@@ -32,6 +32,12 @@ class JointDynamics(nn.Module):
     """``state [B, 3J] = (q, qd, e)``; features in the robot layout (``joint_pos``, ``joint_vel``, and
     ``ee_pos`` from ``tip(q)`` when the layout has it)."""
 
+    q_mean: Tensor
+    q_std: Tensor
+    qd_std: Tensor
+    action_mean: Tensor
+    action_std: Tensor
+
     def __init__(
         self, layout: Layout, action_size: int, *, hidden: int, layers: int, heads: int, tip
     ) -> None:

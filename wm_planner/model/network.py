@@ -18,6 +18,8 @@ so the operator count is what sets planning speed.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -66,6 +68,11 @@ class LatentDynamics(nn.Module):
     obs: [..., O], actions: [..., A], z: [..., L], features: [..., O] (physical units).
     """
 
+    obs_mean: Tensor
+    obs_std: Tensor
+    action_mean: Tensor
+    action_std: Tensor
+
     def __init__(self, obs_size: int, action_size: int, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
@@ -86,6 +93,11 @@ class LatentDynamics(nn.Module):
     @property
     def state_size(self) -> int:
         return self.config.latent_size
+
+    @property
+    def head_list(self) -> list[DynamicsHead]:
+        """The dynamics heads, typed (a ModuleList yields plain Modules)."""
+        return cast(list[DynamicsHead], list(self.heads))
 
     def set_normalization(
         self, obs_mean: Tensor, obs_std: Tensor, action_mean: Tensor, action_std: Tensor
@@ -114,22 +126,22 @@ class LatentDynamics(nn.Module):
     def step_heads(self, z: Tensor, action: Tensor) -> Tensor:
         """Next latent from every head, ``[E, B, L]`` for ``z: [B, L]``, ``action: [B, A]``."""
         a = self.normalize_action(action)
-        return torch.stack([self.latent_norm(head.advance(z, head.project(a))) for head in self.heads])
+        return torch.stack([self.latent_norm(head.advance(z, head.project(a))) for head in self.head_list])
 
     def _advance_all(self, z: Tensor, projected: list[Tensor]) -> tuple[Tensor, Tensor]:
         """Ensemble-mean next latent and disagreement; a single head skips the ensemble arithmetic."""
         if len(self.heads) == 1:
-            z_next = self.latent_norm(self.heads[0].advance(z, projected[0]))
+            z_next = self.latent_norm(self.head_list[0].advance(z, projected[0]))
             return z_next, torch.zeros_like(z_next[..., 0])
         nexts = torch.stack(
-            [self.latent_norm(head.advance(z, p)) for head, p in zip(self.heads, projected, strict=True)]
+            [self.latent_norm(head.advance(z, p)) for head, p in zip(self.head_list, projected, strict=True)]
         )
         return nexts.mean(dim=0), nexts.var(dim=0, unbiased=False).mean(dim=-1)
 
     def step(self, z: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
         """Ensemble-mean next latent ``[B, L]`` and head disagreement ``[B]`` (0 for one head)."""
         a = self.normalize_action(action)
-        return self._advance_all(z, [head.project(a) for head in self.heads])
+        return self._advance_all(z, [head.project(a) for head in self.head_list])
 
     def decode_normalized(self, z: Tensor) -> Tensor:
         return self.decoder(z)
@@ -148,7 +160,7 @@ class LatentDynamics(nn.Module):
         z, offset = self.anchor(obs0)
         z = z.expand(actions.shape[0], -1)
         a = self.normalize_action(actions)
-        projected = [head.project(a) for head in self.heads]
+        projected = [head.project(a) for head in self.head_list]
         latents, disagreement = [], []
         for h in range(actions.shape[1]):
             z, d = self._advance_all(z, [p[:, h] for p in projected])

@@ -81,7 +81,7 @@ class MultiStepObjective(nn.Module):
         motion = tool[:, 1:] - tool[:, :-1]
         horizon = obs.shape[1] - 1
         total = torch.zeros((), device=obs.device)
-        for module, truth in zip(model.objects, model.object_states(obs), strict=True):
+        for module, truth in zip(model.interactions, model.object_states(obs), strict=True):
             true_heading = heading_of(truth[..., 3:7])
             position, heading = truth[:, 0, 0:3], true_heading[:, 0]
             velocity = torch.zeros_like(position)  # not observed: rollouts start it at rest
@@ -278,8 +278,9 @@ class _Trainer:
             self.model.load_state_dict(plan.base.model)
         self.model.to(self.device)
         self.classes = self._contact_classes()
-        objective: nn.Module = MultiStepObjective(self.model, cfg.latent_weight, cfg.object_weight)
-        self.objective = nn.parallel.DistributedDataParallel(objective) if world > 1 else objective
+        objective = MultiStepObjective(self.model, cfg.latent_weight, cfg.object_weight)
+        self.ddp = nn.parallel.DistributedDataParallel(objective) if world > 1 else None
+        self.objective: nn.Module = objective if self.ddp is None else self.ddp
         self.object_objective = MultiStepObjective(
             self.model, cfg.latent_weight, cfg.object_weight
         ).object_loss
@@ -353,7 +354,7 @@ class _Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         # Outside DDP's forward its reducer must stay out of the backward pass: the gradients are
         # averaged over ranks by hand below.
-        with self.objective.no_sync() if self.world > 1 else contextlib.nullcontext():
+        with self.ddp.no_sync() if self.ddp is not None else contextlib.nullcontext():
             extra.backward()
         if self.world > 1:
             for grad in (p.grad for p in self.model.objects.parameters() if p.grad is not None):

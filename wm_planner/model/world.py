@@ -19,6 +19,7 @@ steps move objects exactly when and as the rollout does.
 from __future__ import annotations
 
 import dataclasses
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -62,6 +63,8 @@ class _Chain(nn.Module):
     """Forward kinematics of the tool in torch (the constants come from the robot's description and are
     baked into the exported graph): :meth:`points` ``q [..., J] -> [..., 1 + M, 3]``, the tip first."""
 
+    radii: Tensor
+
     def __init__(self, kinematics: Kinematics) -> None:
         super().__init__()
         self.constants = ChainConstants.of(kinematics)
@@ -89,6 +92,11 @@ class WorldModel(nn.Module):
 
     ``config`` must be resolved (see :func:`resolve_config`); objects need ``kinematics``.
     """
+
+    robot_index: Tensor
+    object_index: Tensor
+    obs_mean: Tensor
+    obs_std: Tensor
 
     def __init__(
         self, layout: Layout, action_size: int, config: ModelConfig, kinematics: Kinematics | None
@@ -151,6 +159,11 @@ class WorldModel(nn.Module):
                     )
                 )
             self.joints = robot_layout.slice(JOINT_FIELD)
+
+    @property
+    def interactions(self) -> list[ObjectInteraction]:
+        """The objects' interaction modules, typed (a ModuleList yields plain Modules)."""
+        return cast(list[ObjectInteraction], list(self.objects))
 
     @property
     def state_size(self) -> int:
@@ -231,7 +244,7 @@ class WorldModel(nn.Module):
         periods = periods + 1.0
         completes = periods >= self.config.object_step - 0.5  # [B, 1]
         moved = []
-        for module, pose in zip(self.objects, poses, strict=True):
+        for module, pose in zip(self.interactions, poses, strict=True):
             stepped, spread = module.step_state(pose, tool_start, tool_next)
             moved.append(torch.where(completes, stepped, pose))
             disagreement = disagreement + torch.where(completes[:, 0], spread, torch.zeros_like(spread))
@@ -265,7 +278,7 @@ class WorldModel(nn.Module):
         )
         motion = tool[:, 1:] - tool[:, :-1]
         imagined = []
-        for module, pose in zip(self.objects, self.object_states(obs0), strict=True):
+        for module, pose in zip(self.interactions, self.object_states(obs0), strict=True):
             start = ObjectState.at_rest(pose)
             position = start.position.expand(samples, -1)
             heading = start.heading.expand(samples, -1)

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 import rclpy
@@ -17,6 +18,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.srv import SetParameters
+from rclpy.client import Client
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -82,10 +84,10 @@ class PlannerClient:
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.ee_goal_pub = node.create_publisher(PoseStamped, f"{planner}/goal", 10)
         self.joint_goal_pub = node.create_publisher(JointState, f"{planner}/joint_goal", 10)
-        self._pause = node.create_client(SetBool, f"{planner}/pause")
-        self._reset = node.create_client(Trigger, f"{planner}/reset")
-        self._change_state = node.create_client(ChangeState, f"{planner}/change_state")
-        self._get_state = node.create_client(GetState, f"{planner}/get_state")
+        self._pause: Client = node.create_client(SetBool, f"{planner}/pause")
+        self._reset: Client = node.create_client(Trigger, f"{planner}/reset")
+        self._change_state: Client = node.create_client(ChangeState, f"{planner}/change_state")
+        self._get_state: Client = node.create_client(GetState, f"{planner}/get_state")
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(node)
         self._thread = threading.Thread(target=self.executor.spin, name="client", daemon=True)
@@ -196,9 +198,9 @@ class PlannerClient:
         msg.pose.orientation.w = 1.0
         self.ee_goal_pub.publish(msg)
 
-    def set_parameters_result(self, **values: object) -> list[tuple[bool, str]]:
+    def set_parameters_result(self, **values: Any) -> list[tuple[bool, str]]:
         """Set parameters of the planner node; ``(successful, reason)`` for each."""
-        client = self.node.create_client(SetParameters, f"{self.planner}/set_parameters")
+        client: Client = self.node.create_client(SetParameters, f"{self.planner}/set_parameters")
         request = SetParameters.Request(
             parameters=[Parameter(name, value=value).to_parameter_msg() for name, value in values.items()]
         )
@@ -211,7 +213,8 @@ class PlannerClient:
         msg.header.stamp = self.node.get_clock().now().to_msg()
         self.joint_goal_pub.publish(msg)
 
-    def _call(self, client: rclpy.client.Client, request: object, timeout_s: float = 10.0) -> object:
+    def _call(self, client: Client, request: object, timeout_s: float = 10.0) -> Any:
+        """The service's response (a generated message type, hence Any)."""
         if not client.wait_for_service(timeout_sec=timeout_s):
             raise TimeoutError(f"service {client.srv_name} is not available")
         future = client.call_async(request)
@@ -234,7 +237,7 @@ class PlannerClient:
         request.transition.id = transition_id
         return self._call(self._change_state, request, timeout_s).success
 
-    def set_parameters(self, **values: object) -> None:
+    def set_parameters(self, **values: Any) -> None:
         """Set parameters of the planner node; raises ``RuntimeError`` with the node's reason if refused."""
         results = self.set_parameters_result(**values)
         refused = [f"{name}: {why}" for name, (ok, why) in zip(values, results, strict=True) if not ok]
@@ -274,8 +277,12 @@ class GoalResult:
         )
 
 
+class _Domain(Protocol):
+    domain_id: int
+
+
 def drive_to_goal(
-    nodes: object,
+    nodes: _Domain,
     *,
     ee_goal: Sequence[float] | None = None,
     joint_goal: Sequence[float] | None = None,
@@ -299,8 +306,10 @@ def drive_to_goal(
         start = time.monotonic()
         if ee_goal is not None:
             client.send_ee_goal(ee_goal)
-        else:
+        elif joint_goal is not None:
             client.send_joint_goal(joint_goal)
+        else:
+            raise ValueError("drive_to_goal needs ee_goal or joint_goal")
         error = None
         with progress_bar(total=None, desc="to goal", unit=" status") as bar:
             while time.monotonic() - start < timeout_s:

@@ -137,16 +137,22 @@ def start_nodes(
     env = ros_environment(domain_id)
     params_dir = tempfile.TemporaryDirectory(prefix="wm_planner_ros_")
     running = NodeProcesses(int(env["ROS_DOMAIN_ID"]), _params_dir=params_dir)
-    common = {
-        "env": env,
-        "params_dir": Path(params_dir.name),
-        "params_files": params_files,
-        "use_sim_time": use_sim_time,
-        "output": output,
-    }
-    running.start("sim", functools.partial(start_node, "sim_node", "sim_node", sim or {}, **common))
-    planner = {"autostart": True, **planner}
-    running.start("planner", functools.partial(start_node, "planner_node", "planner_node", planner, **common))
+
+    def node(module: str, params: Mapping[str, Any]) -> Callable[[], subprocess.Popen[bytes]]:
+        return functools.partial(
+            start_node,
+            module,
+            module,
+            params,
+            env=env,
+            params_dir=Path(params_dir.name),
+            params_files=params_files,
+            use_sim_time=use_sim_time,
+            output=output,
+        )
+
+    running.start("sim", node("sim_node", sim or {}))
+    running.start("planner", node("planner_node", {"autostart": True, **planner}))
     return running
 
 

@@ -75,7 +75,7 @@ class JointStateReader:
 def pose_vector(msg: PoseStamped) -> np.ndarray:
     """``[x, y, z, qw, qx, qy, qz]`` of a pose, checked finite."""
     p, q = msg.pose.position, msg.pose.orientation
-    return check_finite([p.x, p.y, p.z, q.w, q.x, q.y, q.z], "pose")
+    return check_finite(np.array([p.x, p.y, p.z, q.w, q.x, q.y, q.z]), "pose")
 
 
 def trajectory_message(

@@ -64,7 +64,7 @@ class BagRecorder:
         self.node, self.path = node, Path(path)
         self.received = dict.fromkeys(topics, 0)
         self._lock = threading.Lock()
-        self._bag = BagWriter(self.path).__enter__()
+        self._bag: BagWriter | None = BagWriter(self.path).__enter__()
         # Reliable and deep: a recorder that drops messages would make every later evaluation wrong.
         qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
         self._subscriptions = [

@@ -70,7 +70,8 @@ class SimNode(Node):
             )
         qos = QoSProfile(depth=10, reliability=reliability[self.params["joint_states_reliability"]])
         self._joint_states = self.create_publisher(JointState, self.params["joint_states_topic"], qos)
-        self._clock = self.create_publisher(ClockMsg, "/clock", 10)
+        # Not `_clock`: rclpy's Node keeps its own clock there, which get_clock() returns.
+        self._clock_publisher = self.create_publisher(ClockMsg, "/clock", 10)
         self._object = self.create_publisher(PoseStamped, self.params["object_pose_topic"], 10)
         trajectory = f"/{self.params['trajectory_controller']}/joint_trajectory"
         forward = f"/{self.params['forward_controller']}/commands"
@@ -177,7 +178,7 @@ class SimNode(Node):
     def _publish(self, t: float, q: np.ndarray, qd: np.ndarray, effort: np.ndarray, cube: np.ndarray) -> None:
         ns = round(t * 1e9)
         stamp = Time(nanoseconds=ns).to_msg()
-        self._clock.publish(ClockMsg(clock=stamp))
+        self._clock_publisher.publish(ClockMsg(clock=stamp))
         state = JointState(
             name=self.joint_names, position=q.tolist(), velocity=qd.tolist(), effort=effort.tolist()
         )
