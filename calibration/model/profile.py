@@ -86,9 +86,6 @@ class CalibrationProfile(StrictModel):
     inertial: InertialProfile | None = None
     quality: FitQuality | None = None
 
-    def arm_parameters(self) -> ArmParameters:
-        return ArmParameters({k: np.asarray(v) for k, v in self.parameters.items()}, self.latency)
-
     def scene_path(self, profile_path: str | Path) -> Path:
         return Path(profile_path).parent / self.scene
 

@@ -48,7 +48,6 @@ class RecordedCommand:
 @dataclass
 class _Record:
     commands: list[RecordedCommand] = field(default_factory=list)
-    joint_states: int = 0
     last_joint_state: tuple[float, np.ndarray] | None = None
     statuses: list[tuple[float, dict]] = field(default_factory=list)
     diagnostics: dict[str, str] | None = None
@@ -128,7 +127,6 @@ class PlannerClient:
             return
         q = np.array([msg.position[index[n]] for n in self.joint_names])
         with self.lock:
-            self.record.joint_states += 1
             self.record.last_joint_state = (time.monotonic(), q)
 
     def _on_status(self, msg: String) -> None:
@@ -165,10 +163,6 @@ class PlannerClient:
         with self.lock:
             last = self.record.last_joint_state
         return None if last is None else last[0]
-
-    def joint_state_count(self) -> int:
-        with self.lock:
-            return self.record.joint_states
 
     def diagnostics(self) -> dict[str, str] | None:
         with self.lock:

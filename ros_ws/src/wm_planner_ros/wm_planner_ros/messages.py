@@ -67,10 +67,6 @@ class JointStateReader:
         velocities = check_finite(np.asarray(msg.velocity)[order], "velocity") if len(msg.velocity) else None
         return positions, velocities
 
-    def joint_goal(self, msg: JointState) -> np.ndarray:
-        """The goal positions ``[J]`` of a joint goal message."""
-        return self.read(msg)[0]
-
 
 def pose_vector(msg: PoseStamped) -> np.ndarray:
     """``[x, y, z, qw, qx, qy, qz]`` of a pose, checked finite."""
