@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import yaml
 
-from sim.robot_import import ROBOT_FILE, TWIN_FILE, WORKSPACE_FILE, ImportOptions, import_robot
+from sim.robot_import import ROBOT_FILE, TWIN_FILE, WORKSPACE_FILE, ImportOptions, import_robot, merge_spheres
 from sim.robots import RobotFolder
 from sim.twin import TwinOptions, reflected_inertia
 from sim.workspace import derive_workspace
 from tests.conftest import run_cli
 from tests.robots import mesh_link, write_small_arm
-from wm_planner.config import RobotSpec, default_robot_spec, load_yaml_model
+from wm_planner.config import RobotSpec, ToolPoint, default_robot_spec, load_yaml_model
 from wm_planner.kinematics import ForwardKinematics
 from wm_planner.urdf import UrdfError
 
@@ -94,6 +94,33 @@ def test_tool_spheres_cover_the_pusher(small_arm: Path) -> None:
     # The pusher is a 15 mm cylinder from 0 to 8 cm along the tool's z: its axis is covered end to end.
     for z in np.linspace(0.0, 0.08, 9):
         assert np.any(np.linalg.norm(points - [0.0, 0.0, z], axis=1) <= radii + 1e-9), z
+
+
+def test_a_pusher_rod_on_a_bare_flange_is_the_tool_its_end_the_tip(tmp_path: Path) -> None:
+    urdf = write_small_arm(tmp_path)
+    options = ImportOptions(twin=TwinOptions(tool_length=0.14, tool_radius=0.01))
+    robot, _ = import_robot(urdf, tmp_path / "rod", options)
+    assert robot.kinematics is not None and robot.kinematics.tip == (0.0, 0.0, 0.14)
+    model = mujoco.MjModel.from_xml_path(str(tmp_path / "rod" / TWIN_FILE))
+    assert model.geom("pusher_rod").size[0] == pytest.approx(0.01)
+    check = RobotFolder.load(tmp_path / "rod").check(configurations=100)
+    assert check.tip_error_m < 1e-9
+    points = np.array([p.xyz for p in robot.kinematics.tool_points])
+    radii = np.array([p.radius for p in robot.kinematics.tool_points])
+    # The rod reaches past the link's own 8 cm pusher: covered to its end.
+    for z in np.linspace(0.0, 0.14, 15):
+        assert np.any(np.linalg.norm(points - [0.0, 0.0, z], axis=1) <= radii + 1e-9), z
+
+
+def test_spheres_nearly_inside_larger_ones_are_left_out() -> None:
+    big = ToolPoint(xyz=(0.0, 0.0, 0.0), radius=0.05)
+    inside = ToolPoint(xyz=(0.0, 0.0, 0.01), radius=0.01)
+    just_out = ToolPoint(xyz=(0.0, 0.0, 0.045), radius=0.01)  # reaches 5 mm past the big one
+    beyond = ToolPoint(xyz=(0.0, 0.0, 0.055), radius=0.01)  # 15 mm past
+    assert merge_spheres((inside, big, just_out, beyond), slack=0.01) == (big, beyond)
+    assert merge_spheres((inside, big, just_out, beyond), slack=0.0) == (big, just_out, beyond)
+    twins = (ToolPoint(xyz=(0.1, 0.0, 0.0), radius=0.02),) * 2
+    assert merge_spheres(twins) == twins[:1]
 
 
 def test_the_shipped_arm_derives_the_boxes_it_was_tuned_with() -> None:

@@ -8,7 +8,7 @@ import torch
 
 from sim.tasks import CUBE, OBSERVATION_LAYOUT
 from wm_planner.config import ModelConfig, default_robot_spec
-from wm_planner.model.interaction import ObjectInteraction, heading_of, object_state
+from wm_planner.model.interaction import ObjectInteraction, ObjectState, heading_of, object_state
 from wm_planner.model.world import WorldModel
 
 RADII = torch.tensor([0.02, 0.012, 0.04])
@@ -175,3 +175,14 @@ def test_one_period_steps_move_objects_exactly_as_the_rollout_does(
     tolerance = 1e-5 if robot_model == "joint" else 2e-3
     torch.testing.assert_close(torch.stack(stepped, 1), features, atol=tolerance, rtol=0)
     torch.testing.assert_close(torch.stack(paid, 1), disagreement, atol=tolerance, rtol=0)
+
+
+def test_an_object_state_packs_and_unpacks_field_by_field() -> None:
+    pose = torch.tensor([[0.5, -0.1, 0.025, np.cos(0.3), 0.0, 0.0, np.sin(0.3)]], dtype=torch.float32)
+    state = ObjectState.at_rest(pose)
+    packed = state.pack()
+    assert packed.shape == (1, ObjectState.SIZE)
+    again = ObjectState.unpack(packed)
+    assert torch.equal(again.pose, pose) and torch.equal(again.velocity, torch.zeros(1, 3))
+    # The heading of a turn of 0.6 rad about z (the quaternion's half-angle is 0.3).
+    torch.testing.assert_close(again.heading, torch.tensor([[np.cos(0.6), np.sin(0.6)]], dtype=torch.float32))
