@@ -53,6 +53,11 @@ class TwinOptions:
     cube_mass: float = 0.1
 
 
+TABLE_START = 0.2
+"""Where the table begins in front of the base, as a fraction of the arm's reach (the task regions start
+at 0.35 of it)."""
+
+
 def _set_first(element: object, name: str, value: float) -> None:
     """Set a scalar attribute that MuJoCo 4 made a polynomial (its linear term first) and 3.x a float."""
     current = getattr(element, name)
@@ -120,7 +125,9 @@ def _add_world(spec: mujoco.MjSpec, reach: float, options: TwinOptions) -> None:
     world = spec.worldbody
     world.add_light(name="key_light", pos=[0.6, -0.6, 2.0], dir=[-0.3, 0.3, -1.0], castshadow=True)
     world.add_light(name="fill_light", pos=[-0.5, 0.8, 1.5], dir=[0.3, -0.5, -1.0], castshadow=False)
-    x_low, x_high, half_y = -0.25 * reach, 1.1 * reach, 0.75 * reach
+    # In front of the base, as a bench beside the arm's mount: the links next to the shoulder swing
+    # clear of it, whatever their collision meshes' hulls.
+    x_low, x_high, half_y = TABLE_START * reach, 1.1 * reach, 0.75 * reach
     world.add_geom(
         name="table_top",
         type=mujoco.mjtGeom.mjGEOM_BOX,

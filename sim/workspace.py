@@ -18,6 +18,8 @@ from wm_planner.kinematics import ForwardKinematics
 __all__ = ["Workspace", "derive_home", "derive_workspace", "tip_reach"]
 
 _SAMPLES = 50_000
+ELBOW_HEIGHT = 0.7
+"""How low the home pose's joints after the shoulder may sit, as a fraction of the reach."""
 _TABLE_CLEARANCE = 0.12
 """m: the lowest reach goal above the table, as the shipped task."""
 
@@ -96,30 +98,35 @@ def _tool_axis_probe(robot: RobotSpec) -> ForwardKinematics:
     return ForwardKinematics(probe)
 
 
-def _home_score(robot: RobotSpec, q: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """``[N]``, lower is better: the tip at ``target``, the tool pointing down, joints mid-range."""
+def _home_score(robot: RobotSpec, q: np.ndarray, target: np.ndarray, reach: float) -> np.ndarray:
+    """``[N]``, lower is better: the tip at ``target``, the tool pointing down, the elbow and wrists
+    high (at least half the reach above the table: an arm that works low over the table with its elbow
+    down lays its upper arm on it), joints mid-range."""
     assert robot.kinematics is not None
-    tips = ForwardKinematics(robot.kinematics).tip(q)
+    chain = ForwardKinematics(robot.kinematics)
+    tips = chain.tip(q)
+    heights = chain.joint_origins(q)[..., 2:, 2]
+    low = np.sum(np.maximum(0.0, ELBOW_HEIGHT * reach - heights) ** 2, axis=-1) / 0.05**2
     frame = _tool_axis_probe(robot).points(q)
     down = frame[..., 0, 2] - frame[..., 1, 2]
     mid, half = (robot.lower() + robot.upper()) / 2, np.minimum((robot.upper() - robot.lower()) / 2, np.pi)
     centred = np.mean(((q - mid) / half) ** 2, axis=-1)
-    return np.sum((tips - target) ** 2, axis=-1) / 0.05**2 + 4.0 * (1.0 - down) + centred
+    return np.sum((tips - target) ** 2, axis=-1) / 0.05**2 + 4.0 * (1.0 - down) + low + centred
 
 
 def derive_home(robot: RobotSpec, reach: float, *, seed: int = 0) -> np.ndarray:
     """A home pose ``[J]``: the tool tip at ``(0.36 R, 0, 0.56 R)`` (the shipped arm's ready pose, scaled),
-    pointing down, joints near mid-range; the best of uniform samples, then refined by a shrinking local
-    search."""
+    pointing down, elbow and wrists above ``ELBOW_HEIGHT R``, joints near mid-range; the best of uniform
+    samples, then refined by a shrinking local search."""
     rng = np.random.default_rng(seed)
     target = np.array([0.36 * reach, 0.0, 0.56 * reach])
     candidates = _uniform(robot, rng, _SAMPLES, shrink=0.9)
-    scores = _home_score(robot, candidates, target)
+    scores = _home_score(robot, candidates, target, reach)
     best, score = candidates[int(np.argmin(scores))], float(np.min(scores))
     lower, upper = robot.lower() + 0.1, robot.upper() - 0.1
     for step in np.geomspace(0.3, 0.002, 40):
         trial = np.clip(best + rng.normal(0.0, step, (256, robot.dof)), lower, upper)
-        trial_scores = _home_score(robot, trial, target)
+        trial_scores = _home_score(robot, trial, target, reach)
         k = int(np.argmin(trial_scores))
         if trial_scores[k] < score:
             best, score = trial[k], float(trial_scores[k])

@@ -125,3 +125,21 @@ class ForwardKinematics:
 
     def tool_points(self, q: np.ndarray) -> np.ndarray:
         return self.points(q)[..., 1:, :]
+
+    def joint_origins(self, q: np.ndarray) -> np.ndarray:
+        """Where each joint's frame sits ``[..., J, 3]`` (m, world frame): the arm's elbows and wrists."""
+        q = np.asarray(q, dtype=np.float64)
+        chain = self.chain
+        rotation = np.broadcast_to(np.eye(3), (*q.shape[:-1], 3, 3))
+        position = np.zeros((*q.shape[:-1], 3))
+        origins = []
+        for i in range(chain.offsets.shape[0]):
+            position = position + rotation @ chain.offsets[i]
+            c, s = np.cos(q[..., i]), np.sin(q[..., i])
+            zero, one = np.zeros_like(c), np.ones_like(c)
+            turn = np.stack(
+                [np.stack([c, -s, zero], -1), np.stack([s, c, zero], -1), np.stack([zero, zero, one], -1)], -2
+            )
+            rotation = rotation @ chain.rotations[i] @ turn
+            origins.append(position)
+        return np.stack(origins, -2)
