@@ -38,6 +38,19 @@ def test_the_chain_matches_the_twin_to_a_nanometre(small_arm: Path) -> None:
     assert done.returncode == 0 and done.stdout.startswith("robot check ok: small_arm"), done.stdout
 
 
+def test_joint_origins_are_where_the_twin_puts_its_joints(small_arm: Path) -> None:
+    robot, model = _twin(small_arm)
+    assert robot.kinematics is not None
+    data = mujoco.MjData(model)
+    qpos = [model.jnt_qposadr[model.joint(n).id] for n in robot.joint_names]
+    chain = ForwardKinematics(robot.kinematics)
+    for q in np.random.default_rng(3).uniform(robot.lower(), robot.upper(), (50, robot.dof)):
+        data.qpos[qpos] = q
+        mujoco.mj_kinematics(model, data)
+        anchors = np.array([data.xanchor[model.joint(n).id] for n in robot.joint_names])
+        np.testing.assert_allclose(chain.joint_origins(q), anchors, atol=1e-9)
+
+
 def test_a_folder_whose_chain_left_its_twin_fails_the_check(small_arm: Path, tmp_path: Path) -> None:
     moved = tmp_path / "moved"
     shutil.copytree(small_arm, moved)
@@ -78,12 +91,17 @@ def test_the_twin_has_the_table_cube_and_targets_the_tasks_use(small_arm: Path) 
 
 
 def test_the_home_pose_points_the_tool_down_above_the_table(small_arm: Path) -> None:
-    robot, _ = _twin(small_arm)
+    robot, model = _twin(small_arm)
     workspace = yaml.safe_load((small_arm / WORKSPACE_FILE).read_text())
     assert robot.kinematics is not None
-    tip = ForwardKinematics(robot.kinematics).tip(np.array(workspace["home"]))
-    reach = workspace["reach"]
-    np.testing.assert_allclose(tip, [0.36 * reach, 0.0, 0.56 * reach], atol=0.03)
+    chain = ForwardKinematics(robot.kinematics)
+    home, reach = np.array(workspace["home"]), workspace["reach"]
+    np.testing.assert_allclose(chain.tip(home), [0.36 * reach, 0.0, 0.56 * reach], atol=0.03)
+    # Elbow up: the joints past the shoulder sit high above the table the tool works on.
+    assert np.all(chain.joint_origins(home)[2:, 2] > 0.5 * reach)
+    # The table lies in front of the base, clear of the links around the shoulder.
+    table = model.geom("table_top")
+    assert table.pos[0] - table.size[0] == pytest.approx(0.2 * reach, rel=1e-6)
 
 
 def test_tool_spheres_cover_the_pusher(small_arm: Path) -> None:
