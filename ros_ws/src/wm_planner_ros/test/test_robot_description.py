@@ -46,6 +46,20 @@ def test_ros_sim_with_an_imported_robot_reaches_a_joint_goal(small_arm: tuple[Pa
     assert "reached" in done.stdout
 
 
+def test_ros_sim_with_the_bundle_of_another_robot_says_why_the_planner_did_not_start(
+    small_arm: tuple[Path, Path], bundle: Path
+) -> None:
+    folder, _ = small_arm
+    done = subprocess.run(
+        [sys.executable, "-m", "wm_planner.cli", "ros-sim", "--model", str(bundle), "--robot", str(folder),
+         "--goal", "0.4", "0.0", "0.3", "--duration", "30"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "wm-planner ros-sim: the planner node did not start: configure failed:" in done.stderr
+    assert "does not describe the robot of bundle" in done.stderr and "Traceback" not in done.stderr
+
+
 def _configure_fails(params: dict[str, object], tmp_path: Path) -> str:
     """The planner node's log after a configure that must fail."""
     tmp_path.mkdir(parents=True, exist_ok=True)

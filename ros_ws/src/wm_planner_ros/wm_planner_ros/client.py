@@ -294,8 +294,17 @@ def drive_to_goal(
     rclpy.init()
     client = PlannerClient(joint_names=joint_names)
     try:
-        if not client.wait_for(lambda: (client.status() or {}).get("lifecycle") == "active", 60.0):
+
+        def active() -> bool:
+            return (client.status() or {}).get("lifecycle") == "active"
+
+        def refused() -> str:
+            return (client.diagnostics() or {}).get("configure_error", "")
+
+        if not client.wait_for(lambda: active() or refused(), 60.0):
             raise RuntimeError("the planner node did not become active within 60 s (see its log above)")
+        if not active():
+            raise RuntimeError(f"the planner node did not start: {refused()}")
         tolerance, unit = (ee_tolerance, "m") if ee_goal is not None else (joint_tolerance, "rad")
         start = time.monotonic()
         if ee_goal is not None:

@@ -200,13 +200,17 @@ def _run(args: argparse.Namespace) -> int:
             from sim.robots import RobotFolder
 
             names = RobotFolder.load(args.robot).spec.joint_names
-        result = drive_to_goal(
-            nodes,
-            ee_goal=args.goal,
-            joint_goal=args.joint_goal,
-            timeout_s=args.duration or 30.0,
-            joint_names=names,
-        )
+        try:
+            result = drive_to_goal(
+                nodes,
+                ee_goal=args.goal,
+                joint_goal=args.joint_goal,
+                timeout_s=args.duration or 30.0,
+                joint_names=names,
+            )
+        except RuntimeError as error:
+            print(f"wm-planner ros-sim: {error}", file=sys.stderr)
+            return 1
         print(result.summary(), flush=True)
         return 0 if result.reached else 1
 

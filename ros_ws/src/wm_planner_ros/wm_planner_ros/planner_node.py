@@ -58,6 +58,8 @@ class PlannerNode(LifecycleNode):
         self.telemetry = Telemetry()
         self.stack: PlanningStack | None = None
         self.lifecycle = "unconfigured"
+        self.configure_error = ""
+        """Why the last configure failed ("" when it did not), in /diagnostics for those not reading logs."""
         self._inputs: list[Any] = []
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics, clock=self.steady)
@@ -103,8 +105,10 @@ class PlannerNode(LifecycleNode):
             stack = load_stack(self.params)
             stack.warm_up()
         except (ValueError, OSError, RuntimeError) as error:
-            self.get_logger().error(f"configure failed: {error}")
+            self.configure_error = f"configure failed: {error}"
+            self.get_logger().error(self.configure_error)
             return _FAILURE
+        self.configure_error = ""
         self.stack = stack
         self.loop = LoopRunner(
             stack.supervisor,
@@ -167,6 +171,11 @@ class PlannerNode(LifecycleNode):
         if self.stack is not None:
             self._stop()
             self._destroy_entities()
+
+    def destroy_node(self) -> None:
+        """Stop the control loop and send its last command (a smooth stop) before the node goes."""
+        self._release()
+        super().destroy_node()
 
     def _stop(self) -> None:
         self.loop.stop()
@@ -303,6 +312,7 @@ class PlannerNode(LifecycleNode):
                 "control_rate_hz": f"{self.params['control_rate']:g}",
                 "execution_provider": "" if stack is None else stack.provider,
                 "loop_overruns": "0" if stack is None else str(self.loop.overruns),
+                "configure_error": self.configure_error,
             },
         )
         array.header.stamp = self.get_clock().now().to_msg()
