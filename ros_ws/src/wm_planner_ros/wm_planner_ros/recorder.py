@@ -196,13 +196,15 @@ def _cmd_excite(args: argparse.Namespace) -> int:
     from trajectory_msgs.msg import JointTrajectory
 
     from calibration.fitting.excitation import ExcitationOptions, excitation_trajectory
-    from sim.scene import HOME_QPOS
-    from wm_planner.config import default_robot_spec
+    from sim.robots import RobotFolder
     from wm_planner.control import Trajectory
     from wm_planner_ros.messages import trajectory_message
 
-    robot = default_robot_spec()
-    start = np.asarray(args.start if args.start else HOME_QPOS, dtype=np.float64)
+    folder = RobotFolder.of(args.robot)
+    robot = folder.spec
+    start = np.asarray(args.start if args.start else folder.home, dtype=np.float64)
+    if start.shape != (robot.dof,):
+        raise ValueError(f"--start: {start.size} values for the {robot.dof} joints of {robot.name}")
     excitation = excitation_trajectory(
         robot, start, options=ExcitationOptions(duration=args.duration), seed=args.seed
     )
@@ -251,6 +253,8 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
 
 
 def register_excite_cli(sub: argparse._SubParsersAction) -> None:
+    from sim.robots import add_robot_option
+
     p = sub.add_parser(
         "excite",
         help="move to a start pose, play a multisine excitation through the trajectory controller, record it",
@@ -258,6 +262,7 @@ def register_excite_cli(sub: argparse._SubParsersAction) -> None:
     _common(p)
     p.add_argument("--duration", type=float, default=10.0, help="excitation length (s)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--start", type=float, nargs="+", help="start pose (rad; default: the home pose)")
+    p.add_argument("--start", type=float, nargs="+", help="start pose (rad; default: the robot's home pose)")
+    add_robot_option(p)
     p.add_argument("--controller", default=CONTROLLERS["trajectory"], help="joint_trajectory_controller name")
     p.set_defaults(func=_cmd_excite)
