@@ -182,17 +182,17 @@ def evaluate(
     return EvalReport(
         task=task,
         backend=source.name,
-        planner=controller.planner.config,
+        planner=controller.judge.planner.config,
         episodes=results,
         latencies_s=np.array(latencies),
-        deadline_misses=controller.fallback.deadline_misses,
+        deadline_misses=controller.judge.fallback.deadline_misses,
         providers=list(source.providers),
         control_period=env.dt,
         success_radius=env.task.success_radius,
         loop=arm.stats.to_json()
         | {
-            "fallbacks": controller.fallback.fallbacks,
-            "invalid_plans": controller.fallback.invalid_plans,
+            "fallbacks": controller.judge.fallback.fallbacks,
+            "invalid_plans": controller.judge.fallback.invalid_plans,
             "reanchors": controller.reanchors,
         },
     )

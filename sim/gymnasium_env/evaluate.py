@@ -176,11 +176,11 @@ def evaluate_gym(
             results.append(result)
             latencies += run.latencies
             bar.set_postfix(success=f"{np.mean([r.success for r in results]):.0%}")
-        fallback = controller.fallback
+        fallback = controller.judge.fallback
         return GymReport(
             env=spec,
             backend=source.name,
-            planner=controller.planner.config,
+            planner=controller.judge.planner.config,
             episodes=results,
             latencies_s=np.array(latencies),
             success_source=judge.source or "no step taken",

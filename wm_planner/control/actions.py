@@ -14,7 +14,6 @@ import numpy as np
 
 from wm_planner.control.judge import BindFn, PlanJudge
 from wm_planner.planning.planner import CostFn, Plan, SamplingPlanner
-from wm_planner.safety.fallback import PlanFallback
 from wm_planner.safety.status import Mode, Problem
 
 __all__ = ["ActionController", "ActionStep"]
@@ -44,14 +43,6 @@ class ActionController:
     ) -> None:
         self.judge = PlanJudge(planner, bind, max_reuse=max_reuse)
         self.hold_action = np.asarray(hold_action, dtype=np.float64)
-
-    @property
-    def planner(self) -> SamplingPlanner:
-        return self.judge.planner
-
-    @property
-    def fallback(self) -> PlanFallback:
-        return self.judge.fallback
 
     def start(self, cost: CostFn | None, *, seed: int | None = None) -> None:
         """Plan toward ``cost`` from now on (None: hold), afresh, with the planner's noise seeded by

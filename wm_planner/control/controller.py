@@ -21,7 +21,6 @@ import numpy as np
 from wm_planner.config import RobotSpec, SafetyConfig
 from wm_planner.control.judge import BindFn, PlanJudge
 from wm_planner.planning.planner import CostFn, Plan, SamplingPlanner
-from wm_planner.safety.fallback import PlanFallback
 from wm_planner.safety.filter import CommandFilter, FilteredCommand
 from wm_planner.safety.status import Mode, Problem
 
@@ -102,14 +101,6 @@ class MpcController:
         # A stop from full speed at the acceleration limit, plus one step for rounding.
         speed = self.filter.max_step / self.filter.acc_step
         self._max_stop_steps = int(np.ceil(np.max(speed))) + 1
-
-    @property
-    def planner(self) -> SamplingPlanner:
-        return self.judge.planner
-
-    @property
-    def fallback(self) -> PlanFallback:
-        return self.judge.fallback
 
     def retune(self, planner: SamplingPlanner, safety: SafetyConfig) -> None:
         """Plan with ``planner`` and filter with the limits of ``safety`` from the next period on, going

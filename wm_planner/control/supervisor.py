@@ -183,7 +183,7 @@ class Supervisor:
         self.watchdog.clear()
         self._anchored = False
         self.last = Decision(None, Mode.IDLE, Problem.WAITING_FOR_STATE)
-        self.controller.planner.reset(seed=seed)
+        self.controller.judge.planner.reset(seed=seed)
 
     # the loop -------------------------------------------------------------------------------------
 

@@ -70,7 +70,7 @@ def test_an_invalid_plan_reuses_the_last_good_one_then_holds() -> None:
     steps = [ctl.step(np.zeros(2)) for _ in range(3)]
     assert [s.mode for s in steps] == ["fallback", "fallback", "hold"]
     assert np.allclose(steps[0].action, good.plan.actions[1]) and np.allclose(steps[2].action, [0.0, 0.1])
-    assert ctl.fallback.invalid_plans == 3
+    assert ctl.judge.fallback.invalid_plans == 3
 
 
 def test_the_same_seed_plans_the_same_actions() -> None:

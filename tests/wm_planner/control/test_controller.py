@@ -92,7 +92,7 @@ def test_model_returning_nan_makes_a_smooth_hold_and_is_counted() -> None:
     step = mpc.step(observe(HOME))
     assert step.mode == "hold" and "invalid plan" in step.problem
     assert np.all(np.isfinite(step.command.position)) and np.allclose(step.command.position, HOME)
-    assert mpc.fallback.invalid_plans == 1
+    assert mpc.judge.fallback.invalid_plans == 1
 
 
 def test_late_plans_reuse_the_last_good_plan_then_hold() -> None:
@@ -100,10 +100,10 @@ def test_late_plans_reuse_the_last_good_plan_then_hold() -> None:
     mpc = controller(safety=safety)
     mpc.set_goal(JointCost(LAYOUT, HOME + 0.3))
     assert mpc.step(observe(HOME)).mode == "plan"
-    mpc.planner.config = mpc.planner.config.model_copy(update={"deadline_ms": 1e-6})
+    mpc.judge.planner.config = mpc.judge.planner.config.model_copy(update={"deadline_ms": 1e-6})
     modes = [mpc.step(observe(mpc.filter.position)).mode for _ in range(4)]
     assert modes == ["fallback", "fallback", "hold", "hold"]  # nothing good left to reuse after a hold
-    assert mpc.fallback.deadline_misses == 4
+    assert mpc.judge.fallback.deadline_misses == 4
 
 
 def test_an_arm_far_from_the_commands_gets_them_back_without_a_step() -> None:

@@ -179,7 +179,9 @@ def test_late_plans_fall_back_to_the_last_good_one_then_hold() -> None:
     sup, arm = running()
     sup.set_goal(Goal(GoalKind.JOINTS, JOINT_GOAL))
     arm.period()
-    sup.controller.planner.config = sup.controller.planner.config.model_copy(update={"deadline_ms": 1e-6})
+    sup.controller.judge.planner.config = sup.controller.judge.planner.config.model_copy(
+        update={"deadline_ms": 1e-6}
+    )
     decisions = [arm.period() for _ in range(sup.controller.safety.max_plan_reuse + 2)]
     assert decisions[0].mode == Mode.FALLBACK and decisions[0].problem == Problem.PLAN_LATE
     assert decisions[-1].mode == Mode.HOLD and decisions[-1].problem == Problem.PLAN_LATE
@@ -191,7 +193,7 @@ def test_a_model_returning_nan_holds_the_arm_where_it_is() -> None:
     decisions = [arm.period() for _ in range(5)]
     assert {(d.mode, d.problem) for d in decisions} == {(Mode.HOLD, Problem.PLAN_INVALID)}
     assert np.allclose(arm.q, HOME)
-    assert sup.controller.fallback.invalid_plans == 5
+    assert sup.controller.judge.fallback.invalid_plans == 5
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,7 @@ class PlanningStack:
         builder = self.supervisor.observations
         goal = Goal(GoalKind.END_EFFECTOR, builder.tool_tip(q))
         cost = goal_cost(goal, builder.layout, control_period=self.robot.control_period)
-        planner = self.supervisor.controller.planner
+        planner = self.supervisor.controller.judge.planner
         for _ in range(rounds):
             planner.plan(self.source.bind(builder.build(q, np.zeros_like(q))), cost)
         planner.reset()

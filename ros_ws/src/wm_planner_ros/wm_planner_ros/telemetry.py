@@ -105,7 +105,7 @@ class Telemetry:
             "state_age_ms": "inf" if supervisor is None else f"{1000 * supervisor.watchdog.age(now):.1f}",
         }
         if supervisor is not None:
-            fallback = supervisor.controller.fallback
+            fallback = supervisor.controller.judge.fallback
             values |= {
                 "deadline_misses": str(fallback.deadline_misses),
                 "invalid_plans": str(fallback.invalid_plans),
