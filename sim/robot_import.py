@@ -39,7 +39,7 @@ __all__ = [
     "WORKSPACE_FILE",
     "ImportOptions",
     "import_robot",
-    "merge_spheres",
+    "prune_spheres",
     "srdf_group_state",
     "tool_points_of",
 ]
@@ -189,10 +189,10 @@ def tool_points_of(model: mujoco.MjModel, tip_body: int, tool_bodies: list[int])
             points.append(ToolPoint(xyz=tuple(float(v) for v in xyz), radius=radius))  # type: ignore[arg-type]
     if not points:
         raise UrdfError("the tool has no collision geometry: nothing could touch an object")
-    return merge_spheres(tuple(points))
+    return prune_spheres(tuple(points))
 
 
-def merge_spheres(
+def prune_spheres(
     points: tuple[ToolPoint, ...], *, slack: float = TOOL_SPHERE_SLACK
 ) -> tuple[ToolPoint, ...]:
     """``points`` without the spheres that reach less than ``slack`` (m) beyond a larger one (a finger's

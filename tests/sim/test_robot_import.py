@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sim.robot_import import ROBOT_FILE, TWIN_FILE, WORKSPACE_FILE, ImportOptions, import_robot, merge_spheres
+from sim.robot_import import ROBOT_FILE, TWIN_FILE, WORKSPACE_FILE, ImportOptions, import_robot, prune_spheres
 from sim.robots import RobotFolder
 from sim.twin import TwinOptions, reflected_inertia
 from sim.workspace import derive_workspace
@@ -135,10 +135,10 @@ def test_spheres_nearly_inside_larger_ones_are_left_out() -> None:
     inside = ToolPoint(xyz=(0.0, 0.0, 0.01), radius=0.01)
     just_out = ToolPoint(xyz=(0.0, 0.0, 0.045), radius=0.01)  # reaches 5 mm past the big one
     beyond = ToolPoint(xyz=(0.0, 0.0, 0.055), radius=0.01)  # 15 mm past
-    assert merge_spheres((inside, big, just_out, beyond), slack=0.01) == (big, beyond)
-    assert merge_spheres((inside, big, just_out, beyond), slack=0.0) == (big, just_out, beyond)
+    assert prune_spheres((inside, big, just_out, beyond), slack=0.01) == (big, beyond)
+    assert prune_spheres((inside, big, just_out, beyond), slack=0.0) == (big, just_out, beyond)
     twins = (ToolPoint(xyz=(0.1, 0.0, 0.0), radius=0.02),) * 2
-    assert merge_spheres(twins) == twins[:1]
+    assert prune_spheres(twins) == twins[:1]
 
 
 def test_the_shipped_arm_derives_the_boxes_it_was_tuned_with() -> None:
