@@ -68,6 +68,7 @@ class _Job:
     exploration: ExplorationConfig
     seed: int
     policy: Path | None
+    action_noise: float
     runtime: RuntimeConfig
     cut_unsound: bool
 
@@ -114,7 +115,7 @@ def _collect_one(job: _Job, index: int) -> tuple[int, int, bool, bool, bool]:
     actor = (
         Explorer(env, job.exploration)
         if job.policy is None
-        else PlannerPolicy(env, job.policy, runtime=job.runtime)
+        else PlannerPolicy(env, job.policy, runtime=job.runtime, action_noise=job.action_noise)
     )
     episode = run_episode(env, actor, episode_seed(job.seed, index))
     objects = manifest.objects if job.cut_unsound else ()
@@ -156,13 +157,15 @@ def collect(
     robot: RobotSpec | None = None,
     exploration: ExplorationConfig | None = None,
     policy: str | Path | None = None,
+    action_noise: float = 0.05,
     randomization: RandomizationConfig | None = None,
     cut_unsound: bool = True,
     resume: bool = False,
     progress: bool = True,
 ) -> CollectionSummary:
     """Collect ``episodes`` episodes of ``task`` into the dataset directory ``out``: exploration, or with
-    ``policy`` (an ONNX bundle) the planner acting on that model.
+    ``policy`` (an ONNX bundle) the planner acting on that model, its steps perturbed by Gaussian noise of
+    std ``action_noise`` (a fraction of the per-step limit).
 
     Episode ``i`` depends only on ``(seed, i)``, so any worker count gives the same dataset, and
     ``resume=True`` completes an interrupted run by writing only the missing episodes. With
@@ -196,7 +199,8 @@ def collect(
             "randomization": None if randomization is None else randomization.model_dump(mode="json"),
             "cut_unsound": cut_unsound,
             "mujoco": mujoco.__version__,
-        },
+        }
+        | ({} if policy is None else {"action_noise": action_noise}),
     )
     out = Path(out)
     writer = DatasetWriter(out, manifest, resume=resume)
@@ -208,6 +212,7 @@ def collect(
         exploration=exploration,
         seed=seed,
         policy=None if policy is None else Path(policy),
+        action_noise=action_noise,
         # Parallel workers already fill the cores; each plans on one thread.
         runtime=RuntimeConfig(cpu_shards=1, intra_op_threads=1) if workers > 1 else RuntimeConfig(),
         cut_unsound=cut_unsound,
@@ -254,6 +259,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         episode_steps=args.steps,
         folder=RobotFolder.of(args.robot, control_period=args.control_period),
         policy=args.policy,
+        action_noise=args.action_noise,
         randomization=None if args.randomize is None else load_randomization(args.randomize),
         resume=args.resume,
         cut_unsound=not args.keep_unsound,
@@ -277,6 +283,12 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
         "--policy",
         default=None,
         help="ONNX bundle: act with the planner on this model instead of exploring (on-policy data)",
+    )
+    p.add_argument(
+        "--action-noise",
+        type=float,
+        default=0.05,
+        help="with --policy: std of the noise on each executed step, as a fraction of its limit",
     )
     p.add_argument(
         "--randomize", default=None, help="domain randomization YAML: scene parameters drawn per episode"

@@ -23,9 +23,11 @@ from sim.robot_loop import SupervisedArm
 from sim.robots import RobotFolder, add_robot_option
 from wm_planner.config import PlannerConfig, RuntimeConfig, SafetyConfig
 from wm_planner.control import RolloutSource, build_supervisor, bundle_source
+from wm_planner.imagination import GapMeter, ImaginationGap
 from wm_planner.observation import EE_POS
 from wm_planner.planning import Plan
 from wm_planner.progress import progress_bar
+from wm_planner.runtime import OnnxWorldModel
 
 __all__ = [
     "EpisodeResult",
@@ -66,6 +68,8 @@ class EvalReport:
     loop: dict[str, Any] = field(default_factory=dict)
     """What the control loop did: periods by mode, commands changed by each filter limit, problems,
     fallbacks, invalid plans and re-anchors."""
+    gap: ImaginationGap | None = None
+    """The model's imagination gap along the executed episodes (None for the oracle)."""
 
     @property
     def success_rate(self) -> float:
@@ -88,6 +92,7 @@ class EvalReport:
             },
             "deadline_misses": self.deadline_misses,
             "loop": self.loop,
+            "imagination_gap": None if self.gap is None else self.gap.to_json(),
             "providers": self.providers,
             "planner": self.planner.model_dump(),
             "per_episode": [{k: v for k, v in asdict(e).items() if k != "errors_m"} for e in self.episodes],
@@ -105,6 +110,7 @@ class EvalReport:
             f"plan latency p50 {m['plan_latency_ms']['p50']:.1f} ms"
             f" / p99 {m['plan_latency_ms']['p99']:.1f} ms; filter limited {filtered:.0%} of commands, "
             f"fallback {fallback:.1%}"
+            + ("" if self.gap is None else f"; imagined cost {self.gap.relative_optimism:+.0%} off realised")
         )
 
 
@@ -167,11 +173,15 @@ def evaluate(
         seed=seed,
     )
     arm = SupervisedArm(env, supervisor)
+    meter = None if oracle or bundle is None else GapMeter(OnnxWorldModel(bundle, runtime=runtime))
     results, latencies = [], []
     bar = progress_bar(range(episodes), desc=f"eval {task} ({source.name})", unit="ep", disable=not progress)
     for i in bar:
         recorder = _start_video(env) if video is not None and i == 0 else None
-        result, plans = _run_episode(arm, episode_seed(seed, i), recorder)
+        result, plans, executed = _run_episode(arm, episode_seed(seed, i), recorder)
+        if meter is not None:
+            assert supervisor.controller.judge.cost is not None
+            meter.add(*executed, supervisor.controller.judge.cost)
         if recorder is not None:
             recorder.save(video)
             recorder.close()
@@ -195,6 +205,7 @@ def evaluate(
             "invalid_plans": controller.judge.fallback.invalid_plans,
             "reanchors": controller.reanchors,
         },
+        gap=None if meter is None else meter.result(),
     )
 
 
@@ -204,12 +215,17 @@ def _start_video(env: ArmEnv) -> Any:
     return EpisodeVideo(env.model, fps=1.0 / env.dt)
 
 
-def _run_episode(arm: SupervisedArm, seed: int, video: Any) -> tuple[EpisodeResult, list[Plan]]:
+def _run_episode(
+    arm: SupervisedArm, seed: int, video: Any
+) -> tuple[EpisodeResult, list[Plan], tuple[np.ndarray, np.ndarray]]:
+    """The episode's result, its plans and what it executed: ``observations [T+1, O]``, ``actions [T, A]``."""
     env = arm.env
-    arm.start(seed)
-    errors, plans, success = [env.error()], [], False
+    observations = [arm.start(seed)]
+    errors, plans, actions, success = [env.error()], [], [], False
     while True:
-        decision, _, success, truncated, info = arm.step()
+        decision, obs, success, truncated, info = arm.step()
+        observations.append(obs)
+        actions.append(info["action"])
         plan = None if decision.step is None else decision.step.plan
         if plan is not None:
             plans.append(plan)
@@ -230,6 +246,7 @@ def _run_episode(arm: SupervisedArm, seed: int, video: Any) -> tuple[EpisodeResu
             errors_m=[float(e) for e in errors],
         ),
         plans,
+        (np.array(observations), np.array(actions)),
     )
 
 

@@ -131,7 +131,8 @@ def _cmd_model_eval(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     k = max(report["k"], key=int)
-    ee = report["k"][k]["ee_pos_m"]
+    errors = report["k"][k]
+    headline = "ee_pos_m" if "ee_pos_m" in errors else next(iter(errors))
     contact = ""
     if "contact" in report:
         c = report["contact"]
@@ -141,8 +142,10 @@ def _cmd_model_eval(args: argparse.Namespace) -> int:
             f"{c['missed_motion_rate'] or 0.0:.1%}, error when moving "
             + ("n/a" if moving is None else f"{1000 * moving:.1f} mm")
         )
+    scale, unit = (100, " cm") if headline.endswith("_m") else (1, "")
+    median, p90 = (scale * errors[headline][q] for q in ("median", "p90"))
     print(
-        f"{k}-step EE error median {100 * ee['median']:.2f} cm, p90 {100 * ee['p90']:.2f} cm over "
+        f"{k}-step {headline.removesuffix('_m')} error median {median:.3g}{unit}, p90 {p90:.3g}{unit} over "
         f"{report['windows']} windows of {report['episodes']} held-out episodes{contact} -> {out}"
     )
     return 0

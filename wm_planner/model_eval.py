@@ -19,7 +19,14 @@ from wm_planner.data.layout import Layout
 from wm_planner.progress import progress_bar
 from wm_planner.runtime import OnnxWorldModel
 
-__all__ = ["contact_metrics", "contact_summary", "evaluate_prediction", "held_out_episodes", "kstep_errors"]
+__all__ = [
+    "contact_metrics",
+    "contact_summary",
+    "evaluate_prediction",
+    "held_out_episodes",
+    "kstep_errors",
+    "open_loop",
+]
 
 DEFAULT_KS = (1, 10, 30)
 STILL_M = 0.003
@@ -41,16 +48,23 @@ def held_out_episodes(model: OnnxWorldModel, data: Path) -> tuple[list[Path], st
     return ds.episode_paths(), "all episodes (not training data)"
 
 
-def _errors(pred: np.ndarray, true: np.ndarray, layout) -> dict[str, np.ndarray]:
-    q, ee, cube = (layout.slice(n) for n in ("joint_pos", "ee_pos", "cube_pos"))
-    return {
-        "ee_pos_m": np.linalg.norm(pred[:, ee] - true[:, ee], axis=-1),
-        "joint_pos_rad": np.abs(pred[:, q] - true[:, q]).mean(axis=-1),
-        "cube_pos_m": np.linalg.norm(pred[:, cube] - true[:, cube], axis=-1),
-    }
+def _errors(pred: np.ndarray, true: np.ndarray, layout: Layout) -> dict[str, np.ndarray]:
+    """Per block, ``pred [W, O]`` against ``true [W, O]``: joint positions as the mean absolute error over
+    joints (``joint_pos_rad``), blocks in metres (``<name>_m``) and blocks without a unit (``<name>``, as
+    a gymnasium environment's are) as the Euclidean distance. Velocities and orientations are left out:
+    their errors do not add up to a distance."""
+    errors = {}
+    for field in layout.fields:
+        at = layout.slice(field.name)
+        if field.name == "joint_pos":
+            errors["joint_pos_rad"] = np.abs(pred[:, at] - true[:, at]).mean(axis=-1)
+        elif field.unit in ("m", ""):
+            key = f"{field.name}_m" if field.unit else field.name
+            errors[key] = np.linalg.norm(pred[:, at] - true[:, at], axis=-1)
+    return errors
 
 
-def _open_loop(
+def open_loop(
     model: OnnxWorldModel, observations: np.ndarray, actions: np.ndarray, starts: np.ndarray, steps: int
 ) -> np.ndarray:
     """Anchored features ``[W, steps, O]`` imagined from each start in ``starts [W]``."""
@@ -70,7 +84,7 @@ def _windows(
         starts = np.arange(0, len(actions) - steps + 1, stride)
         if starts.size:
             true = observations[starts[:, None] + np.arange(steps + 1)]
-            yield _open_loop(model, observations, actions, starts, steps), true
+            yield open_loop(model, observations, actions, starts, steps), true
 
 
 def kstep_errors(
@@ -82,8 +96,8 @@ def kstep_errors(
 ) -> tuple[dict[str, dict[str, dict[str, float]]], int]:
     """Median and p90 of the k-step open-loop error of ``model`` for each k in ``ks``, over windows starting
     every ``stride`` steps of ``episodes`` (``observations [T+1, O]``, ``actions [T, A]`` each), and the
-    number of windows. Errors: end-effector position (m, Euclidean), joint positions (rad, mean absolute
-    over joints), cube position (m, Euclidean)."""
+    number of windows. Errors per block, as :func:`_errors` names them: for the arm end-effector position
+    (m, Euclidean), joint positions (rad, mean absolute over joints), cube position (m, Euclidean)."""
     layout = model.meta.observation_layout
     collected: dict[int, dict[str, list[np.ndarray]]] = {k: {} for k in ks}
     windows = 0

@@ -11,8 +11,21 @@
 ``wm-planner gym-collect`` and ``wm-planner gym-eval`` are their command lines.
 """
 
-from sim.gymnasium_env.cli import register_collect_cli, register_eval_cli
-from sim.gymnasium_env.collect import action_robot, collect_gym, gym_manifest
+from sim.gymnasium_env.cli import (
+    add_cost_options,
+    add_environment_options,
+    cost_options,
+    environment_spec,
+    register_collect_cli,
+    register_eval_cli,
+)
+from sim.gymnasium_env.collect import (
+    PlannedCollection,
+    action_robot,
+    collect_gym,
+    collect_gym_planned,
+    gym_manifest,
+)
 from sim.gymnasium_env.costs import (
     READY_COSTS,
     CostFactory,
@@ -23,7 +36,9 @@ from sim.gymnasium_env.costs import (
     reach_point,
 )
 from sim.gymnasium_env.envs import GymEnv, GymEnvSpec, parse_layout
-from sim.gymnasium_env.evaluate import GymEpisodeResult, GymReport, evaluate_gym, write_gym_report
+from sim.gymnasium_env.episode import GymEpisodeResult
+from sim.gymnasium_env.evaluate import GymReport, evaluate_gym, write_gym_report
+from sim.gymnasium_env.improve import GymExperience
 
 __all__ = [
     "READY_COSTS",
@@ -32,9 +47,16 @@ __all__ = [
     "GymEnv",
     "GymEnvSpec",
     "GymEpisodeResult",
+    "GymExperience",
     "GymReport",
+    "PlannedCollection",
     "action_robot",
+    "add_cost_options",
+    "add_environment_options",
     "collect_gym",
+    "collect_gym_planned",
+    "cost_options",
+    "environment_spec",
     "evaluate_gym",
     "feature_slice",
     "gym_manifest",

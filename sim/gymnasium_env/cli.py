@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
+from typing import Any
 
 from sim.evaluate import RunOptions, add_run_options
 from sim.gymnasium_env.collect import collect_gym
@@ -13,24 +15,52 @@ from sim.gymnasium_env.envs import GymEnvSpec, parse_layout
 from sim.gymnasium_env.evaluate import evaluate_gym, write_gym_report
 from wm_planner.config import parse_mapping
 
-__all__ = ["register_collect_cli", "register_eval_cli"]
+__all__ = [
+    "add_cost_options",
+    "add_environment_options",
+    "cost_options",
+    "environment_spec",
+    "register_collect_cli",
+    "register_eval_cli",
+]
 
 
-def _spec(args: argparse.Namespace) -> GymEnvSpec:
+def environment_spec(args: argparse.Namespace, *, bundle: str | None = None) -> GymEnvSpec:
+    """The environment the options of :func:`add_environment_options` name; without ``--layout``, the
+    observation layout of ``bundle`` (the one its model was trained on) when one is given."""
+    layout = parse_layout(args.layout)
+    if layout is None and bundle is not None:
+        from wm_planner.runtime import read_bundle_metadata
+
+        layout = read_bundle_metadata(Path(bundle)).observation_layout
     return GymEnvSpec(
         args.env,
         kwargs=parse_mapping(args.env_kwargs, option="--env-kwargs"),
         imports=tuple(args.imports),
         seed_kwarg=args.seed_kwarg,
-        layout=parse_layout(args.layout),
+        layout=layout,
         dt=args.dt,
     )
+
+
+def cost_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The cost factory, its keywords and the success key that :func:`add_cost_options` name."""
+    return {
+        "cost_factory": load_cost_factory(args.cost),
+        "cost_kwargs": parse_mapping(args.cost_kwargs, option="--cost-kwargs"),
+        "success_key": None if args.success_key == "none" else args.success_key,
+    }
 
 
 def _cmd_gym_collect(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     out = collect_gym(
-        _spec(args), args.episodes, args.out, seed=args.seed, steps=args.steps, amplitude=args.amplitude
+        environment_spec(args),
+        args.episodes,
+        args.out,
+        seed=args.seed,
+        steps=args.steps,
+        amplitude=args.amplitude,
     )
     print(f"collected {args.episodes} {args.env} episodes in {time.perf_counter() - start:.1f} s -> {out}")
     return 0
@@ -38,15 +68,15 @@ def _cmd_gym_collect(args: argparse.Namespace) -> int:
 
 def _cmd_gym_eval(args: argparse.Namespace) -> int:
     run = RunOptions.of(args)
+    costs = cost_options(args)
     report = evaluate_gym(
-        _spec(args),
+        environment_spec(args, bundle=args.model),
         args.model,
-        load_cost_factory(args.cost),
-        cost_kwargs=parse_mapping(args.cost_kwargs, option="--cost-kwargs"),
+        costs.pop("cost_factory"),
+        **costs,
         episodes=args.episodes,
         seed=args.seed,
         steps=args.steps,
-        success_key=None if args.success_key == "none" else args.success_key,
         stop_at_success=not args.full_episodes,
         planner=run.planner,
         runtime=run.runtime,
@@ -56,8 +86,9 @@ def _cmd_gym_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _environment_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--env", required=True, help="gymnasium id, e.g. PointMaze_Open-v3")
+def add_environment_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """The options that name a gymnasium environment (``--env`` and how to build it) and cap episodes."""
+    p.add_argument("--env", required=required, help="gymnasium id, e.g. PointMaze_Open-v3")
     p.add_argument(
         "--import",
         dest="imports",
@@ -71,16 +102,33 @@ def _environment_options(p: argparse.ArgumentParser) -> None:
         "--seed-kwarg",
         help="the constructor keyword that seeds the environment, for one that ignores reset(seed=)",
     )
-    p.add_argument("--layout", help="names of a flat observation's blocks: 'name:size,name:size'")
+    p.add_argument(
+        "--layout",
+        help="names of a flat observation's blocks: 'name:size,name:size' (with a model: its layout)",
+    )
     p.add_argument("--dt", type=float, help="control period (s) when the environment has no dt")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None, help="cap on steps per episode")
+
+
+def add_cost_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """The options of the planner's cost and of success."""
+    p.add_argument(
+        "--cost",
+        required=required,
+        help="MODULE:FACTORY called at every reset as factory(obs, info, layout=..., **cost_kwargs), "
+        f"or one of {sorted(READY_COSTS)}",
+    )
+    p.add_argument(
+        "--cost-kwargs", help="keyword arguments of the cost factory: JSON or YAML, inline or a file"
+    )
+    p.add_argument("--success-key", default="success", help="info key of success ('none': the cost's radius)")
 
 
 def register_collect_cli(sub: argparse._SubParsersAction) -> None:
     """Add ``gym-collect`` to the ``wm-planner`` command line."""
     p = sub.add_parser("gym-collect", help="collect exploration episodes from a gymnasium environment")
-    _environment_options(p)
+    add_environment_options(p)
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episodes", type=int, required=True)
     p.add_argument("--out", required=True, help="dataset directory to create")
     p.add_argument("--amplitude", type=float, default=0.6, help="exploration noise, fraction of the bounds")
@@ -90,18 +138,10 @@ def register_collect_cli(sub: argparse._SubParsersAction) -> None:
 def register_eval_cli(sub: argparse._SubParsersAction) -> None:
     """Add ``gym-eval`` to the ``wm-planner`` command line."""
     p = sub.add_parser("gym-eval", help="planning in a gymnasium environment, judged by its own success")
-    _environment_options(p)
+    add_environment_options(p)
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", required=True, help="ONNX bundle trained on data of --env")
-    p.add_argument(
-        "--cost",
-        required=True,
-        help="MODULE:FACTORY called at every reset as factory(obs, info, layout=..., **cost_kwargs), "
-        f"or one of {sorted(READY_COSTS)}",
-    )
-    p.add_argument(
-        "--cost-kwargs", help="keyword arguments of the cost factory: JSON or YAML, inline or a file"
-    )
-    p.add_argument("--success-key", default="success", help="info key of success ('none': the cost's radius)")
+    add_cost_options(p)
     p.add_argument("--full-episodes", action="store_true", help="go on after success until the episode ends")
     p.add_argument("--episodes", type=int, default=20)
     add_run_options(p)

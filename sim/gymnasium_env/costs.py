@@ -17,7 +17,8 @@ the environment reports none). The ready factories here, on named features:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ __all__ = [
     "READY_COSTS",
     "CostFactory",
     "FeatureDistance",
+    "check_cost_kwargs",
     "feature_slice",
     "load_cost_factory",
     "reach_goal",
@@ -146,3 +148,24 @@ def load_cost_factory(name: str) -> CostFactory:
     if not callable(factory):
         raise ValueError(f"--cost {name!r}: {module_name} has no callable {attribute!r}")
     return factory
+
+
+def check_cost_kwargs(factory: CostFactory, kwargs: Mapping[str, Any]) -> None:
+    """Refuse ``kwargs`` that ``factory`` cannot be called with (an unknown key, a missing required one)
+    before any episode runs, with a message that names the keys it takes."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to check against
+        return
+    try:
+        signature.bind(None, {}, layout=None, **kwargs)
+    except TypeError as error:
+        options = [
+            name if p.default is inspect.Parameter.empty else f"{name}={p.default!r}"
+            for name, p in signature.parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "layout"
+        ]
+        name = getattr(factory, "__name__", repr(factory))
+        raise ValueError(
+            f"--cost-kwargs {dict(kwargs)}: {error}; {name} takes {', '.join(options) or 'no keywords'}"
+        ) from None

@@ -76,6 +76,23 @@ class GymEnv:
             obs, info = self._env.reset()
         return _flat(obs), dict(info)
 
+    def honours_seed(self, seed: int = 0) -> bool:
+        """Whether two resets with ``seed`` start the same episode, found by doing it: an environment that
+        ignores ``reset(seed=)`` starts each episode from its own random state."""
+        first, _ = self.reset(seed)
+        again, _ = self.reset(seed)
+        return bool(np.array_equal(first, again))
+
+    def seeding_warning(self) -> str | None:
+        """None when seeds reproduce episodes, else what to tell the user (see :meth:`honours_seed`)."""
+        if self.honours_seed():
+            return None
+        return (
+            f"{self.spec.env_id} ignores reset(seed=): two resets with one seed started different episodes, "
+            "so --seed does not reproduce them and the report lists no seeds; give the constructor "
+            "keyword that seeds it with --seed-kwarg"
+        )
+
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self._env.step(np.asarray(action, dtype=np.float32))
         return _flat(obs), float(reward), bool(terminated), bool(truncated), dict(info)

@@ -10,6 +10,7 @@ succeeds. Success is the environment's ``info[success_key]`` when it reports one
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,29 +20,20 @@ import numpy as np
 
 from sim.evaluate import episode_seed, write_metrics
 from sim.gymnasium_env.collect import action_robot
-from sim.gymnasium_env.costs import CostFactory
+from sim.gymnasium_env.costs import CostFactory, check_cost_kwargs
 from sim.gymnasium_env.envs import GymEnv, GymEnvSpec
+from sim.gymnasium_env.episode import GymEpisodeResult, PlannedEpisode, SuccessJudge
 from wm_planner.config import PlannerConfig, RuntimeConfig, SafetyConfig
-from wm_planner.control import ActionController, build_action_controller, bundle_source
-from wm_planner.planning import CostFn
+from wm_planner.control import build_action_controller, bundle_source
+from wm_planner.imagination import GapMeter, ImaginationGap
 from wm_planner.progress import progress_bar
+from wm_planner.runtime import OnnxWorldModel
 
 __all__ = ["GymEpisodeResult", "GymReport", "evaluate_gym", "write_gym_report"]
 
 
-@dataclass(frozen=True)
-class GymEpisodeResult:
-    seed: int
-    success: bool
-    steps: int
-    total_reward: float
-    terminated: bool
-    truncated: bool
-    time_to_success_s: float | None
-    final_error: float | None
-    """The cost's ``error`` at the last observation (None when the cost has none)."""
-    errors: list[float] = field(repr=False)
-    rewards: list[float] = field(repr=False)
+_SERIES = {"errors", "rewards", "observations", "actions"}
+"""Per-step series of an episode, left out of the report's JSON."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +49,10 @@ class GymReport:
     loop: dict[str, Any]
     providers: list[str]
     success_radius: float | None = None
+    seeded: bool = True
+    """Whether the episodes' seeds reproduce them (False: the environment ignores them)."""
+    gap: ImaginationGap | None = None
+    """The model's imagination gap along the executed episodes."""
 
     @property
     def success_rate(self) -> float:
@@ -72,6 +68,7 @@ class GymReport:
             "episodes": len(self.episodes),
             "success_rate": self.success_rate,
             "success_source": self.success_source,
+            "seeded": self.seeded,
             "final_error": float(np.median(errors)) if errors else None,
             "time_to_success_s": float(np.median(times)) if times else None,
             "mean_return": float(np.mean([e.total_reward for e in self.episodes])),
@@ -81,11 +78,10 @@ class GymReport:
                 "max": float(latency_ms.max()),
             },
             "loop": self.loop,
+            "imagination_gap": None if self.gap is None else self.gap.to_json(),
             "providers": self.providers,
             "planner": self.planner.model_dump(),
-            "per_episode": [
-                {k: v for k, v in asdict(e).items() if k not in {"errors", "rewards"}} for e in self.episodes
-            ],
+            "per_episode": [{k: v for k, v in asdict(e).items() if k not in _SERIES} for e in self.episodes],
         }
 
     def summary(self) -> str:
@@ -98,37 +94,8 @@ class GymReport:
             f"of {m['episodes']} ({self.success_source}){error}, time to success {tts}, mean return "
             f"{m['mean_return']:.3g}, plan latency p50 {m['plan_latency_ms']['p50']:.1f} ms / p99 "
             f"{m['plan_latency_ms']['p99']:.1f} ms, fallback {fallback:.1%}"
+            + ("" if self.gap is None else f"; imagined cost {self.gap.relative_optimism:+.0%} off realised")
         )
-
-
-class _Judge:
-    """Success of a step: ``info[key]`` when the environment's step ``info`` carries it (decided at the
-    first step, as many environments report success only after one), else the cost's radius."""
-
-    def __init__(self, key: str | None) -> None:
-        self.key = key
-        self.source: str | None = None
-        self.radius: float | None = None
-
-    def __call__(self, obs: np.ndarray, info: dict[str, Any], cost: CostFn) -> bool:
-        if self.source is None:
-            self._decide(info, cost)
-        if self.radius is None:
-            return bool(self.key is not None and info.get(self.key, False))
-        return bool(cost.error(obs) <= self.radius)  # type: ignore[attr-defined]
-
-    def _decide(self, info: dict[str, Any], cost: CostFn) -> None:
-        radius = getattr(cost, "success_radius", None)
-        if self.key is not None and self.key in info:
-            self.source = f"info[{self.key!r}]"
-        elif radius is not None and hasattr(cost, "error"):
-            self.source, self.radius = f"cost error <= {radius:g}", float(radius)
-        else:
-            named = f"the environment's info has no {self.key!r} and " if self.key is not None else ""
-            raise ValueError(
-                f"no way to tell success: {named}the cost has no success_radius and error(obs); "
-                "give --success-key or a cost with a radius (such as reach_goal)"
-            )
 
 
 def evaluate_gym(
@@ -155,7 +122,11 @@ def evaluate_gym(
     """
     if episodes < 1:
         raise ValueError(f"episodes must be at least 1, got {episodes}")
+    check_cost_kwargs(cost_factory, cost_kwargs or {})
     with GymEnv(spec, render_mode="rgb_array" if video is not None else None) as env:
+        unseeded = env.seeding_warning()
+        if unseeded is not None:
+            warnings.warn(unseeded, stacklevel=2)
         source = bundle_source(
             bundle, robot=action_robot(env), layout=env.layout, runtime=runtime, planner=planner
         )
@@ -163,12 +134,21 @@ def evaluate_gym(
             source, action_low=env.action_low, action_high=env.action_high, planner=planner, safety=safety
         )
         loop: Counter[str] = Counter()
-        results, latencies, judge = [], [], _Judge(success_key)
+        meter = GapMeter(OnnxWorldModel(bundle, runtime=runtime))
+        results, latencies, judge = [], [], SuccessJudge(success_key)
         bar = progress_bar(range(episodes), desc=f"gym-eval {spec.env_id}", unit="ep", disable=not progress)
         for i in bar:
-            run = _Episode(env, controller, episode_seed(seed, i), loop, record=video is not None and i == 0)
+            run = PlannedEpisode(
+                env,
+                controller,
+                episode_seed(seed, i),
+                loop,
+                record=video is not None and i == 0,
+                seeded=unseeded is None,
+            )
             cost = cost_factory(run.obs, run.info, layout=env.layout, **(cost_kwargs or {}))
             result = run.play(cost, judge, steps=steps, stop_at_success=stop_at_success)
+            meter.add(result.observations, result.actions, cost)
             if run.frames:
                 from sim.render import write_mp4
 
@@ -194,58 +174,8 @@ def evaluate_gym(
             },
             providers=list(source.providers),
             success_radius=judge.radius,
-        )
-
-
-class _Episode:
-    """One episode of ``env`` under ``controller``, from the reset of ``seed``."""
-
-    def __init__(
-        self, env: GymEnv, controller: ActionController, seed: int, modes: Counter[str], *, record: bool
-    ) -> None:
-        self.env, self.controller, self.seed, self.modes = env, controller, seed, modes
-        self.obs, self.info = env.reset(seed)
-        self.record = record
-        self.frames: list[np.ndarray] = [env.render()] if record else []
-        self.latencies: list[float] = []
-
-    def play(
-        self, cost: CostFn, judge: _Judge, *, steps: int | None, stop_at_success: bool
-    ) -> GymEpisodeResult:
-        env, obs = self.env, self.obs
-        error_of = getattr(cost, "error", None)
-        errors = [] if error_of is None else [float(error_of(obs))]
-        rewards: list[float] = []
-        self.controller.start(cost, seed=self.seed)
-        success = terminated = truncated = False
-        first_success: int | None = None
-        while not (terminated or truncated) and (steps is None or len(rewards) < steps):
-            step = self.controller.step(obs)
-            self.modes[str(step.mode)] += 1
-            if step.plan is not None:
-                self.latencies.append(step.plan.latency_s)
-            obs, reward, terminated, truncated, info = env.step(step.action)
-            rewards.append(reward)
-            if error_of is not None:
-                errors.append(float(error_of(obs)))
-            if self.record:
-                self.frames.append(env.render())
-            if judge(obs, info, cost) and first_success is None:
-                first_success = len(rewards)
-                success = True
-                if stop_at_success:
-                    break
-        return GymEpisodeResult(
-            seed=self.seed,
-            success=success,
-            steps=len(rewards),
-            total_reward=float(np.sum(rewards)),
-            terminated=terminated,
-            truncated=truncated,
-            time_to_success_s=None if first_success is None else first_success * env.dt,
-            final_error=errors[-1] if errors else None,
-            errors=errors,
-            rewards=rewards,
+            seeded=unseeded is None,
+            gap=meter.result(),
         )
 
 

@@ -194,18 +194,28 @@ class JointDynamics(nn.Module):
         """Open-loop error over windows ``obs [B, H+1, R]``, ``actions [B, H, A]``: every head's joint
         positions and tool tip (in units of 1 cm / 0.01 rad) and velocities (in data stds), at every step;
         the state advances by the ensemble mean. Returns ``(feature_loss, 0)`` (no latent to keep
-        consistent)."""
+        consistent).
+
+        The servo network is folded once and the tips of all steps are placed by one forward kinematics
+        after the loop (the state does not depend on them): a chain of small operations per step
+        otherwise dominates a training step, backward pass included."""
         state, _ = self.anchor(obs[:, 0])
+        j, horizon = self.joints, actions.shape[1]
         q_at, qd_at = self.layout.slice("joint_pos"), self.layout.slice("joint_vel")
+        weights, biases, action_weight, first_bias = self._folded()
+        shares = torch.matmul(actions.unsqueeze(0), action_weight.unsqueeze(1)) + first_bias.unsqueeze(1)
         total = torch.zeros((), device=obs.device)
-        for k in range(actions.shape[1]):
-            heads = self.step_heads(state, actions[:, k])
+        positions = []
+        for k in range(horizon):
+            heads = self._advance(state, actions[:, k], shares[:, :, k], weights, biases)
             truth = obs[:, k + 1]
-            features = self.decode(heads)
-            total = total + ((features[..., q_at] - truth[:, q_at]) / POSITION_ERROR_SCALE).pow(2).mean()
-            total = total + ((features[..., qd_at] - truth[:, qd_at]) / self.qd_std).pow(2).mean()
-            if self.tip is not None:
-                ee = self.layout.slice("ee_pos")
-                total = total + ((features[..., ee] - truth[:, ee]) / POSITION_ERROR_SCALE).pow(2).mean()
+            q, qd = heads[..., :j], heads[..., j : 2 * j]
+            total = total + ((q - truth[:, q_at]) / POSITION_ERROR_SCALE).pow(2).mean()
+            total = total + ((qd - truth[:, qd_at]) / self.qd_std).pow(2).mean()
+            positions.append(q)
             state = heads.mean(0)
-        return total / actions.shape[1], torch.zeros_like(total)
+        if self.tip is not None:
+            tips = self.tip(torch.stack(positions, 2))  # [E, B, H, 3]
+            error = (tips - obs[:, 1:, self.layout.slice("ee_pos")]) / POSITION_ERROR_SCALE
+            total = total + error.pow(2).mean(dim=(0, 1, 3)).sum()
+        return total / horizon, torch.zeros_like(total)

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from wm_planner.config import ModelConfig, TrainConfig
 from wm_planner.data import DatasetManifest, combined_hash, dataset_hash
 from wm_planner.model.checkpoint import CHECKPOINT_NAME, Checkpoint
-from wm_planner.model.interaction import heading_of
+from wm_planner.model.interaction import heading_of, rotate
 from wm_planner.model.windows import EpisodeArrays, contact_classes, load_split
 from wm_planner.model.world import WorldModel, resolve_config
 from wm_planner.progress import progress_bar
@@ -87,7 +87,7 @@ class MultiStepObjective(nn.Module):
             velocity = torch.zeros_like(position)  # not observed: rollouts start it at rest
             for k in range(horizon):
                 change, frame = module.changes(position, heading, velocity, tool[:, k], motion[:, k])
-                each_position, each_heading, _ = module.move(position, heading, frame, change)
+                each_position, each_heading, each_shift = module.move(position, heading, frame, change)
                 position_error = (each_position[..., 0:2] - truth[:, k + 1, 0:2]).pow(2).sum(-1)
                 # The chord between unit headings is the turn error in rad, for small errors.
                 turn_error = (each_heading - true_heading[:, k + 1]).pow(2).sum(-1)
@@ -95,7 +95,10 @@ class MultiStepObjective(nn.Module):
                     total
                     + (position_error / POSITION_ERROR_SCALE**2 + turn_error / TURN_ERROR_SCALE**2).mean()
                 )
-                position, heading, velocity = module.move(position, heading, frame, change.mean(0))
+                # The move by the mean change, from the heads' moves: position and shift are linear in
+                # the change, so only the heading needs turning again.
+                position, velocity = each_position.mean(0), each_shift.mean(0)
+                heading = rotate(heading, change[..., 2].mean(0))
         return total / (horizon * len(model.objects))
 
 

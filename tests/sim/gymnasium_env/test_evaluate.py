@@ -106,3 +106,35 @@ def test_gym_eval_writes_the_report_plot_and_video_a_user_reads(
     ] == [True] * 3
     assert report["loop"]["periods"] == sum(e["steps"] for e in report["per_episode"])
     assert (tmp_path / "eval" / "point_error.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("cost_kwargs", "named"),
+    [
+        ({**GOAL_COST, "radius_m": 0.1}, "radius_m"),  # a misspelt key
+        ({"feature": "achieved_goal", "goal": "desired_goal"}, "radius"),  # a required key left out
+    ],
+)
+def test_a_wrong_or_missing_cost_keyword_is_named_before_any_episode(
+    point_goal_bundle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], cost_kwargs: dict, named: str
+) -> None:
+    args = ["gym-eval", "--env", POINT_GOAL.env_id, "--import", POINT_GOAL.imports[0]]
+    args += ["--env-kwargs", "task: reach", "--model", str(point_goal_bundle), "--cost", "reach_goal"]
+    args += ["--cost-kwargs", json.dumps(cost_kwargs), "--json", str(tmp_path / "r.json"), "--no-video"]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("wm-planner gym-eval: --cost-kwargs") and named in error
+    assert "reach_goal takes feature, goal, radius, action_weight=0.0" in error
+    assert "Traceback" not in error and not (tmp_path / "r.json").exists()
+
+
+def test_an_environment_that_ignores_its_seed_is_warned_about_and_lists_no_seeds(
+    point_goal_bundle: Path,
+) -> None:
+    ignoring = GymEnvSpec("WmTest/SeededPointGoal-v0", kwargs={"seed": 5}, imports=POINT_GOAL.imports)
+    with pytest.warns(UserWarning, match="ignores reset\\(seed=\\).*--seed-kwarg"):
+        report = _eval(point_goal_bundle, spec=ignoring, steps=3, episodes=2)
+    assert not report.to_json()["seeded"]
+    assert [e["seed"] for e in report.to_json()["per_episode"]] == [None, None]
+    honoured = _eval(point_goal_bundle, steps=3, episodes=2)
+    assert honoured.to_json()["seeded"] and all(e.seed is not None for e in honoured.episodes)

@@ -1,0 +1,65 @@
+"""``improve`` on a gymnasium environment: rounds recorded with their environment steps and imagination
+gap, the budget respected, and an interrupted run resumed where it stopped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.gymnasium_env import GymExperience, reach_goal
+from tests.sim.gymnasium_env.conftest import POINT_GOAL
+from tests.sim.gymnasium_env.test_evaluate import GOAL_COST
+from wm_planner.cli import main
+from wm_planner.improve import ImproveSettings, Start, improve
+
+EPISODE = 40
+"""Steps of a PointGoal episode (its time limit)."""
+
+
+def test_rounds_from_scratch_keep_to_the_budget_and_resume_where_they_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    experience = GymExperience(
+        POINT_GOAL, reach_goal, GOAL_COST, success_key="reached", eval_episodes=4, progress=False
+    )
+    settings = ImproveSettings(
+        rounds=3,
+        episodes=10,
+        budget=1500,
+        initial_episodes=30,
+        initial_train_steps=150,
+        train_steps=30,
+        samples=32,
+        horizon=8,
+    )
+    out = tmp_path / "improve"
+    rounds = improve(experience, Start(), out, settings, progress=False)
+    # Round 0 explores 30 episodes (1,200 steps); round 1 adds 10 (2 explored, 8 planned) and passes the
+    # budget of 1,500, so no third round starts.
+    assert [r.index for r in rounds] == [0, 1]
+    assert [r.env_steps for r in rounds] == [30 * EPISODE, 10 * EPISODE]
+    assert rounds[1].total_env_steps == 40 * EPISODE
+    assert [Path(d).name for d in rounds[1].added] == ["explore", "planner"]
+    assert rounds[1].gap is not None and rounds[1].gap["k"] == 8 and rounds[1].gap["windows"] > 0
+    assert set(rounds[1].seconds) == {"collect", "train", "export", "evaluate"}
+    with pytest.raises(FileExistsError, match="--resume"):
+        improve(experience, Start(), out, settings, progress=False)
+
+    args = ["improve", "--env", POINT_GOAL.env_id, "--import", POINT_GOAL.imports[0]]
+    args += ["--env-kwargs", "task: reach", "--cost", "reach_goal", "--cost-kwargs", json.dumps(GOAL_COST)]
+    args += ["--success-key", "reached", "--eval-episodes", "4", "--episodes", "10", "--rounds", "2"]
+    args += ["--train-steps", "30", "--samples", "32", "--horizon", "8", "--out", str(out), "--resume"]
+    bundle = Path(rounds[1].bundle) / "rollout.onnx"
+    before = bundle.stat().st_mtime_ns
+    assert main(["--quiet", *args]) == 0
+    record = json.loads((out / "improve.json").read_text())
+    assert [r["index"] for r in record["rounds"]] == [0, 1, 2]
+    assert record["rounds"][:2] == json.loads(json.dumps([r.__dict__ for r in rounds]))
+    assert bundle.stat().st_mtime_ns == before  # finished rounds are not redone
+    printed = capsys.readouterr().out
+    assert "| round | success |" in printed and printed.strip().splitlines()[-1].startswith(
+        "improved in 2 rounds"
+    )
+    assert (out / "improve.png").stat().st_size > 10_000 and (out / "rounds.md").exists()
