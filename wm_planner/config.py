@@ -27,6 +27,7 @@ __all__ = [
     "StrictModel",
     "SupervisorConfig",
     "ToolPoint",
+    "ToolSpec",
     "TrainConfig",
     "TrainingFile",
     "default_robot_spec",
@@ -168,6 +169,15 @@ class ObjectSpec(StrictModel):
     symmetry: Literal[1, 2, 4] = 4
 
 
+class ToolSpec(StrictModel):
+    """The tool of a world without kinematics (a gymnasium environment, say), observed as a point: the
+    3-value position block ``block`` is the tool tip and the centre of one sphere of ``radius`` (m) that
+    touches objects."""
+
+    block: str = Field(min_length=1)
+    radius: float = Field(gt=0.0)
+
+
 class ModelConfig(StrictModel):
     """Shape of the latent world model.
 
@@ -191,6 +201,11 @@ class ModelConfig(StrictModel):
     objects: tuple[ObjectSpec, ...] | None = Field(
         default=None,
         description="objects advanced by the interaction module; None takes the dataset's, () none",
+    )
+    tool: ToolSpec | None = Field(
+        default=None,
+        description="the tool as an observed point, for objects in worlds without kinematics; None takes "
+        "the dataset's",
     )
     interaction_hidden: int = Field(default=64, gt=0, description="width of the interaction MLP")
     interaction_layers: int = Field(default=2, ge=1)

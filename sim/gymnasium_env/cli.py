@@ -11,9 +11,9 @@ from typing import Any
 from sim.evaluate import RunOptions, add_run_options
 from sim.gymnasium_env.collect import collect_gym
 from sim.gymnasium_env.costs import READY_COSTS, load_cost_factory
-from sim.gymnasium_env.envs import GymEnvSpec, parse_layout
+from sim.gymnasium_env.envs import GymEnvSpec, parse_layout, parse_objects
 from sim.gymnasium_env.evaluate import evaluate_gym, write_gym_report
-from wm_planner.config import parse_mapping
+from wm_planner.config import ToolSpec, parse_mapping
 
 __all__ = [
     "add_cost_options",
@@ -40,6 +40,8 @@ def environment_spec(args: argparse.Namespace, *, bundle: str | None = None) -> 
         seed_kwarg=args.seed_kwarg,
         layout=layout,
         dt=args.dt,
+        objects=parse_objects(args.objects),
+        tool=None if args.tool is None else ToolSpec(block=args.tool, radius=args.tool_radius),
     )
 
 
@@ -108,6 +110,13 @@ def add_environment_options(p: argparse.ArgumentParser, *, required: bool = True
     )
     p.add_argument("--dt", type=float, help="control period (s) when the environment has no dt")
     p.add_argument("--steps", type=int, default=None, help="cap on steps per episode")
+    p.add_argument(
+        "--objects",
+        help="objects the model carries explicitly, JSON or YAML (inline or a file): "
+        "'{puck: {position: BLOCK, orientation: BLOCK, half_extents: [x, y, z]}}' (needs --tool)",
+    )
+    p.add_argument("--tool", help="the observation block of the tool's position, which moves the objects")
+    p.add_argument("--tool-radius", type=float, default=0.01, help="m: the tool's reach around its point")
 
 
 def add_cost_options(p: argparse.ArgumentParser, *, required: bool = True) -> None:

@@ -63,6 +63,8 @@ def gym_manifest(env: GymEnv) -> DatasetManifest:
         robot=action_robot(env),
         task=env.spec.env_id,
         source={"generator": "sim.gymnasium_env", **env.spec.to_json()},
+        objects=env.spec.objects,
+        tool=env.spec.tool,
     )
 
 

@@ -11,7 +11,8 @@ offer ``error(obs [O]) -> float`` (plotted per step and reported) and ``success_
 the environment reports none). The ready factories here, on named features:
 
 - :func:`reach_goal`: distance of a feature to a goal read at reset (a feature, or a key of ``info``);
-- :func:`reach_point`: distance of a feature to a fixed point.
+- :func:`reach_point`: distance of a feature to a fixed point;
+- :func:`push_goal`: an object pushed to a goal in the table plane by a tool that comes at it from behind.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ __all__ = [
     "READY_COSTS",
     "CostFactory",
     "FeatureDistance",
+    "PlanarPush",
     "check_cost_kwargs",
     "feature_slice",
     "load_cost_factory",
+    "push_goal",
     "reach_goal",
     "reach_point",
 ]
@@ -77,6 +80,16 @@ def feature_slice(layout: Layout, name: str) -> slice:
     raise ValueError(f"no feature {name!r}: the observation has {list(layout.names)} (or give 'start:stop')")
 
 
+def _goal(obs: np.ndarray, info: dict[str, Any], layout: Layout, goal: str) -> np.ndarray:
+    """The goal named ``goal``: a feature of ``obs``, or ``info.KEY`` for the reset ``info[KEY]``."""
+    if goal.startswith("info."):
+        key = goal.removeprefix("info.")
+        if key not in info:
+            raise ValueError(f"goal {goal!r}: the reset info has no {key!r} (it has {sorted(info)})")
+        return np.asarray(info[key], dtype=np.float64).ravel()
+    return np.asarray(obs, dtype=np.float64)[feature_slice(layout, goal)]
+
+
 def _radius(radius: float) -> float:
     if not radius > 0:
         raise ValueError(f"radius must be positive, got {radius}")
@@ -96,13 +109,7 @@ def reach_goal(
     """Bring ``feature`` to the episode's goal: the ``goal`` feature of the first observation, or with
     ``goal="info.KEY"`` the reset ``info[KEY]``."""
     where = feature_slice(layout, feature)
-    if goal.startswith("info."):
-        key = goal.removeprefix("info.")
-        if key not in info:
-            raise ValueError(f"goal {goal!r}: the reset info has no {key!r} (it has {sorted(info)})")
-        target = np.asarray(info[key], dtype=np.float64).ravel()
-    else:
-        target = np.asarray(obs, dtype=np.float64)[feature_slice(layout, goal)]
+    target = _goal(obs, info, layout, goal)
     if target.size != where.stop - where.start:
         raise ValueError(
             f"goal {goal!r} has {target.size} entries, feature {feature!r} {where.stop - where.start}"
@@ -129,7 +136,72 @@ def reach_point(
     return FeatureDistance(where, target, _radius(radius), action_weight)
 
 
-READY_COSTS: dict[str, CostFactory] = {"reach_goal": reach_goal, "reach_point": reach_point}
+@dataclass(frozen=True)
+class PlanarPush:
+    """The ``object``'s distance to ``target [2]`` in the table plane, plus ``tool_weight`` times the
+    ``tool``'s planar distance to the pushing point ``standoff`` behind the object as seen from the
+    target, at every imagined step (``terminal_weight`` more at the last); success within
+    ``success_radius`` of the target.
+
+    Without the tool's term the cost is flat until the tool touches the object, and a sampling planner
+    has nothing to follow toward it."""
+
+    object: slice
+    tool: slice
+    target: np.ndarray = field(repr=False)
+    success_radius: float
+    standoff: float
+    tool_weight: float = 0.5
+    terminal_weight: float = 4.0
+
+    def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """features: [N, H, O], actions: [N, H, A] -> [N]."""
+        position = features[..., self.object][..., :2]
+        to_target = self.target - position
+        distance = np.sqrt((to_target**2).sum(-1) + 1e-12)
+        behind = position - self.standoff * to_target / distance[..., None]
+        off = np.sqrt(((features[..., self.tool][..., :2] - behind) ** 2).sum(-1) + 1e-12)
+        per_step = distance + self.tool_weight * off
+        weights = np.ones(per_step.shape[-1])
+        weights[-1] += self.terminal_weight
+        return np.asarray(per_step @ weights)
+
+    def error(self, obs: np.ndarray) -> float:
+        """The observed planar distance of the object to the target, ``obs [O]`` -> scalar."""
+        return float(np.linalg.norm(np.asarray(obs)[self.object][:2] - self.target))
+
+
+def push_goal(
+    obs: np.ndarray,
+    info: dict[str, Any],
+    *,
+    layout: Layout,
+    object: str,
+    tool: str,
+    goal: str,
+    radius: float,
+    standoff: float,
+    tool_weight: float = 0.5,
+) -> PlanarPush:
+    """Push the ``object`` feature to the episode's goal in the table plane (its first two entries): the
+    ``goal`` feature of the first observation, or with ``goal="info.KEY"`` the reset ``info[KEY]``;
+    ``standoff`` (m) is the tool's distance behind the object's centre when it pushes."""
+    target = _goal(obs, info, layout, goal)[:2]
+    return PlanarPush(
+        feature_slice(layout, object),
+        feature_slice(layout, tool),
+        target,
+        _radius(radius),
+        standoff,
+        tool_weight,
+    )
+
+
+READY_COSTS: dict[str, CostFactory] = {
+    "reach_goal": reach_goal,
+    "reach_point": reach_point,
+    "push_goal": push_goal,
+}
 """The factories ``--cost`` takes by bare name."""
 
 

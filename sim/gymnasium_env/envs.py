@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from wm_planner.config import ObjectSpec, ToolSpec
 from wm_planner.data.layout import Layout
 
 __all__ = ["GymEnv", "GymEnvSpec", "parse_layout"]
@@ -30,7 +31,9 @@ class GymEnvSpec:
     ``seed_kwarg``: the constructor keyword that seeds the environment (None: it is seeded by
     ``reset(seed=)``). ``layout`` names the blocks of a flat observation (default: one block per key of
     a ``Dict`` observation, else one ``obs`` block). ``dt``: the control period when the environment
-    does not say (its ``dt``, else ``1 / metadata["render_fps"]``).
+    does not say (its ``dt``, else ``1 / metadata["render_fps"]``). ``objects`` and ``tool`` declare
+    which blocks are objects (a 3-value position and a 4-value quaternion) and which is the tool's
+    position, so the world model carries the objects explicitly (see :class:`~wm_planner.config.ObjectSpec`).
     """
 
     env_id: str
@@ -39,6 +42,8 @@ class GymEnvSpec:
     seed_kwarg: str | None = None
     layout: Layout | None = None
     dt: float | None = None
+    objects: tuple[ObjectSpec, ...] = ()
+    tool: ToolSpec | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,6 +64,7 @@ class GymEnv:
         _import_all(spec.imports)
         self._env = self._build(seed=0 if spec.seed_kwarg else None)
         self.layout = _layout(self._env, spec)
+        _check_declared(spec, self.layout)
         self.action_low = np.asarray(self._env.action_space.low, dtype=np.float64)
         self.action_high = np.asarray(self._env.action_space.high, dtype=np.float64)
         self.dt = spec.dt or _period(self._env)
@@ -180,6 +186,36 @@ def _layout(env: Any, spec: GymEnvSpec) -> Layout:
     if layout.size != size:
         raise ValueError(f"layout has {layout.size} entries but {spec.env_id} observes {size}")
     return layout
+
+
+def _check_declared(spec: GymEnvSpec, layout: Layout) -> None:
+    """The declared objects and tool name blocks of the right sizes in ``layout``."""
+    if spec.objects and spec.tool is None:
+        raise ValueError("--objects need --tool: the block of the tool's position, which moves them")
+    wanted = [(f"tool {spec.tool.block!r}", spec.tool.block, 3)] if spec.tool is not None else []
+    for o in spec.objects:
+        wanted += [
+            (f"object {o.name!r} position", o.position, 3),
+            (f"object {o.name!r} orientation", o.orientation, 4),
+        ]
+    for what, block, size in wanted:
+        if block not in layout.names:
+            raise ValueError(f"{what}: no block {block!r} in the observation ({layout.describe()})")
+        found = layout.slice(block).stop - layout.slice(block).start
+        if found != size:
+            raise ValueError(f"{what}: block {block!r} has {found} values, not {size}")
+
+
+def parse_objects(text: str | None) -> tuple[ObjectSpec, ...]:
+    """``--objects``: a JSON or YAML mapping (inline or a file) of object name to its blocks and shape,
+    ``{puck: {position: puck_pos, orientation: puck_quat, half_extents: [0.03, 0.03, 0.02]}}``."""
+    from wm_planner.config import parse_mapping
+
+    declared = parse_mapping(text, option="--objects")
+    try:
+        return tuple(ObjectSpec(name=name, **fields) for name, fields in declared.items())
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"--objects: {error}") from None
 
 
 def _period(env: Any) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from wm_planner.config import ObjectSpec, RobotSpec, StrictModel, load_versioned_json
+from wm_planner.config import ObjectSpec, RobotSpec, StrictModel, ToolSpec, load_versioned_json
 from wm_planner.data.episode import PARTIAL_SUFFIX, CorruptEpisodeError, Episode, read_episode, write_episode
 from wm_planner.data.hygiene import upright_steps
 from wm_planner.data.layout import Layout
@@ -59,6 +59,10 @@ class DatasetManifest(StrictModel):
     source: dict[str, Any] = Field(default_factory=dict, description="how the data was made")
     objects: tuple[ObjectSpec, ...] = Field(
         default=(), description="objects in the observation, which world models carry explicitly"
+    )
+    tool: ToolSpec | None = Field(
+        default=None,
+        description="the tool as an observed point block, where the robot has no kinematics to place it",
     )
 
     @property

@@ -143,7 +143,7 @@ def _touching(model: WorldModel, obs: np.ndarray, rng: np.random.Generator) -> n
     random side: right above the centre, the choice of the object's frame is a tie)."""
     obs = obs.copy()
     with torch.no_grad():
-        q = model.robot_obs(torch.from_numpy(obs))[:, model.joints]
+        q = model.robot_obs(torch.from_numpy(obs))[:, model.tool_input]
         first = model.tool_spheres(q)[:, 0].numpy()
     radius = float(model.chain.radii[0]) if model.chain is not None else 0.0
     for spec in model.config.objects or ():

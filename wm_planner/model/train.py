@@ -28,7 +28,7 @@ from wm_planner.config import ModelConfig, TrainConfig
 from wm_planner.data import DatasetManifest, combined_hash, dataset_hash
 from wm_planner.model.checkpoint import CHECKPOINT_NAME, Checkpoint
 from wm_planner.model.interaction import heading_of, rotate
-from wm_planner.model.windows import EpisodeArrays, contact_classes, load_split
+from wm_planner.model.windows import EpisodeArrays, ToolSpheres, contact_classes, load_split
 from wm_planner.model.world import WorldModel, resolve_config
 from wm_planner.progress import progress_bar
 
@@ -77,7 +77,7 @@ class MultiStepObjective(nn.Module):
         model = self.model
         # Interaction steps span object_step periods: observations at their boundaries only.
         obs = obs[:, :: model.config.object_step]
-        tool = model.tool_spheres(model.robot_obs(obs)[..., model.joints])  # [B, steps + 1, M, 3]
+        tool = model.tool_spheres(model.robot_obs(obs)[..., model.tool_input])  # [B, steps + 1, M, 3]
         motion = tool[:, 1:] - tool[:, :-1]
         horizon = obs.shape[1] - 1
         total = torch.zeros((), device=obs.device)
@@ -154,6 +154,7 @@ def resolve_model_config(manifest: DatasetManifest, config: ModelConfig) -> Mode
         action_kind=manifest.action_kind,
         dataset_objects=manifest.objects,
         kinematics=manifest.robot.kinematics,
+        dataset_tool=manifest.tool,
     )
 
 
@@ -298,11 +299,11 @@ class _Trainer:
 
     def _contact_classes(self) -> np.ndarray | None:
         """Each training window's contact class, when the model has objects to balance windows for."""
-        kinematics = self.manifest.robot.kinematics
-        if not self.model.objects or kinematics is None:
+        if not self.model.objects:
             return None
         layout = self.manifest.observation_layout
-        return contact_classes(self.train_data, layout, self.model_config.objects or (), kinematics)
+        spheres = ToolSpheres.of(self.manifest.robot.kinematics, self.model_config.tool, layout)
+        return contact_classes(self.train_data, layout, self.model_config.objects or (), spheres)
 
     def _restore(self, checkpoint: Checkpoint) -> None:
         self.model.load_state_dict(checkpoint.model)

@@ -8,12 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
-from wm_planner.config import Kinematics, ObjectSpec
+from wm_planner.config import Kinematics, ObjectSpec, ToolSpec
 from wm_planner.data import DatasetManifest, EpisodeDataset, Layout
 from wm_planner.data.hygiene import cut_unsound as cut_unsound_steps
 from wm_planner.kinematics import ForwardKinematics
 
-__all__ = ["CONTACT_CLASSES", "EpisodeArrays", "contact_classes", "load_split"]
+__all__ = [
+    "CONTACT_CLASSES",
+    "EpisodeArrays",
+    "ToolSpheres",
+    "contact_classes",
+    "load_split",
+]
 
 CONTACT_CLASSES = ("moving", "near_miss", "free")
 MOVING_DISTANCE = 0.003
@@ -75,13 +81,40 @@ class EpisodeArrays:
         return self.gather(self.starts[picks])
 
 
+@dataclass(frozen=True)
+class ToolSpheres:
+    """The tool's spheres in observations, in numpy: by forward kinematics of an arm's joint positions, or
+    at a declared tool point. ``__call__(observations [T, O]) -> centres [T, M, 3]``; ``radii [M]``."""
+
+    kinematics: ForwardKinematics | None
+    point: slice | None
+    radii: np.ndarray
+    joints: slice | None
+
+    @classmethod
+    def of(cls, kinematics: Kinematics | None, tool: ToolSpec | None, layout: Layout) -> ToolSpheres:
+        if kinematics is not None:
+            fk = ForwardKinematics(kinematics)
+            return cls(fk, None, fk.radii, layout.slice("joint_pos"))
+        if tool is None:
+            raise ValueError("objects need the robot's kinematics or a declared tool point to place the tool")
+        return cls(None, layout.slice(tool.block), np.array([tool.radius]), None)
+
+    def __call__(self, observations: np.ndarray) -> np.ndarray:
+        if self.kinematics is not None:
+            assert self.joints is not None
+            centres: np.ndarray = self.kinematics.tool_points(observations[:, self.joints])
+            return centres
+        assert self.point is not None
+        return observations[:, None, self.point]
+
+
 def contact_classes(
-    data: EpisodeArrays, layout: Layout, objects: tuple[ObjectSpec, ...], kinematics: Kinematics
+    data: EpisodeArrays, layout: Layout, objects: tuple[ObjectSpec, ...], tool: ToolSpheres
 ) -> np.ndarray:
     """Class of every window ``[W]``: 0 an object moves more than 3 mm from its start, 1 a near miss
     (still, but the tool comes within 3 cm), 2 free motion."""
-    fk = ForwardKinematics(kinematics)
-    spheres = fk.tool_points(data.observations[:, layout.slice("joint_pos")])
+    spheres = tool(data.observations)
     offsets = data.starts[:, None] + np.arange(data.horizon + 1)
     moving = np.zeros(data.starts.size, dtype=bool)
     near = np.zeros(data.starts.size, dtype=bool)
@@ -89,7 +122,7 @@ def contact_classes(
         position = data.observations[:, layout.slice(spec.position)]
         shift = np.linalg.norm(position[offsets, :2] - position[data.starts, None, :2], axis=-1)
         moving |= shift.max(axis=1) > MOVING_DISTANCE
-        gap = np.linalg.norm(spheres - position[:, None, :], axis=-1) - fk.radii
+        gap = np.linalg.norm(spheres - position[:, None, :], axis=-1) - tool.radii
         clearance = gap.min(axis=1) - min(spec.half_extents)
         near |= clearance[offsets].min(axis=1) < NEAR_DISTANCE
     return np.where(moving, 0, np.where(near, 1, 2))

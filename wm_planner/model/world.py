@@ -4,15 +4,17 @@ The robot's part (a :class:`~wm_planner.model.dynamics.RobotDynamics` from the r
 :mod:`wm_planner.model.robot`) sees only the robot's blocks of the observation (proprioception and
 the tool tip), so arm motion cannot leak into an imagined object. Each object of the configuration keeps
 its pose as state and is advanced by an :class:`ObjectInteraction` from the tool's spheres, placed by
-forward kinematics of the imagined joint positions. A model without objects is the plain latent model.
+forward kinematics of the imagined joint positions (or, in a world without kinematics, at the imagined
+position of a declared tool point). A model without objects is the plain latent model.
 
 Objects move every ``object_step`` control periods, by the tool's travel over those periods, and hold in
 between: the sequential part of a rollout, the interaction steps, is ``object_step`` times shorter.
 
-State for :meth:`WorldModel.step` (the ``z`` of the dynamics graph): ``[robot latent L, joint anchor J,
-object poses 7 each, periods into the interaction step 1, tool spheres at its start 3M]``. The joint
-anchor (the encoder's offset on the joint positions) travels with the state so that one step places the
-tool exactly as :meth:`WorldModel.imagine` does; the period count and the tool's start make one-period
+State for :meth:`WorldModel.step` (the ``z`` of the dynamics graph): ``[robot latent L, tool input
+anchor J, object poses 7 each, periods into the interaction step 1, tool spheres at its start 3M]``. The
+anchor (the encoder's offset on the block the tool is placed from: the joint positions of an arm, the
+declared tool point elsewhere) travels with the state so that one step places the tool exactly as
+:meth:`WorldModel.imagine` does; the period count and the tool's start make one-period
 steps move objects exactly when and as the rollout does.
 """
 
@@ -24,7 +26,7 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
-from wm_planner.config import Kinematics, ModelConfig, ObjectSpec
+from wm_planner.config import Kinematics, ModelConfig, ObjectSpec, ToolSpec
 from wm_planner.data.layout import Layout
 from wm_planner.kinematics import ChainConstants, chain_tool_points
 from wm_planner.model.dynamics import RobotDynamics
@@ -46,17 +48,20 @@ def resolve_config(
     action_kind: str,
     dataset_objects: tuple[ObjectSpec, ...],
     kinematics: Kinematics | None,
+    dataset_tool: ToolSpec | None = None,
 ) -> ModelConfig:
-    """``config`` with what it leaves open settled from the data: the objects (the dataset's when None)
-    and the robot model (``joint`` for joint-position-delta arms with kinematics, else ``latent``)."""
+    """``config`` with what it leaves open settled from the data: the objects and the tool (the
+    dataset's when None) and the robot model (``joint`` for joint-position-delta arms with kinematics,
+    else ``latent``)."""
     objects = tuple(dataset_objects) if config.objects is None else config.objects
+    tool = config.tool or dataset_tool
     robot_model = config.robot_model
     if robot_model == "auto":
         object_blocks = {name for spec in objects for name in (spec.position, spec.orientation)}
         robot_blocks = {name for name in layout.names if name not in object_blocks}
         fits = {"joint_pos", "joint_vel"} <= robot_blocks <= set(ROBOT_BLOCKS)
         robot_model = "joint" if fits and action_kind == JOINT_DELTA and kinematics is not None else "latent"
-    return config.model_copy(update={"objects": objects, "robot_model": robot_model})
+    return config.model_copy(update={"objects": objects, "robot_model": robot_model, "tool": tool})
 
 
 class _Chain(nn.Module):
@@ -86,11 +91,45 @@ class _Chain(nn.Module):
         return chain_tool_points(q, self.tip_constants, torch)[..., 0, :]
 
 
+class _PointTool(nn.Module):
+    """A tool observed as a point (:class:`~wm_planner.config.ToolSpec`): its position block ``x [..., 3]``
+    is the tip and the centre of its one sphere; the :class:`~wm_planner.model.dynamics.ToolChain` of a
+    world without kinematics."""
+
+    radii: Tensor
+
+    def __init__(self, tool: ToolSpec) -> None:
+        super().__init__()
+        self.register_buffer("radii", torch.tensor([tool.radius]))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The sphere's centre ``[..., 1, 3]``."""
+        return x.unsqueeze(-2)
+
+    def points(self, x: Tensor) -> Tensor:
+        """The tip, then the sphere's centre, ``[..., 2, 3]``."""
+        return torch.stack([x, x], -2)
+
+    def tip(self, x: Tensor) -> Tensor:
+        return x
+
+
+def _tool(kinematics: Kinematics | None, tool: ToolSpec | None) -> tuple[_Chain | _PointTool | None, str]:
+    """What places the tool (the arm's kinematics, else the declared point) and the block it reads."""
+    if kinematics is not None:
+        return _Chain(kinematics), JOINT_FIELD
+    if tool is not None:
+        return _PointTool(tool), tool.block
+    return None, JOINT_FIELD
+
+
 class WorldModel(nn.Module):
     """``encode(obs [B, O]) -> (state [B, S], offset [B, O])``, ``step(state, action [B, A]) -> (state',
     disagreement [B])``, ``decode(state) -> features [B, O]``, ``imagine(obs0, actions [N, H, A])``.
 
-    ``config`` must be resolved (see :func:`resolve_config`); objects need ``kinematics``.
+    ``config`` must be resolved (see :func:`resolve_config`); objects need ``kinematics`` or a declared
+    tool point (``config.tool``). :attr:`tool_input` is the robot block the tool is placed from: the
+    joint positions, or the tool point's own block.
     """
 
     robot_index: Tensor
@@ -132,7 +171,7 @@ class WorldModel(nn.Module):
         self.layout_runs = _runs([order.index(i) for i in range(layout.size)])
         self.register_buffer("obs_mean", torch.zeros(layout.size))
         self.register_buffer("obs_std", torch.ones(layout.size))
-        self.chain = _Chain(kinematics) if kinematics is not None else None
+        self.chain, tool_block = _tool(kinematics, config.tool)
         robot_layout = Layout(fields=tuple(f for f in layout.fields if f.name not in object_blocks))
         self.robot: RobotDynamics = build_robot_dynamics(
             config.robot_model, robot_layout, action_size, config, self.chain
@@ -141,11 +180,13 @@ class WorldModel(nn.Module):
         if objects:
             if self.chain is None:
                 raise ValueError(
-                    "a world model with objects needs the robot's kinematics (RobotSpec.kinematics)"
+                    "a world model with objects needs the robot's kinematics (RobotSpec.kinematics) or a "
+                    "declared tool point (ToolSpec)"
                 )
-            if JOINT_FIELD not in layout.names:
+            if tool_block not in robot_layout.names:
                 raise ValueError(
-                    f"a world model with objects needs a {JOINT_FIELD!r} block to place the tool"
+                    f"a world model with objects needs a {tool_block!r} block to place the tool; the "
+                    f"robot's blocks are {robot_layout.describe()}"
                 )
             for spec in objects:
                 self.objects.append(
@@ -158,7 +199,7 @@ class WorldModel(nn.Module):
                         margin=config.contact_margin,
                     )
                 )
-            self.joints = robot_layout.slice(JOINT_FIELD)
+            self.tool_input = robot_layout.slice(tool_block)
 
     @property
     def interactions(self) -> list[ObjectInteraction]:
@@ -170,9 +211,9 @@ class WorldModel(nn.Module):
         """Size S of the state :meth:`step` advances."""
         if not self.objects:
             return self.robot.state_size
-        joints = self.joints.stop - self.joints.start
+        inputs = self.tool_input.stop - self.tool_input.start
         spheres = self.chain.radii.shape[0] if self.chain is not None else 0
-        return self.robot.state_size + joints + ObjectState.SIZE * len(self.objects) + 1 + 3 * spheres
+        return self.robot.state_size + inputs + ObjectState.SIZE * len(self.objects) + 1 + 3 * spheres
 
     def set_normalization(
         self, obs_mean: Tensor, obs_std: Tensor, action_mean: Tensor, action_std: Tensor
@@ -201,7 +242,7 @@ class WorldModel(nn.Module):
         return torch.cat([joined[..., start:stop] for start, stop in self.layout_runs], -1)
 
     def tool_spheres(self, q: Tensor) -> Tensor:
-        """Centres ``[..., M, 3]`` of the tool's spheres at joint positions ``q [..., J]``."""
+        """Centres ``[..., M, 3]`` of the tool's spheres at ``q [..., J]``, the :attr:`tool_input` block."""
         assert self.chain is not None
         return self.chain(q)
 
@@ -213,11 +254,11 @@ class WorldModel(nn.Module):
         poses = self.object_states(obs)
         if not poses:
             return z, robot_offset
-        tool = self.tool_spheres(robot_obs[:, self.joints]).flatten(1)
+        tool = self.tool_spheres(robot_obs[:, self.tool_input]).flatten(1)
         periods = torch.zeros_like(z[:, :1])
         # The object's last change is not observed: each rollout starts it at rest, as training does.
         objects = [ObjectState.at_rest(pose).pack() for pose in poses]
-        state = torch.cat([z, robot_offset[:, self.joints], *objects, periods, tool], -1)
+        state = torch.cat([z, robot_offset[:, self.tool_input], *objects, periods, tool], -1)
         return state, self.assemble(robot_offset, [torch.zeros_like(p) for p in poses])
 
     def encode(self, obs: Tensor) -> Tensor:
@@ -226,7 +267,7 @@ class WorldModel(nn.Module):
     def _split(self, state: Tensor) -> tuple[Tensor, Tensor, list[Tensor], Tensor, Tensor]:
         """Latent, joint anchor, object poses, periods into the interaction step, tool at its start."""
         latent = self.robot.state_size
-        joints = self.joints.stop - self.joints.start
+        joints = self.tool_input.stop - self.tool_input.start
         poses_end = latent + joints + ObjectState.SIZE * len(self.objects)
         z, q_offset = state[:, :latent], state[:, latent : latent + joints]
         poses = list(state[:, latent + joints : poses_end].split(ObjectState.SIZE, dim=-1))
@@ -240,7 +281,7 @@ class WorldModel(nn.Module):
             return self.robot.step(state, action)
         z, q_offset, poses, periods, tool_start = self._split(state)
         z_next, disagreement = self.robot.step(z, action)
-        tool_next = self.tool_spheres(self.robot.decode(z_next)[:, self.joints] + q_offset)
+        tool_next = self.tool_spheres(self.robot.decode(z_next)[:, self.tool_input] + q_offset)
         periods = periods + 1.0
         completes = periods >= self.config.object_step - 0.5  # [B, 1]
         moved = []
@@ -274,7 +315,7 @@ class WorldModel(nn.Module):
         steps = horizon // every
         assert self.chain is not None
         robot, tool, disagreement = self.robot.imagine_tool(
-            robot_obs0, actions, self.chain, joints=self.joints, every=every
+            robot_obs0, actions, self.chain, joints=self.tool_input, every=every
         )
         motion = tool[:, 1:] - tool[:, :-1]
         imagined = []

@@ -149,7 +149,7 @@ def test_extra_interaction_updates_fit_the_objects_better(tmp_path: Path, push_d
     import numpy as np
 
     from wm_planner.model.train import MultiStepObjective
-    from wm_planner.model.windows import contact_classes, load_split
+    from wm_planner.model.windows import ToolSpheres, contact_classes, load_split
 
     losses = []
     for updates in (0, 3):
@@ -163,9 +163,9 @@ def test_extra_interaction_updates_fit_the_objects_better(tmp_path: Path, push_d
         )
         model, _ = load_checkpoint(run.run)
         manifest, data, _ = load_split([push_dataset], horizon=6, val_fraction=0.1, seed=0, cut_unsound=True)
-        classes = contact_classes(
-            data, manifest.observation_layout, model.config.objects, manifest.robot.kinematics
-        )
+        layout = manifest.observation_layout
+        spheres = ToolSpheres.of(manifest.robot.kinematics, None, layout)
+        classes = contact_classes(data, layout, model.config.objects, spheres)
         windows, _ = data.sample_balanced(np.random.default_rng(5), 256, classes)
         with torch.no_grad():
             losses.append(MultiStepObjective(model, 0.0, 1.0).object_loss(torch.from_numpy(windows)).item())
