@@ -12,6 +12,7 @@ from pathlib import Path
 from sim.collect import collect
 from sim.evaluate import DEFAULT_EVAL_STEPS, evaluate, write_report
 from sim.robots import RobotFolder, add_robot_option
+from wm_planner.data import verify_dataset
 from wm_planner.improve import (
     Collected,
     Evaluated,
@@ -44,7 +45,7 @@ class ArmExperience:
     def collect(self, bundle: Path | None, out: Path, *, episodes: int, seed: int) -> Collected:
         explore = episodes if bundle is None else round(self.random_share * episodes)
         runs = [(out / "explore", explore, None), (out / "planner", episodes - explore, bundle)]
-        datasets, steps = [], 0
+        datasets = []
         for path, count, policy in runs:
             if count == 0:
                 continue
@@ -63,8 +64,8 @@ class ArmExperience:
             if self.progress:
                 print(summary.line(self.task), flush=True)
             datasets.append(path)
-            steps += summary.transitions
-        return Collected(tuple(datasets), steps)
+        # Counted from the datasets, so that a resumed round counts what an earlier attempt collected.
+        return Collected(tuple(datasets), sum(verify_dataset(d).transitions for d in datasets))
 
     def evaluate(self, bundle: Path, report: Path) -> Evaluated:
         result = evaluate(
