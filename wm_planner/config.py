@@ -244,6 +244,11 @@ class TrainConfig(StrictModel):
         description="extra updates of the interaction modules alone per training step, on fresh object "
         "windows (their loss is cheap; with one update per step they underfit)",
     )
+    object_update_loss: Literal["rollout", "one_step"] = Field(
+        default="one_step",
+        description="loss of the extra object updates: the open-loop rollout of the main loss, or every "
+        "interaction step from the true state, all steps in one batch (a fraction of the time)",
+    )
     cut_unsound: bool = Field(
         default=True, description="leave out the steps after an object tipped over or fell (data hygiene)"
     )

@@ -36,6 +36,9 @@ class ImaginationGap:
     imagined_cost: float
     realised_cost: float
     block_errors: dict[str, float]
+    object_errors: dict[str, float] = field(default_factory=dict)
+    """The model's objects by name: the distance between imagined and realised positions after ``k``
+    steps (m), the figure a pushing planner lives by."""
 
     @property
     def optimism(self) -> float:
@@ -56,6 +59,7 @@ class ImaginationGap:
             "optimism": self.optimism,
             "relative_optimism": self.relative_optimism,
             "block_errors": self.block_errors,
+            "object_errors": self.object_errors,
         }
 
     def line(self) -> str:
@@ -107,10 +111,13 @@ class GapMeter:
         if not self._imagined:
             return None
         imagined, realised = np.concatenate(self._imagined), np.concatenate(self._realised)
+        blocks = {name: float(np.mean(np.concatenate(v))) for name, v in self._errors.items()}
+        objects = self.model.meta.model.objects or ()
         return ImaginationGap(
             k=self.steps,
             windows=int(imagined.size),
             imagined_cost=float(imagined.mean()),
             realised_cost=float(realised.mean()),
-            block_errors={name: float(np.mean(np.concatenate(v))) for name, v in self._errors.items()},
+            block_errors=blocks,
+            object_errors={spec.name: blocks[spec.position] for spec in objects},
         )

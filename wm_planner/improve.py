@@ -320,8 +320,7 @@ def round_table(rounds: Sequence[Round]) -> str:
 
 
 def _object_error(gap: dict[str, Any]) -> str:
-    errors = gap.get("block_errors", {})
-    named = [f"{name} {value * 100:.2f} cm" for name, value in errors.items() if name.endswith("_pos")]
+    named = [f"{name} {value * 100:.2f} cm" for name, value in gap.get("object_errors", {}).items()]
     return ", ".join(named) or "n/a"
 
 

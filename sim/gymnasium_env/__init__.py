@@ -30,12 +30,15 @@ from sim.gymnasium_env.costs import (
     READY_COSTS,
     CostFactory,
     FeatureDistance,
+    PlanarPush,
+    check_cost_kwargs,
     feature_slice,
     load_cost_factory,
+    push_goal,
     reach_goal,
     reach_point,
 )
-from sim.gymnasium_env.envs import GymEnv, GymEnvSpec, parse_layout
+from sim.gymnasium_env.envs import GymEnv, GymEnvSpec, parse_layout, parse_objects
 from sim.gymnasium_env.episode import GymEpisodeResult
 from sim.gymnasium_env.evaluate import GymReport, evaluate_gym, write_gym_report
 from sim.gymnasium_env.improve import GymExperience
@@ -49,10 +52,12 @@ __all__ = [
     "GymEpisodeResult",
     "GymExperience",
     "GymReport",
+    "PlanarPush",
     "PlannedCollection",
     "action_robot",
     "add_cost_options",
     "add_environment_options",
+    "check_cost_kwargs",
     "collect_gym",
     "collect_gym_planned",
     "cost_options",
@@ -62,6 +67,8 @@ __all__ = [
     "gym_manifest",
     "load_cost_factory",
     "parse_layout",
+    "parse_objects",
+    "push_goal",
     "reach_goal",
     "reach_point",
     "register_collect_cli",

@@ -101,6 +101,35 @@ class MultiStepObjective(nn.Module):
                 heading = rotate(heading, change[..., 2].mean(0))
         return total / (horizon * len(model.objects))
 
+    def one_step_object_loss(self, obs: Tensor) -> Tensor:
+        """:meth:`object_loss` with every interaction step started from the true state (the object's
+        pose and its true last change) instead of the rollout's: the steps of a window are independent,
+        so they run as one batch, a fraction of a rollout's sequential steps."""
+        model = self.model
+        obs = obs[:, :: model.config.object_step]
+        tool = model.tool_spheres(model.robot_obs(obs)[..., model.tool_input])  # [B, steps + 1, M, 3]
+        now, motion = tool[:, :-1].flatten(0, 1), (tool[:, 1:] - tool[:, :-1]).flatten(0, 1)
+        total = torch.zeros((), device=obs.device)
+        for module, truth in zip(model.interactions, model.object_states(obs), strict=True):
+            heading = heading_of(truth[..., 3:7])  # [B, steps + 1, 2]
+            shift = truth[:, 1:, 0:2] - truth[:, :-1, 0:2]
+            turn = torch.atan2(
+                heading[:, :-1, 0] * heading[:, 1:, 1] - heading[:, :-1, 1] * heading[:, 1:, 0],
+                (heading[:, :-1] * heading[:, 1:]).sum(-1),
+            )
+            change = torch.cat([shift, turn.unsqueeze(-1)], -1)
+            # The change before each step; the first is not observed, as a rollout starts at rest.
+            velocity = torch.cat([torch.zeros_like(change[:, :1]), change[:, :-1]], 1).flatten(0, 1)
+            position, start = truth[:, :-1, 0:3].flatten(0, 1), heading[:, :-1].flatten(0, 1)
+            predicted, frame = module.changes(position, start, velocity, now, motion)
+            each_position, each_heading, _ = module.move(position, start, frame, predicted)
+            position_error = (each_position[..., 0:2] - truth[:, 1:, 0:2].flatten(0, 1)).pow(2).sum(-1)
+            turn_error = (each_heading - heading[:, 1:].flatten(0, 1)).pow(2).sum(-1)
+            total = (
+                total + (position_error / POSITION_ERROR_SCALE**2 + turn_error / TURN_ERROR_SCALE**2).mean()
+            )
+        return total / len(model.objects)
+
 
 @dataclass(frozen=True)
 class TrainResult:
@@ -285,9 +314,12 @@ class _Trainer:
         objective = MultiStepObjective(self.model, cfg.latent_weight, cfg.object_weight)
         self.ddp = nn.parallel.DistributedDataParallel(objective) if world > 1 else None
         self.objective: nn.Module = objective if self.ddp is None else self.ddp
-        self.object_objective = MultiStepObjective(
-            self.model, cfg.latent_weight, cfg.object_weight
-        ).object_loss
+        objective_of_updates = MultiStepObjective(self.model, cfg.latent_weight, cfg.object_weight)
+        self.object_objective = (
+            objective_of_updates.one_step_object_loss
+            if cfg.object_update_loss == "one_step"
+            else objective_of_updates.object_loss
+        )
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
         )
