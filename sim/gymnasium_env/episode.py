@@ -120,7 +120,8 @@ class PlannedEpisode:
         env, obs = self.env, self.obs
         error_of = getattr(cost, "error", None)
         errors = [] if error_of is None else [float(error_of(obs))]
-        observations, actions, rewards = [obs], [], []
+        observations, actions = [obs], []
+        rewards: list[float] = []
         self.controller.start(cost, seed=self.seed)
         success = terminated = truncated = False
         first_success: int | None = None
