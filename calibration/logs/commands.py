@@ -7,7 +7,7 @@ import numpy as np
 
 from calibration.logs.joint_log import JointLog
 
-__all__ = ["delayed", "reference_path"]
+__all__ = ["delayed", "integrated", "reference_path"]
 
 
 def delayed(time: np.ndarray, command: np.ndarray, latency: float) -> np.ndarray:
@@ -24,6 +24,11 @@ def reference_path(log: JointLog, latency: float) -> np.ndarray:
     commanded = delayed(log.time, log.command, latency)
     if log.command_kind != "velocity":
         return commanded
-    return log.position[0] + log.dt * np.concatenate(
-        [np.zeros((1, commanded.shape[1])), np.cumsum(commanded[:-1], 0)]
-    )
+    return integrated(commanded, log.position[0], log.dt)
+
+
+def integrated(velocities: np.ndarray, start: np.ndarray, dt: float) -> np.ndarray:
+    """Positions ``[T, J]`` reached by following ``velocities [T, J]`` from ``start [J]``, each held for
+    ``dt``: row ``t`` sums the velocities before it, not its own (the arm is at ``start`` at ``t = 0``)."""
+    before = np.concatenate([np.zeros((1, velocities.shape[1])), np.cumsum(velocities[:-1], 0)])
+    return start + dt * before

@@ -20,7 +20,7 @@ import mujoco
 import numpy as np
 from mujoco import rollout as mj_rollout
 
-from calibration.logs.commands import delayed
+from calibration.logs.commands import delayed, integrated
 from calibration.logs.joint_log import JointLog
 from calibration.model.parameters import ArmParameters, apply_parameters
 from sim.scene import SceneHandles
@@ -38,8 +38,9 @@ def velocity_servo_control(
     (rad/s on the uniform grid ``time [T]``) from ``start [J]``, each setpoint ``parameters.latency`` late
     (see the module docstring)."""
     v = delayed(time, setpoints, parameters.latency)
-    dt = float(time[1] - time[0])
-    integral = start + dt * np.cumsum(v, axis=0)
+    # The integral at step t holds the setpoints before it, as the arm's position does: an arm already
+    # moving at the setpoint meets a servo that pushes it neither way.
+    integral = integrated(v, start, float(time[1] - time[0]))
     return integral + v * (parameters.joints["kv"] / np.maximum(parameters.joints["kp"], 1e-12))
 
 
