@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from calibration.model.profile import baseline_verdict
 from sim.robots import RobotFolder
 from sim.scene import load_scene
 from wm_planner.config import RobotSpec, default_robot_spec, load_yaml_model, parse_mapping
 
-__all__ = ["register_data_import", "register_sim2real", "register_sysid"]
+__all__ = ["BASELINE_LOST", "register_data_import", "register_sim2real", "register_sysid"]
+
+BASELINE_LOST = 3
+"""Exit status of ``sysid`` / ``sim2real --fail-worse-than-baseline`` when the calibrated twin tracks
+the held-out runs worse than the delay baseline."""
+
+
+def _baseline_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--fail-worse-than-baseline",
+        action="store_true",
+        help=f"exit {BASELINE_LOST} when the calibrated twin tracks worse than the delay baseline (for CI "
+        "and scripts that must refuse a bad calibration)",
+    )
 
 
 ROBOT_HELP = "robot folder from `wm-planner robot import`, or a RobotSpec YAML (default: the shipped arm)"
@@ -106,20 +121,30 @@ def _cmd_sysid(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     quality = result.profile.quality
-    held = ""
+    held, verdict = "", None
     if quality is not None:
         before, after, baseline = (
             sum(v) / len(v) for v in (quality.rmse_before, quality.rmse_after, quality.rmse_baseline)
         )
         held = (
-            f"; held-out tracking RMSE: uncalibrated {before:.2e}, delay baseline {baseline:.2e} "
-            f"({1000 * quality.baseline_delay:.0f} ms), calibrated {after:.2e} rad"
+            f"; held out: calibrated / delay baseline {quality.baseline_ratio:.2f} (calibrated {after:.2e}, "
+            f"baseline {baseline:.2e} rad at {1000 * quality.baseline_delay:.0f} ms, uncalibrated "
+            f"{before:.2e})"
         )
+        verdict = baseline_verdict(quality.baseline_ratio, quality.baseline_delay)
     print(
         f"sysid done: {len(args.log)} logs, latency {1000 * result.fit.parameters.latency:.2f} ms{held}; "
         f"scene {result.profile.scene_path(result.profile_path)} -> {result.profile_path}"
     )
-    return 0
+    return _judged(verdict, args.fail_worse_than_baseline)
+
+
+def _judged(verdict: str | None, fail: bool) -> int:
+    """Exit status of a calibration judged against its delay baseline: 3 when it loses and ``fail``."""
+    if verdict is None:
+        return 0
+    print(verdict, file=sys.stderr)
+    return BASELINE_LOST if fail else 0
 
 
 def register_sysid(sub: argparse._SubParsersAction) -> None:
@@ -161,6 +186,7 @@ def register_sysid(sub: argparse._SubParsersAction) -> None:
     _reading_options(p)
     p.add_argument("--iterations", type=int, default=25, help="most least-squares iterations")
     p.add_argument("--threads", type=int, help="MuJoCo rollout threads (default: one per core)")
+    _baseline_option(p)
     p.add_argument("--self-test", action="store_true", help="identify a simulated arm with known parameters")
     p.add_argument("--seed", type=int, default=0, help="seed of the self-test's perturbed arm and runs")
     p.set_defaults(func=_cmd_sysid)
@@ -182,10 +208,10 @@ def _cmd_sim2real(args: argparse.Namespace) -> int:
     tracking = metrics["tracking"]
     before, after, baseline = tracking["uncalibrated"], tracking["calibrated"], tracking["baseline"]
     line = (
-        f"sim2real done: {len(metrics['logs'])} logs, joint RMSE {1000 * before['rmse_mean_rad']:.3f} -> "
-        f"{1000 * after['rmse_mean_rad']:.3f} mrad ({tracking['improvement']:.1f}x; delay baseline "
-        f"{1000 * baseline['rmse_mean_rad']:.3f} mrad), tool tip "
-        f"{1000 * before['ee_error_mean_m']:.2f} -> {1000 * after['ee_error_mean_m']:.2f} mm"
+        f"sim2real done: {len(metrics['logs'])} logs, calibrated / delay baseline "
+        f"{tracking['baseline_ratio']:.2f} (joint RMSE {1000 * after['rmse_mean_rad']:.3f} mrad, baseline "
+        f"{1000 * baseline['rmse_mean_rad']:.3f} mrad, uncalibrated {1000 * before['rmse_mean_rad']:.3f} "
+        f"mrad), tool tip {1000 * before['ee_error_mean_m']:.2f} -> {1000 * after['ee_error_mean_m']:.2f} mm"
     )
     for wm in metrics["world_models"]:
         k = "10" if "10" in wm["k"] else max(wm["k"], key=int)
@@ -195,7 +221,8 @@ def _cmd_sim2real(args: argparse.Namespace) -> int:
     if metrics["success"]:
         line += f"; success r={metrics['success']['pearson_r']:.3f}, MMRV={metrics['success']['mmrv']:.3f}"
     print(f"{line} -> {report}")
-    return 0
+    verdict = baseline_verdict(tracking["baseline_ratio"], metrics["baseline_delay_s"])
+    return _judged(verdict, args.fail_worse_than_baseline)
 
 
 def register_sim2real(sub: argparse._SubParsersAction) -> None:
@@ -221,6 +248,7 @@ def register_sim2real(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="report directory (metrics.json, report.html)")
     p.add_argument("--robot", help=ROBOT_HELP)
     p.add_argument("--threads", type=int, help="MuJoCo rollout threads (default: one per core)")
+    _baseline_option(p)
     _reading_options(p)
     p.set_defaults(func=_cmd_sim2real)
 

@@ -154,6 +154,10 @@ def tracking_metrics(replayed: Sequence[ReplayedLog], builder: ObservationBuilde
     result["improvement"] = result["uncalibrated"]["rmse_mean_rad"] / max(
         result["calibrated"]["rmse_mean_rad"], 1e-12
     )
+    # The headline: a calibrated twin earns its place only below 1.
+    result["baseline_ratio"] = result["calibrated"]["rmse_mean_rad"] / max(
+        result["baseline"]["rmse_mean_rad"], 1e-12
+    )
     return result
 
 

@@ -23,6 +23,8 @@ __all__ = [
     "CalibrationProfile",
     "FitQuality",
     "InertialProfile",
+    "baseline_ratio",
+    "baseline_verdict",
     "load_profile",
     "write_calibrated_scene",
 ]
@@ -41,6 +43,27 @@ class FitQuality(StrictModel):
     rmse_after: list[float]
     rmse_baseline: list[float]
     baseline_delay: float
+
+    @property
+    def baseline_ratio(self) -> float:
+        """Calibrated over baseline held-out RMSE (means over joints): below 1 the twin earns its place."""
+        return baseline_ratio(self.rmse_after, self.rmse_baseline)
+
+
+def baseline_ratio(calibrated: list[float], baseline: list[float]) -> float:
+    """Mean calibrated RMSE over mean baseline RMSE: the headline of a calibration."""
+    return (sum(calibrated) / len(calibrated)) / max(sum(baseline) / len(baseline), 1e-12)
+
+
+def baseline_verdict(ratio: float, delay: float) -> str | None:
+    """The warning for a twin that tracks worse than the command ``delay`` s late (None when it does not)."""
+    if ratio <= 1.0:
+        return None
+    return (
+        f"warning: the calibrated twin tracks {ratio:.2f}x WORSE than the delay baseline (the command "
+        f"{1000 * delay:.0f} ms late): on these logs a pure delay is the better model of the arm; do not "
+        "trust this twin over it"
+    )
 
 
 class InertialProfile(StrictModel):
