@@ -150,10 +150,13 @@ def _judged(verdict: str | None, fail: bool) -> int:
 def register_sysid(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sysid",
-        help="fit armature, friction, servo gains and command latency to logged runs (rosbag2 MCAP)",
-        description="Fits the scene's per-joint armature, frictionloss and position-servo gains (kp, kv; "
-        "joint damping is part of kv) and the command latency to logged runs by replaying their commands "
-        "in MuJoCo. Writes a calibration profile (YAML) and the calibrated scene (.xml beside it).",
+        help="fit servo gains, command latency, and (from logged torques) masses, rotor inertia and friction",
+        description="Where every fitted run logs joint torques, first identifies link mass scales, rotor "
+        "inertia (armature), viscous and Coulomb friction from them; those values are then kept. Then fits "
+        "the position-servo gains (kp, kv) and the command latency (and, without torques, armature and "
+        "frictionloss) to the logged tracking by replaying the commands in MuJoCo. Writes a calibration "
+        "profile (YAML) led by the held-out error over the delay baseline's, and the calibrated scene "
+        "(.xml beside it).",
     )
     p.add_argument(
         "--log", nargs="+", help="identification runs: rosbag2 bags, episode files or dataset directories"
@@ -163,7 +166,11 @@ def register_sysid(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--robot", help=ROBOT_HELP)
     p.add_argument("--held-out", type=int, default=1, help="the last N logs are held out for validation")
     p.add_argument(
-        "--fix", nargs="*", default=[], help="parameters kept at the scene's value: kp, armature[joint7]"
+        "--fix",
+        nargs="*",
+        default=[],
+        help="parameters the tracking fit keeps at the scene's value: kp, armature[joint7] (values "
+        "identified from torques are kept anyway)",
     )
     p.add_argument(
         "--factor-bounds",

@@ -155,6 +155,39 @@ def _torque_identified(model: mujoco.MjModel, handles: SceneHandles, logs: Seque
     )
 
 
+_FROM_TORQUES = {"armature": "armature", "frictionloss": "coulomb"}
+"""Servo-scene parameters the torque fit sets, and the :class:`InertialFit` field each comes from."""
+
+
+@dataclass(frozen=True)
+class _TorqueReport:
+    """The profile's intervals with the torque-identified parameters' own (not the zero-width interval
+    of a value the tracking fit kept), those parameters' names, and the ones the torque fit left on its
+    non-negativity bound (viscous friction as ``damping[joint]``)."""
+
+    low: dict[str, list[float]]
+    high: dict[str, list[float]]
+    identified: tuple[str, ...]
+    at_bound: tuple[str, ...]
+
+    @classmethod
+    def of(cls, fit: FitResult, inertial: InertialFit | None, joints: Sequence[str]) -> _TorqueReport:
+        low = {k: fit.low.joints[k].tolist() for k in JOINT_PARAMETERS}
+        high = {k: fit.high.joints[k].tolist() for k in JOINT_PARAMETERS}
+        if inertial is None:
+            return cls(low, high, (), ())
+        identified, at_bound = [], []
+        for param, key in _FROM_TORQUES.items():
+            lo, hi = inertial.friction_ci95[key]
+            low[param], high[param] = lo.tolist(), hi.tolist()
+            identified += [f"{param}[{j}]" for j in joints]
+            at_bound += [
+                f"{param}[{j}]" for j, v in zip(joints, getattr(inertial, key), strict=True) if v <= 0
+            ]
+        at_bound += [f"damping[{j}]" for j, v in zip(joints, inertial.viscous, strict=True) if v <= 0]
+        return cls(low, high, tuple(identified), tuple(at_bound))
+
+
 def _inertial_profile(fit: InertialFit) -> InertialProfile:
     low, high = fit.scales_ci95
     return InertialProfile(
@@ -229,6 +262,7 @@ def identify(
             rmse_baseline=baseline.rmse.tolist(),
             baseline_delay=baseline.delay,
         )
+    torque = _TorqueReport.of(fit, arm.inertial, robot.joint_names)
     profile = CalibrationProfile(
         robot=robot.name,
         joint_names=robot.joint_names,
@@ -237,11 +271,12 @@ def identify(
         logs=[str(p) for p in log_paths],
         parameters={k: fit.parameters.joints[k].tolist() for k in JOINT_PARAMETERS},
         latency=fit.parameters.latency,
-        ci95_low={k: fit.low.joints[k].tolist() for k in JOINT_PARAMETERS},
-        ci95_high={k: fit.high.joints[k].tolist() for k in JOINT_PARAMETERS},
+        ci95_low=torque.low,
+        ci95_high=torque.high,
         latency_ci95=(fit.low.latency, fit.high.latency),
-        fixed=fit.fixed,
-        at_bound=fit.at_bound,
+        fixed=tuple(n for n in fit.fixed if n not in torque.identified),
+        from_torques=torque.identified,
+        at_bound=(*fit.at_bound, *torque.at_bound),
         poorly_determined=fit.poorly_determined,
         bounds=fit.bounds,
         correlations=list(fit.correlations),
@@ -251,13 +286,17 @@ def identify(
     )
     profile.write(out)
     write_randomization(fit, robot.joint_names, out.with_suffix(".randomization.yaml"))
-    _warn(fit, arm.inertial, options)
+    _warn(fit, profile.at_bound, arm.inertial, options)
     return Identification(profile, out, fit, read_parameters(original, handles))
 
 
-def _warn(fit: FitResult, inertial: InertialFit | None, options: FitOptions) -> None:
-    for name in fit.at_bound:
-        print(f"warning: {name} is at a bound of the search box; widen it or check the logs", file=sys.stderr)
+def _warn(fit: FitResult, at_bound: Sequence[str], inertial: InertialFit | None, options: FitOptions) -> None:
+    for name in at_bound:
+        print(
+            f"warning: {name} is at a bound (of the search box, or zero for a value from torques); widen "
+            "it or check the logs",
+            file=sys.stderr,
+        )
     for name in fit.poorly_determined:
         print(
             f"warning: {name} is poorly determined by these logs (95% interval wider than "

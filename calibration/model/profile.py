@@ -99,6 +99,9 @@ class CalibrationProfile(StrictModel):
     ci95_high: dict[str, list[float]]
     latency_ci95: tuple[float, float]
     fixed: tuple[str, ...] = ()
+    """Parameters kept at the scene's values."""
+    from_torques: tuple[str, ...] = ()
+    """Parameters identified from logged torques (before the tracking fit, which keeps them)."""
     at_bound: tuple[str, ...] = ()
     poorly_determined: tuple[str, ...] = ()
     bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)

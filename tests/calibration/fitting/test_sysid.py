@@ -67,6 +67,12 @@ def test_self_test_recovers_every_parameter_and_beats_the_delay_baseline(
     kp = read_parameters(scene, SceneHandles.of(scene, robot.joint_names)).joints["kp"]
     assert np.all(kp >= np.array(profile.ci95_low["kp"]) - 1e-9)
     assert np.all(kp <= np.array(profile.ci95_high["kp"]) + 1e-9)
+    # What the torques identified is listed as such, with the torque fit's own intervals.
+    from_torques = {f"{p}[{j}]" for p in ("armature", "frictionloss") for j in robot.joint_names}
+    assert set(profile.from_torques) == from_torques and not from_torques & set(profile.fixed)
+    for name, key in (("armature", "armature"), ("frictionloss", "coulomb")):
+        np.testing.assert_allclose(profile.ci95_low[name], profile.inertial.friction_ci95[key][0])
+        assert np.all(np.array(profile.ci95_high[name]) > np.array(profile.parameters[name]))
 
 
 def test_a_self_test_that_fails_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture):
