@@ -16,6 +16,7 @@ from calibration.logs.joint_log import CommandMessage, MeasuredStates
 from sim.scene import HOME_QPOS
 from wm_planner.cli import main
 from wm_planner.config import default_robot_spec
+from wm_planner.progress import QUIET_ENV
 
 DELAY = 0.014
 DT = 0.002
@@ -40,8 +41,9 @@ def _pure_delay_bag(path: Path, seed: int, seconds: float = 3.0) -> Path:
 
 
 def test_a_twin_that_loses_to_the_delay_baseline_is_told_first_and_can_fail_the_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv(QUIET_ENV, "0")  # restored after the test: --quiet sets it for child processes
     bags = [str(_pure_delay_bag(tmp_path / f"run{k}", seed=k)) for k in range(3)]
     args = ["sysid", "--log", *bags, "--held-out", "1", "--out", str(tmp_path / "profile.yaml")]
     assert main(["--quiet", *args]) == 0  # warned, not refused, unless asked

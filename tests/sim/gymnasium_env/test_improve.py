@@ -15,14 +15,16 @@ from wm_planner.cli import main
 from wm_planner.config import ObjectSpec, ToolSpec
 from wm_planner.data import EpisodeDataset
 from wm_planner.improve import ImproveSettings, Start, improve
+from wm_planner.progress import QUIET_ENV
 
 EPISODE = 40
 """Steps of a PointGoal episode (its time limit)."""
 
 
 def test_rounds_from_scratch_keep_to_the_budget_and_resume_where_they_stopped(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv(QUIET_ENV, "0")  # restored after the test: --quiet sets it for child processes
     experience = GymExperience(
         POINT_GOAL, reach_goal, GOAL_COST, success_key="reached", eval_episodes=4, progress=False
     )
