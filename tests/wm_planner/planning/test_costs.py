@@ -57,9 +57,9 @@ def test_push_cost_charges_a_tip_below_the_table_and_a_tip_too_fast() -> None:
     extra = (0.5 * 0.025 + 10.0 * 0.01) * (1 + 1 + 4)
     assert cost(below, NONE)[0] - cost(at_rest, NONE)[0] == pytest.approx(extra, rel=1e-3)
     # 0.02 m in one 0.02 s step is 1 m/s: 0.7 m/s over the limit on the last step (weight 1 + 4), and the
-    # tool 0.02 m from its pushing point there.
+    # tool 0.02 m from its pushing point there: a whole ramp away, so asked to hover 0.08 m higher.
     fast = features(cube_pos=[[0.5, 0.0, 0.02]] * 2, ee_pos=[[0.5, 0.0, 0.015], [0.5, 0.02, 0.015]])
-    tool = 0.5 * np.hypot(0.02, 0.02)
+    tool = 0.5 * np.hypot(0.02, 0.08)
     assert cost(fast, NONE)[0] == pytest.approx(5.0 * (0.7 + tool), rel=1e-3)
 
 
