@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from calibration.fitting.identify import SERVO_MODELS, TORQUE_SENSORS
+from calibration.ground_truth.selftest import TRUTHS
 from calibration.model.profile import baseline_verdict
 from sim.robots import RobotFolder
 from sim.scene import load_scene
@@ -99,7 +101,8 @@ def _cmd_sysid(args: argparse.Namespace) -> int:
     )
     if args.self_test:
         selftest = run_self_test(
-            args.out or "runs/sysid_self_test",
+            args.out or f"runs/sysid_self_test_{args.self_test}",
+            truth=args.self_test,
             robot=robot,
             seed=args.seed,
             options=options,
@@ -118,6 +121,8 @@ def _cmd_sysid(args: argparse.Namespace) -> int:
         held_out=args.held_out,
         options=options,
         reading=_reading(args),
+        torque_sensor=args.torque_sensor,
+        servo_models=args.servo_models,
         threads=args.threads,
     )
     quality = result.profile.quality
@@ -127,8 +132,9 @@ def _cmd_sysid(args: argparse.Namespace) -> int:
             sum(v) / len(v) for v in (quality.rmse_before, quality.rmse_after, quality.rmse_baseline)
         )
         held = (
-            f"; held out: calibrated / delay baseline {quality.baseline_ratio:.2f} (calibrated {after:.2e}, "
-            f"baseline {baseline:.2e} rad at {1000 * quality.baseline_delay:.0f} ms, uncalibrated "
+            f"; held out: calibrated ({result.profile.servo_model}) / delay baseline "
+            f"{quality.baseline_ratio:.2f} (calibrated {after:.2e}, "
+            f"baseline {baseline:.2e} rad at {1000 * quality.baseline_delay:.1f} ms, uncalibrated "
             f"{before:.2e})"
         )
         verdict = baseline_verdict(quality.baseline_ratio, quality.baseline_delay)
@@ -151,12 +157,14 @@ def register_sysid(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sysid",
         help="fit servo gains, command latency, and (from logged torques) masses, rotor inertia and friction",
-        description="Where every fitted run logs joint torques, first identifies link mass scales, rotor "
-        "inertia (armature), viscous and Coulomb friction from them; those values are then kept. Then fits "
-        "the position-servo gains (kp, kv) and the command latency (and, without torques, armature and "
-        "frictionloss) to the logged tracking by replaying the commands in MuJoCo. Writes a calibration "
-        "profile (YAML) led by the held-out error over the delay baseline's, and the calibrated scene "
-        "(.xml beside it).",
+        description="Where every fitted run logs joint torques, first identifies link mass scales and (from "
+        "a motor-side --torque-sensor) rotor inertia (armature), viscous and Coulomb friction from them; "
+        "those values are then kept. Then fits the position-servo gains (kp, kv), the command latency and "
+        "command filter (and, without torques or with a link-side sensor, armature and frictionloss) to the "
+        "logged tracking by replaying the commands in MuJoCo. Beside this MuJoCo servo it fits shaped "
+        "delays (the command delayed and low-passed per joint, followed exactly: the pure delay is one) "
+        "and keeps the class that tracks the held-out runs best. Writes a calibration profile (YAML) led "
+        "by the held-out error over the delay baseline's, and the calibrated scene (.xml beside it).",
     )
     p.add_argument(
         "--log", nargs="+", help="identification runs: rosbag2 bags, episode files or dataset directories"
@@ -194,7 +202,31 @@ def register_sysid(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--iterations", type=int, default=25, help="most least-squares iterations")
     p.add_argument("--threads", type=int, help="MuJoCo rollout threads (default: one per core)")
     _baseline_option(p)
-    p.add_argument("--self-test", action="store_true", help="identify a simulated arm with known parameters")
+    p.add_argument(
+        "--self-test",
+        nargs="?",
+        const="servo",
+        choices=TRUTHS,
+        help="identify a simulated arm: servo (known parameters, the default), drive (a cascaded drive "
+        "outside every model class: the best class must halve the delay baseline's error) or delay (a pure "
+        "delay: the twin must equal the baseline within 5%%)",
+    )
+    p.add_argument(
+        "--servo-models",
+        nargs="+",
+        choices=SERVO_MODELS,
+        default=list(SERVO_MODELS),
+        help="the servo model classes that compete on the held-out runs (default: all). The simulator runs "
+        "the calibrated scene (mujoco_servo): pass only that to judge the scene itself",
+    )
+    p.add_argument(
+        "--torque-sensor",
+        choices=TORQUE_SENSORS,
+        default="motor",
+        help="where the logged efforts are measured: motor (drive current: masses, rotor inertia and "
+        "friction are identified from them), link (a sensor after the gearbox: masses only; rotor inertia "
+        "and friction are left to the tracking fit) or none (efforts ignored)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the self-test's perturbed arm and runs")
     p.set_defaults(func=_cmd_sysid)
 

@@ -36,10 +36,14 @@ class ReplayedLog:
     torque: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
-def _replayer(scene: Path, robot: RobotSpec, latency: float, threads: int | None):
+def _replayer(
+    scene: Path, robot: RobotSpec, threads: int | None, *, latency: float = 0.0, command_filter: float = 0.0
+):
     model = load_scene(scene)
     parameters = read_parameters(model, SceneHandles.of(model, robot.joint_names))
-    return Replayer(model, robot, threads=threads), replace(parameters, latency=latency)
+    return Replayer(model, robot, threads=threads), replace(
+        parameters, latency=latency, command_filter=command_filter
+    )
 
 
 def replay_logs(
@@ -51,9 +55,15 @@ def replay_logs(
     threads: int | None = None,
 ) -> list[ReplayedLog]:
     """Replay every log's commands in the profile's source scene (no latency) and in its calibrated
-    scene (with the fitted latency); the baseline's delay is the profile's."""
-    before, nominal = _replayer(Path(profile.source_scene), robot, 0.0, threads)
-    after, calibrated = _replayer(profile.scene_path(profile_path), robot, profile.latency, threads)
+    scene (with the fitted latency and command filter); the baseline's delay is the profile's."""
+    before, nominal = _replayer(Path(profile.source_scene), robot, threads)
+    after, calibrated = _replayer(
+        profile.scene_path(profile_path),
+        robot,
+        threads,
+        latency=profile.latency,
+        command_filter=profile.command_filter,
+    )
     delay = profile.quality.baseline_delay if profile.quality is not None else profile.latency
     out = []
     for log in logs:

@@ -204,7 +204,7 @@ def _headline(tracking: dict[str, Any], delay: float) -> str:
     colour = "#1a7f37" if ratio <= 1.0 else "#cf222e"
     return (
         f'<p style="font-size:1.3em;color:{colour}"><b>Calibrated / delay baseline: {ratio:.2f}</b>: the '
-        f"calibrated twin tracks {verdict} the command {1000 * delay:.0f} ms late.</p>"
+        f"calibrated twin tracks {verdict} the command {1000 * delay:.1f} ms late.</p>"
     )
 
 

@@ -3,9 +3,9 @@
 Output-error least squares: the logged commands are replayed open loop in MuJoCo (:class:`Replayer`) and
 the parameters are moved until the simulated joint positions and velocities match the measured ones.
 Parameters are fitted as log-factors of the scene's values within a box (so they stay positive and every
-one is on the same scale), the latency in seconds. The Jacobian is by finite differences, all columns in
-one batched ``mujoco.rollout``. Residuals are divided by each channel's measurement noise, estimated from
-the data.
+one is on the same scale), the latency and the command filter's time constant in seconds. The Jacobian
+is by finite differences, all columns in one batched ``mujoco.rollout``. Residuals are divided by each
+channel's measurement noise, estimated from the data.
 
 The residuals of a real arm are mostly model error sampled at 1 kHz, not white noise: neighbouring
 samples err together, and intervals that assume independence are far too narrow (two command encodings of
@@ -37,8 +37,11 @@ __all__ = [
 ]
 
 _Z95 = 1.96
-_LATENCY_UNIT = 0.01
-"""The latency is searched in units of 10 ms, so that a unit step means as much as one in a log-factor."""
+_TIME_UNIT = 0.01
+"""The latency and the command filter are searched in units of 10 ms, so that a unit step means as much as
+one in a log-factor."""
+_TIMES = ("latency", "command_filter")
+"""The arm-wide entries that end the fitted vector, in seconds."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,10 @@ class FitOptions:
     """Upper bound of the command latency (s)."""
     initial_latency: float = 0.01
     """Where the latency search starts (s)."""
+    max_command_filter: float = 0.1
+    """Upper bound of the command filter's time constant (s); fix ``command_filter`` to keep it zero."""
+    initial_command_filter: float = 0.002
+    """Where the command filter's search starts (s)."""
     fixed: tuple[str, ...] = ()
     """Parameters kept at the scene's value: ``kp`` (every joint) or ``armature[joint7]`` (one)."""
     max_iterations: int = 25
@@ -95,8 +102,9 @@ class FitResult:
 
 
 def parameter_names(joint_names: Sequence[str]) -> list[str]:
-    """Names of the entries of the fitted vector: ``armature[joint1]``, ..., ``latency``."""
-    return [f"{p}[{j}]" for p in JOINT_PARAMETERS for j in joint_names] + ["latency"]
+    """Names of the entries of the fitted vector: ``armature[joint1]``, ..., ``latency``,
+    ``command_filter``."""
+    return [f"{p}[{j}]" for p in JOINT_PARAMETERS for j in joint_names] + list(_TIMES)
 
 
 def _fixed_mask(names: Sequence[str], fixed: Sequence[str]) -> np.ndarray:
@@ -105,7 +113,7 @@ def _fixed_mask(names: Sequence[str], fixed: Sequence[str]) -> np.ndarray:
         hits = [i for i, n in enumerate(names) if n == entry or n.split("[")[0] == entry]
         if not hits:
             raise ValueError(
-                f"fixed parameter {entry!r} is not one of {[*JOINT_PARAMETERS, 'latency']} "
+                f"fixed parameter {entry!r} is not one of {[*JOINT_PARAMETERS, *_TIMES]} "
                 f"or a name like {names[0]!r}"
             )
         mask[hits] = True
@@ -128,7 +136,8 @@ def tracking_rmse(log: JointLog, position: np.ndarray) -> np.ndarray:
 
 class _Problem:
     """The least-squares problem over the free entries ``x`` of the full vector ``θ`` (log-factors of the
-    scene's joint parameters, then the latency in 10 ms units): residuals and their Jacobian."""
+    scene's joint parameters, then the latency and the command filter in 10 ms units): residuals and
+    their Jacobian."""
 
     def __init__(
         self, replayer: Replayer, logs: Sequence[JointLog], nominal: ArmParameters, options: FitOptions
@@ -137,13 +146,15 @@ class _Problem:
         self.names = parameter_names(self.logs[0].joint_names)
         self.base = np.maximum(nominal.vector(), options.floor)
         self.free = ~_fixed_mask(self.names, options.fixed)
-        factors = _factor_bounds(self.names[:-1], options)
-        self.lower = np.r_[np.log(factors[:, 0]), options.min_latency / _LATENCY_UNIT][self.free]
-        self.upper = np.r_[np.log(factors[:, 1]), options.max_latency / _LATENCY_UNIT][self.free]
+        factors = _factor_bounds(self.names[: -len(_TIMES)], options)
+        lower = np.r_[options.min_latency, 0.0] / _TIME_UNIT
+        upper = np.r_[options.max_latency, options.max_command_filter] / _TIME_UNIT
+        self.lower = np.r_[np.log(factors[:, 0]), lower][self.free]
+        self.upper = np.r_[np.log(factors[:, 1]), upper][self.free]
         n = len(self.base)
         # 0.1% steps: larger ones blur the weak directions (armature behind a large link inertia) and
         # the fit crawled along them; the latency is piecewise linear between 2 ms grid points.
-        self.steps = np.r_[np.full(n, 1e-3), 0.05][self.free]
+        self.steps = np.r_[np.full(n, 1e-3), 0.05, 0.05][self.free]
         self.theta0 = self.theta(nominal)
         self.weights = [
             (1.0 / noise_scale(log.position, floor=1e-5), 1.0 / noise_scale(log.velocity, floor=1e-3))
@@ -155,13 +166,7 @@ class _Problem:
         """The search box of each free parameter in its own unit."""
         names = [n for n, free in zip(self.names, self.free, strict=True) if free]
         low, high = self.parameters(self.lower), self.parameters(self.upper)
-        values = dict(
-            zip(
-                self.names,
-                np.c_[np.r_[low.vector(), low.latency], np.r_[high.vector(), high.latency]],
-                strict=True,
-            )
-        )
+        values = dict(zip(self.names, np.c_[_full(low), _full(high)], strict=True))
         return {name: (float(values[name][0]), float(values[name][1])) for name in names}
 
     def blocks(self, count: int) -> np.ndarray:
@@ -181,12 +186,13 @@ class _Problem:
 
     def theta(self, parameters: ArmParameters) -> np.ndarray:
         factors = np.log(np.maximum(parameters.vector(), self.options.floor) / self.base)
-        return np.r_[factors, parameters.latency / _LATENCY_UNIT]
+        return np.r_[factors, parameters.latency / _TIME_UNIT, parameters.command_filter / _TIME_UNIT]
 
     def parameters(self, x: np.ndarray) -> ArmParameters:
         theta = self.theta0.copy()
         theta[self.free] = x
-        return ArmParameters.from_vector(self.base * np.exp(theta[:-1]), float(theta[-1]) * _LATENCY_UNIT)
+        latency, command_filter = theta[-2:] * _TIME_UNIT
+        return ArmParameters.from_vector(self.base * np.exp(theta[:-2]), latency, command_filter)
 
     def _residuals(self, xs: np.ndarray) -> np.ndarray:
         """Weighted residuals ``[B, R]`` of free vectors ``xs [B, P]``."""
@@ -231,7 +237,8 @@ def fit_parameters(
     problem = _Problem(replayer, logs, nominal, options)
     # The trust-region method takes vanishing steps from a point on a bound, so start inside the box;
     # the latency search starts at a typical driver latency rather than at its bound, zero.
-    x0 = problem.theta(replace(nominal, latency=options.initial_latency))[problem.free]
+    start = replace(nominal, latency=options.initial_latency, command_filter=options.initial_command_filter)
+    x0 = problem.theta(start)[problem.free]
     inset = 1e-2 * (problem.upper - problem.lower)
     x0 = np.clip(x0, problem.lower + inset, problem.upper - inset)
     iterations = 0
@@ -264,9 +271,9 @@ def fit_parameters(
         if v - lo < tol or hi - v < tol
     ]
     width = np.maximum(x - low, high - x)
-    # Log-factors: a half-width w means a factor exp(w); latency is judged against its own value.
-    is_latency = np.array(names) == "latency"
-    relative = np.where(is_latency, width / np.maximum(np.abs(x), 1e-9), np.expm1(width))
+    # Log-factors: a half-width w means a factor exp(w); times are judged against their own value.
+    is_time = np.isin(np.array(names), _TIMES)
+    relative = np.where(is_time, width / np.maximum(np.abs(x), 1e-9), np.expm1(width))
     return FitResult(
         parameters=problem.parameters(x),
         low=problem.parameters(low),
@@ -282,6 +289,11 @@ def fit_parameters(
         correlations=_strong_correlations(names, covariance, options.strong_correlation),
         bounds=problem.bounds(),
     )
+
+
+def _full(parameters: ArmParameters) -> np.ndarray:
+    """Every entry of the fitted vector in its own unit, fixed ones included: ``[P*J + 2]``."""
+    return np.r_[parameters.vector(), parameters.latency, parameters.command_filter]
 
 
 def _factor_bounds(names: Sequence[str], options: FitOptions) -> np.ndarray:

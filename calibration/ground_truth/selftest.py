@@ -10,6 +10,12 @@ fits them back with nothing but the bags (the last run is held out) and must bea
 
 Links whose mass the torques cannot determine are reported as such and not scored (the first link's
 centre of mass lies on its joint's axis: only its inertia about that axis shows, added to the rotor's).
+
+That arm lies inside the MuJoCo servo's class. Two more truths check the servo model classes themselves
+(:data:`TRUTHS`): ``drive``, a cascaded drive outside every class (:mod:`calibration.ground_truth.drive`,
+link-side torque sensing), where the best class must track the held-out run at most half as badly as
+the delay baseline; and ``delay``, an arm that is a pure delay, where the calibrated twin must equal the
+baseline within 5%.
 """
 
 from __future__ import annotations
@@ -25,14 +31,25 @@ import numpy as np
 from calibration.fitting.excitation import ExcitationOptions, excitation_trajectory
 from calibration.fitting.identify import Identification, identify
 from calibration.fitting.sysid import FitOptions
-from calibration.ground_truth.synthetic import SensorNoise, simulate_run, write_run_bag
+from calibration.ground_truth.drive import CascadedDrive, simulate_drive_run
+from calibration.ground_truth.synthetic import (
+    SensorNoise,
+    SyntheticRun,
+    simulate_delay_run,
+    simulate_run,
+    write_run_bag,
+)
 from calibration.model.inertial import apply_link_scales, link_bodies, link_masses
 from calibration.model.parameters import JOINT_PARAMETERS, UNITS, ArmParameters, read_parameters
 from sim.scene import HOME_QPOS, SceneHandles, load_scene
 from wm_planner.config import RobotSpec, default_robot_spec
+from wm_planner.control import Trajectory
 from wm_planner.progress import progress_bar
 
-__all__ = ["SelfTestResult", "TableRow", "run_self_test"]
+__all__ = ["TRUTHS", "SelfTestResult", "TableRow", "run_self_test"]
+
+TRUTHS = ("servo", "drive", "delay")
+"""The self-test's "real" arms: the perturbed MuJoCo servo, a cascaded drive, a pure delay."""
 
 COMMAND_TOPIC = "/forward_velocity_controller/commands"
 LOGGED_PREFIX = "panda_"
@@ -58,6 +75,8 @@ class TableRow:
 
 @dataclass(frozen=True)
 class SelfTestResult:
+    truth: str
+    """Which of :data:`TRUTHS` the runs came from."""
     rows: list[TableRow]
     latency_true: float
     latency_fitted: float
@@ -72,17 +91,27 @@ class SelfTestResult:
 
     @property
     def worst_error(self) -> float:
-        return max(row.error for row in self.rows)
+        return max((row.error for row in self.rows), default=0.0)
+
+    @property
+    def baseline_ratio(self) -> float:
+        return self.rmse_after / self.rmse_baseline
 
     @property
     def passed(self) -> bool:
+        if self.truth == "delay":
+            return abs(self.baseline_ratio - 1.0) <= 0.05
+        if self.truth == "drive":
+            return self.baseline_ratio <= 0.5
         return (
             self.worst_error <= 0.10
             and abs(self.latency_fitted - self.latency_true) <= self.physics_step
-            and self.rmse_after <= 0.5 * self.rmse_baseline
+            and self.baseline_ratio <= 0.5
         )
 
     def table(self) -> str:
+        if self.truth != "servo":
+            return self._class_table()
         lines = [
             f"{'parameter':<22} {'unit':<10} {'true':>10} {'fitted':>10} {'95% interval':>23} {'error':>7}"
         ]
@@ -99,8 +128,29 @@ class SelfTestResult:
             lines.append(f"not determined by the torques (scene's mass kept, not scored): {links}")
         return "\n".join(lines)
 
+    def _class_table(self) -> str:
+        """Held-out RMSE of every servo model class against the baseline (no class holds this truth's
+        parameters, so there are none to score)."""
+        quality = self.identification.profile.quality
+        assert quality is not None
+        lines = [f"{'servo model class':<22} {'held-out RMSE':>14} {'/ baseline':>11}"]
+        for name, rmse in quality.by_model.items():
+            mean = float(np.mean(rmse))
+            winner = "  <- kept" if name == self.identification.profile.servo_model else ""
+            lines.append(f"{name:<22} {mean:>14.3e} {mean / self.rmse_baseline:>11.2f}{winner}")
+        lines.append(f"{'delay baseline':<22} {self.rmse_baseline:>14.3e} {1.0:>11.2f}")
+        return "\n".join(lines)
+
     def summary(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
+        if self.truth != "servo":
+            bar = "within 5% of it asked" if self.truth == "delay" else "at most 0.5 asked"
+            return (
+                f"sysid self-test ({self.truth}) {verdict}: {self.identification.profile.servo_model} tracks "
+                f"the held-out run {self.baseline_ratio:.2f}x the delay baseline's RMSE ({bar}); "
+                f"calibrated {self.rmse_after:.2e}, baseline {self.rmse_baseline:.2e}, uncalibrated "
+                f"{self.rmse_before:.2e} rad"
+            )
         return (
             f"sysid self-test {verdict}: worst parameter error {100 * self.worst_error:.2f}% (limit 10%), "
             f"latency {1000 * self.latency_fitted:.2f} ms vs {1000 * self.latency_true:.2f} ms "
@@ -177,9 +227,34 @@ def _rows(
     return rows
 
 
+def _run(
+    truth: str,
+    real: mujoco.MjModel,
+    robot: RobotSpec,
+    servo: ArmParameters,
+    trajectory: Trajectory,
+    *,
+    latency: float,
+    noise: SensorNoise,
+    seed: int,
+) -> SyntheticRun:
+    """One run of the ``truth`` arm (see :data:`TRUTHS`) following ``trajectory`` by velocity setpoints."""
+    if truth == "servo":
+        return simulate_run(
+            real, robot, servo, trajectory, HOME_QPOS, noise=noise, seed=seed, kind="velocity"
+        )
+    if truth == "drive":
+        drive = CascadedDrive(latency=latency)
+        return simulate_drive_run(real, robot, drive, trajectory, HOME_QPOS, noise=noise, seed=seed)
+    return simulate_delay_run(
+        trajectory, HOME_QPOS, latency=latency, dt=float(real.opt.timestep), noise=noise, seed=seed
+    )
+
+
 def run_self_test(
     out: str | Path,
     *,
+    truth: str = "servo",
     robot: RobotSpec | None = None,
     seed: int = 0,
     runs: int = 3,
@@ -190,15 +265,17 @@ def run_self_test(
     threads: int | None = None,
     progress: bool = True,
 ) -> SelfTestResult:
-    """Write ``runs`` synthetic bags under ``out/logs``, identify them (the last held out) into
-    ``out/profile.yaml`` with ``options``, and compare with the truth."""
+    """Write ``runs`` synthetic bags of the ``truth`` arm under ``out/logs``, identify them (the last held
+    out) into ``out/profile.yaml`` with ``options``, and compare with the truth."""
+    if truth not in TRUTHS:
+        raise ValueError(f"self-test truth must be one of {TRUTHS}, got {truth!r}")
     robot = robot or default_robot_spec()
     out = Path(out)
     model = load_scene()
     handles = SceneHandles.of(model, robot.joint_names)
     nominal = read_parameters(model, handles)
     groups = link_bodies(model, handles)
-    truth, scales = perturbed_truth(
+    servo, scales = perturbed_truth(
         nominal, seed=seed, latency=latency, joints=len(robot.joint_names), links=len(groups)
     )
     real = copy.copy(model)
@@ -209,15 +286,15 @@ def run_self_test(
         trajectory = excitation_trajectory(
             robot, HOME_QPOS, options=ExcitationOptions(duration=duration), seed=seed * 1000 + k
         )
-        run = simulate_run(
+        run = _run(
+            truth,
             real,
             robot,
-            truth,
+            servo,
             trajectory,
-            HOME_QPOS,
+            latency=latency,
             noise=noise or SensorNoise(),
             seed=seed * 1000 + k,
-            kind="velocity",
         )
         bag = out / "logs" / f"run_{k}"
         if (bag / "metadata.yaml").exists():
@@ -233,19 +310,29 @@ def run_self_test(
             )
         )
     result = identify(
-        paths, out / "profile.yaml", robot, held_out=1, options=options, threads=threads, progress=progress
+        paths,
+        out / "profile.yaml",
+        robot,
+        held_out=1,
+        options=options,
+        # The drive's sensor sits after the gearbox; the servo truth reports the motor's torque.
+        torque_sensor="link" if truth == "drive" else "motor",
+        threads=threads,
+        progress=progress,
     )
     quality = result.profile.quality
     assert quality is not None
     inertial = result.profile.inertial
+    scored = truth == "servo"
     return SelfTestResult(
-        rows=_rows(truth, scales, model.dof_damping[handles.arm_dof], model, result),
+        truth=truth,
+        rows=_rows(servo, scales, model.dof_damping[handles.arm_dof], model, result) if scored else [],
         latency_true=latency,
         latency_fitted=result.fit.parameters.latency,
         physics_step=float(model.opt.timestep),
         rmse_before=float(np.mean(quality.rmse_before)),
         rmse_after=float(np.mean(quality.rmse_after)),
         rmse_baseline=float(np.mean(quality.rmse_baseline)),
-        not_identified=tuple(inertial.not_identified) if inertial is not None else (),
+        not_identified=tuple(inertial.not_identified) if inertial is not None and scored else (),
         identification=result,
     )

@@ -22,6 +22,7 @@ import mujoco
 import numpy as np
 
 from calibration.logs.bags import BagWriter
+from calibration.logs.commands import delayed, integrated
 from calibration.logs.joint_log import CommandMessage, MeasuredStates
 from calibration.model.parameters import ArmParameters, apply_parameters
 from calibration.model.replay import velocity_servo_control
@@ -31,7 +32,7 @@ from sim.trajectory import TrajectoryFollower
 from wm_planner.config import RobotSpec
 from wm_planner.control import Trajectory
 
-__all__ = ["SensorNoise", "SyntheticRun", "simulate_run", "write_run_bag"]
+__all__ = ["SensorNoise", "SyntheticRun", "simulate_delay_run", "simulate_run", "write_run_bag"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,40 @@ class SyntheticRun:
     states: MeasuredStates
     commands: list[CommandMessage]
     kind: str
+
+
+def commanded(trajectory: Trajectory, start: np.ndarray, settle: float) -> tuple[TrajectoryFollower, float]:
+    """``trajectory`` as joint_trajectory_controller follows it from ``start [J]``, stamped ``settle`` s
+    in, and the time its last point is due."""
+    follower = TrajectoryFollower(start)
+    times = np.arange(1, len(trajectory.positions) + 1) * trajectory.dt
+    follower.follow(
+        settle,
+        times,
+        trajectory.positions,
+        trajectory.velocities,
+        now=settle,
+        current=start,
+        current_velocity=np.zeros_like(start),
+    )
+    return follower, settle + float(times[-1])
+
+
+def velocity_setpoints(
+    trajectory: Trajectory, start: np.ndarray, *, dt: float, settle: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The grid ``[T]`` (every ``dt`` until half a second after ``trajectory`` ends) and the velocity
+    setpoints ``[T, J]`` a forward velocity controller is sent on it: zero before ``settle``."""
+    follower, end = commanded(trajectory, start, settle)
+    grid = np.arange(round((end + 0.5) / dt)) * dt
+    setpoints = np.array([follower.sample(t)[1] if t >= settle else np.zeros_like(start) for t in grid])
+    return grid, setpoints
+
+
+def velocity_commands(grid: np.ndarray, setpoints: np.ndarray, settle: float) -> list[CommandMessage]:
+    """One command message per setpoint from ``settle`` on, as the recorder logs them."""
+    sent = grid >= settle
+    return [CommandMessage(float(t), v[None]) for t, v in zip(grid[sent], setpoints[sent], strict=True)]
 
 
 def simulate_run(
@@ -80,22 +115,11 @@ def simulate_run(
     data.ctrl[handles.actuators] = start
     mujoco.mj_forward(model, data)
     rng = np.random.default_rng(seed)
-    follower = TrajectoryFollower(start)
-    times = np.arange(1, len(trajectory.positions) + 1) * trajectory.dt
-    follower.follow(
-        settle,
-        times,
-        trajectory.positions,
-        trajectory.velocities,
-        now=settle,
-        current=start,
-        current_velocity=np.zeros_like(start),
-    )
+    follower, _ = commanded(trajectory, start, settle)
     dt = model.opt.timestep
-    steps = round((settle + times[-1] + 0.5) / dt)
-    grid = np.arange(steps) * dt
+    grid, setpoints = velocity_setpoints(trajectory, start, dt=dt, settle=settle)
+    steps = len(grid)
     if kind == "velocity":
-        setpoints = np.array([follower.sample(t)[1] if t >= settle else np.zeros_like(start) for t in grid])
         control = velocity_servo_control(grid, setpoints, start, truth)
     else:
         control = np.array([follower.sample(t - truth.latency)[0] for t in grid])
@@ -123,13 +147,39 @@ def simulate_run(
         tau + rng.normal(0.0, noise.effort, tau.shape),
     )
     if kind == "velocity":
-        sent = grid >= settle
-        commands = [
-            CommandMessage(float(t), v[None]) for t, v in zip(grid[sent], setpoints[sent], strict=True)
-        ]
+        commands = velocity_commands(grid, setpoints, settle)
     else:
+        times = np.arange(1, len(trajectory.positions) + 1) * trajectory.dt
         commands = [CommandMessage(settle, trajectory.positions, times, trajectory.velocities)]
     return SyntheticRun(states, commands, kind)
+
+
+def simulate_delay_run(
+    trajectory: Trajectory,
+    start: np.ndarray,
+    *,
+    latency: float,
+    dt: float,
+    noise: SensorNoise,
+    seed: int,
+    settle: float = 1.0,
+) -> SyntheticRun:
+    """An arm that is exactly a pure delay: it moves at the commanded velocity ``latency`` s late,
+    whatever its dynamics. ``trajectory``'s velocities are sent as setpoints every ``dt`` after holding
+    ``start [J]`` for ``settle`` s; states are reported every ``dt`` from 0.1 s before the first command,
+    with sensor noise and no efforts."""
+    grid, setpoints = velocity_setpoints(trajectory, start, dt=dt, settle=settle)
+    velocity = delayed(grid, setpoints, latency)
+    position = integrated(velocity, start, dt)
+    kept = grid >= settle - 0.1
+    rng = np.random.default_rng(seed)
+    states = MeasuredStates(
+        grid[kept],
+        position[kept] + rng.normal(0.0, noise.position, position[kept].shape),
+        velocity[kept] + rng.normal(0.0, noise.velocity, velocity[kept].shape),
+        None,
+    )
+    return SyntheticRun(states, velocity_commands(grid, setpoints, settle), "velocity")
 
 
 def write_run_bag(

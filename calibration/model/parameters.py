@@ -1,7 +1,9 @@
 """The arm parameters that system identification fits, read from and written into a MuJoCo model.
 
 Per joint: rotor ``armature`` (kg·m²), dry ``frictionloss`` (N·m) and the position servo's gains, stiffness
-``kp`` (N·m/rad) and velocity gain ``kv`` (N·m·s/rad); for the whole arm, a command ``latency`` (s).
+``kp`` (N·m/rad) and velocity gain ``kv`` (N·m·s/rad); for the whole arm, a command ``latency`` (s) and
+the time constant of a first-order ``command_filter`` (s) the drive passes the late command through
+(zero: none). The two are what a scene cannot hold: the replay applies them to the command.
 
 Viscous joint damping is a torque ``-c·q̇`` exactly like the servo's ``-kv·q̇``: joint data can only tell
 their sum, so the sum is fitted as ``kv`` and the scene's joint damping is left as it is. (The default
@@ -26,15 +28,18 @@ UNITS = {
     "kp": "N·m/rad",
     "kv": "N·m·s/rad",
     "latency": "s",
+    "command_filter": "s",
 }
 
 
 @dataclass(frozen=True)
 class ArmParameters:
-    """Joint parameters ``{name: [J]}`` (see :data:`JOINT_PARAMETERS`) and the command latency (s)."""
+    """Joint parameters ``{name: [J]}`` (see :data:`JOINT_PARAMETERS`), the command latency and the
+    command filter's time constant (s)."""
 
     joints: dict[str, np.ndarray] = field(default_factory=dict)
     latency: float = 0.0
+    command_filter: float = 0.0
 
     def __post_init__(self) -> None:
         missing = set(JOINT_PARAMETERS) - set(self.joints)
@@ -44,17 +49,19 @@ class ArmParameters:
             values = np.asarray(values, dtype=np.float64)
             if not np.all(np.isfinite(values)) or np.any(values < 0):
                 raise ValueError(f"{name} must be finite and non-negative, got {values.tolist()}")
-        if not np.isfinite(self.latency) or self.latency < 0:
-            raise ValueError(f"latency must be finite and non-negative, got {self.latency}")
+        for name in ("latency", "command_filter"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be finite and non-negative, got {value}")
 
     def vector(self) -> np.ndarray:
         """All joint parameters, parameter-major, ``[P*J]``."""
         return np.concatenate([np.asarray(self.joints[name], np.float64) for name in JOINT_PARAMETERS])
 
     @classmethod
-    def from_vector(cls, vector: np.ndarray, latency: float) -> ArmParameters:
+    def from_vector(cls, vector: np.ndarray, latency: float, command_filter: float = 0.0) -> ArmParameters:
         parts = np.split(np.asarray(vector, dtype=np.float64), len(JOINT_PARAMETERS))
-        return cls(dict(zip(JOINT_PARAMETERS, parts, strict=True)), float(latency))
+        return cls(dict(zip(JOINT_PARAMETERS, parts, strict=True)), float(latency), float(command_filter))
 
     def scaled(
         self, factors: dict[str, np.ndarray | float], *, latency: float | None = None
@@ -65,7 +72,7 @@ class ArmParameters:
 
 
 def read_parameters(model: mujoco.MjModel, handles: SceneHandles) -> ArmParameters:
-    """The arm's parameters as ``model`` has them (latency zero: a scene has none)."""
+    """The arm's parameters as ``model`` has them (no latency or command filter: a scene has neither)."""
     dof, act = handles.arm_dof, handles.actuators
     return ArmParameters(
         {

@@ -1,8 +1,9 @@
 """The calibration profile (YAML) and the calibrated scene (MJCF) that system identification writes.
 
-The profile holds the fitted values with their 95% intervals, the command latency (a scene has no place
-for it: the simulator applies it), and how well the fit did on held-out runs. The scene is the source MJCF
-with the fitted values written onto its joints and position actuators; everything else is kept.
+The profile holds the fitted values with their 95% intervals, the command latency and command filter (a
+scene has no place for them: the simulator applies them), the servo model class that tracks best, and how
+well the fit did on held-out runs. The scene is the source MJCF with the fitted values written onto its
+joints and position actuators; everything else is kept.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import yaml
 from pydantic import Field
 
 from calibration.model.parameters import JOINT_PARAMETERS, ArmParameters, read_parameters
+from calibration.model.shaped import ShapedDelay
 from sim.scene import SceneHandles, load_scene
 from wm_planner.config import StrictModel, load_yaml_model
 
@@ -23,6 +25,7 @@ __all__ = [
     "CalibrationProfile",
     "FitQuality",
     "InertialProfile",
+    "ShapedDelayProfile",
     "baseline_ratio",
     "baseline_verdict",
     "load_profile",
@@ -34,8 +37,8 @@ PROFILE_SCHEMA = 2
 
 class FitQuality(StrictModel):
     """Open-loop tracking RMSE (rad, per joint) on the held-out runs: the uncalibrated scene, the
-    calibrated one, and the no-physics baseline (the commanded path, ``baseline_delay`` s late, the
-    delay that fits the fitted runs best)."""
+    calibrated twin (the servo model class that tracks them best, see ``by_model``), and the no-physics
+    baseline (the commanded path, ``baseline_delay`` s late, the delay that fits the fitted runs best)."""
 
     fitted: list[str]
     held_out: list[str]
@@ -43,6 +46,8 @@ class FitQuality(StrictModel):
     rmse_after: list[float]
     rmse_baseline: list[float]
     baseline_delay: float
+    by_model: dict[str, list[float]] = Field(default_factory=dict)
+    """Held-out RMSE of every servo model class fitted; ``rmse_after`` is the best one's."""
 
     @property
     def baseline_ratio(self) -> float:
@@ -61,9 +66,25 @@ def baseline_verdict(ratio: float, delay: float) -> str | None:
         return None
     return (
         f"warning: the calibrated twin tracks {ratio:.2f}x WORSE than the delay baseline (the command "
-        f"{1000 * delay:.0f} ms late): on these logs a pure delay is the better model of the arm; do not "
+        f"{1000 * delay:.1f} ms late): on these logs a pure delay is the better model of the arm; do not "
         "trust this twin over it"
     )
+
+
+class ShapedDelayProfile(StrictModel):
+    """A fitted shaped delay (:mod:`calibration.model.shaped`): latency (s) and, per section, the joints'
+    time constants (s)."""
+
+    order: int
+    latency: float
+    time_constants: list[list[float]]
+
+    @classmethod
+    def of(cls, model: ShapedDelay) -> ShapedDelayProfile:
+        return cls(order=model.order, latency=model.latency, time_constants=model.time_constants.tolist())
+
+    def model(self) -> ShapedDelay:
+        return ShapedDelay(self.latency, np.asarray(self.time_constants, dtype=np.float64))
 
 
 class InertialProfile(StrictModel):
@@ -98,6 +119,10 @@ class CalibrationProfile(StrictModel):
     ci95_low: dict[str, list[float]]
     ci95_high: dict[str, list[float]]
     latency_ci95: tuple[float, float]
+    command_filter: float = Field(default=0.0, ge=0.0)
+    """Time constant (s) of the first-order filter the late command passes through (the scene cannot
+    hold it: the simulator applies it, as it does the latency)."""
+    command_filter_ci95: tuple[float, float] = (0.0, 0.0)
     fixed: tuple[str, ...] = ()
     """Parameters kept at the scene's values."""
     from_torques: tuple[str, ...] = ()
@@ -109,6 +134,12 @@ class CalibrationProfile(StrictModel):
     correlations: list[tuple[str, str, float]] = Field(default_factory=list)
     """Strongly correlated pairs of fitted parameters (latency against the gains, say)."""
     command_kind: str = "position"
+    servo_model: str = "mujoco_servo"
+    """The servo model class that tracks the held-out runs best: ``mujoco_servo`` (the calibrated scene)
+    or ``shaped_delay_<order>`` (see ``shaped_delays``; the simulator runs the scene either way)."""
+    shaped_delays: list[ShapedDelayProfile] = Field(default_factory=list)
+    torque_sensor: str = "motor"
+    """Where the logged efforts were taken as measured: ``motor``, ``link`` or ``none`` (not used)."""
     inertial: InertialProfile | None = None
     quality: FitQuality | None = None
 

@@ -1,8 +1,9 @@
 """Open-loop replay of logged commands in MuJoCo, many parameter sets at once.
 
-The logged setpoints, delayed by each parameter set's latency, drive the arm's servos from the logged
-start state; ``mujoco.rollout`` runs one model per parameter set over a thread pool. This is the simulator
-side of both system identification (residuals and their Jacobian) and the sim-to-real report.
+The logged setpoints, delayed by each parameter set's latency and passed through its command filter,
+drive the arm's servos from the logged start state; ``mujoco.rollout`` runs one model per parameter set
+over a thread pool. This is the simulator side of both system identification (residuals and their
+Jacobian) and the sim-to-real report.
 
 Position setpoints go to the scene's position servos as they are. Velocity setpoints go to a PI velocity
 servo, ``kv (v* - q̇) + kp (∫v* - q)``, which is the scene's position servo ``kp (u - q) - kv q̇`` driven
@@ -23,21 +24,31 @@ from mujoco import rollout as mj_rollout
 from calibration.logs.commands import delayed, integrated
 from calibration.logs.joint_log import JointLog
 from calibration.model.parameters import ArmParameters, apply_parameters
+from calibration.model.shaped import low_pass
 from sim.scene import SceneHandles
 from wm_planner.config import RobotSpec
 
-__all__ = ["Replayer", "velocity_servo_control"]
+__all__ = ["Replayer", "arrived_setpoints", "velocity_servo_control"]
 
 _STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
+
+
+def arrived_setpoints(time: np.ndarray, setpoints: np.ndarray, parameters: ArmParameters) -> np.ndarray:
+    """``setpoints [T, J]`` on the grid ``time [T]`` as the servos receive them: ``parameters.latency``
+    late, through the first-order ``parameters.command_filter``."""
+    late = delayed(time, setpoints, parameters.latency)
+    if parameters.command_filter <= 0.0:
+        return late
+    return low_pass(late, np.full(late.shape[1], parameters.command_filter), float(time[1] - time[0]))
 
 
 def velocity_servo_control(
     time: np.ndarray, setpoints: np.ndarray, start: np.ndarray, parameters: ArmParameters
 ) -> np.ndarray:
     """The position-servo input ``[T, J]`` of a PI velocity servo following velocity ``setpoints [T, J]``
-    (rad/s on the uniform grid ``time [T]``) from ``start [J]``, each setpoint ``parameters.latency`` late
-    (see the module docstring)."""
-    v = delayed(time, setpoints, parameters.latency)
+    (rad/s on the uniform grid ``time [T]``) from ``start [J]``, as they arrive (:func:`arrived_setpoints`;
+    see the module docstring)."""
+    v = arrived_setpoints(time, setpoints, parameters)
     # The integral at step t holds the setpoints before it, as the arm's position does: an arm already
     # moving at the setpoint meets a servo that pushes it neither way.
     integral = integrated(v, start, float(time[1] - time[0]))
@@ -69,7 +80,7 @@ class Replayer:
     def _servo_input(log: JointLog, parameters: ArmParameters) -> np.ndarray:
         if log.command_kind == "velocity":
             return velocity_servo_control(log.time, log.command, log.position[0], parameters)
-        return delayed(log.time, log.command, parameters.latency)
+        return arrived_setpoints(log.time, log.command, parameters)
 
     def initial_state(self, log: JointLog) -> np.ndarray:
         """The full physics state ``[S]`` at the log's start: the arm at its first measured position and

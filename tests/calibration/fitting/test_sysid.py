@@ -67,6 +67,8 @@ def test_self_test_recovers_every_parameter_and_beats_the_delay_baseline(
     kp = read_parameters(scene, SceneHandles.of(scene, robot.joint_names)).joints["kp"]
     assert np.all(kp >= np.array(profile.ci95_low["kp"]) - 1e-9)
     assert np.all(kp <= np.array(profile.ci95_high["kp"]) + 1e-9)
+    fitted_kp = np.array(profile.parameters["kp"])
+    assert np.all(kp >= fitted_kp / 1.5 - 1e-9) and np.all(kp <= 1.5 * fitted_kp + 1e-9)
     # What the torques identified is listed as such, with the torque fit's own intervals.
     from_torques = {f"{p}[{j}]" for p in ("armature", "frictionloss") for j in robot.joint_names}
     assert set(profile.from_torques) == from_torques and not from_torques & set(profile.fixed)
@@ -77,7 +79,8 @@ def test_self_test_recovers_every_parameter_and_beats_the_delay_baseline(
 
 def test_a_self_test_that_fails_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture):
     # The synthetic arm's 13 ms latency is outside a search box that ends at 5 ms.
-    assert main(["sysid", "--self-test", "--out", str(tmp_path), "--max-latency", "0.005"]) == 1
+    args = ["sysid", "--self-test", "--out", str(tmp_path), "--max-latency", "0.005", "--iterations", "3"]
+    assert main(args) == 1
     assert "sysid self-test FAIL" in capsys.readouterr().out
 
 
