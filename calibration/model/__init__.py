@@ -1,5 +1,6 @@
 """The simulator's model of the arm: its parameters in a MuJoCo scene, open-loop replay of logged
-commands, the shaped delay (the servo model class that contains the pure delay), inverse dynamics for logged torques, and the calibration profile that records a fit."""
+commands, the shaped delay (the servo model class that contains the pure delay), inverse dynamics for
+logged torques, and the calibration profile that records a fit."""
 
 from calibration.model.parameters import JOINT_PARAMETERS, ArmParameters, apply_parameters, read_parameters
 from calibration.model.profile import CalibrationProfile, load_profile, write_calibrated_scene
