@@ -1,6 +1,7 @@
 """A small goal-conditioned pushing task with real contact, registered on import as
 ``WmTest/Push-v0``: a spherical tool slides over a table by velocity actions and pushes a square puck (a
-free MuJoCo body with friction) to a goal drawn at every reset, 10-20 cm away.
+free MuJoCo body with friction) to a goal drawn at every reset, 10-20 cm away. ``WmTest/FarPush-v0``
+starts the tool 30-45 cm from the puck and draws the goal 15-25 cm away.
 
 The observation is a ``Dict``: ``tool`` (its centre, 3), ``puck_pos`` (3), ``puck_quat`` (w x y z, 4) and
 ``goal`` (3). Success (``info["success"]``) is the puck's centre within 2 cm of the goal in the table plane.
@@ -51,7 +52,12 @@ class Push(gymnasium.Env):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "render_fps": 20}
     dt = 0.05
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        start_distance: tuple[float, float] = (0.12, 0.2),
+        goal_distance: tuple[float, float] = (0.1, 0.2),
+    ) -> None:
+        self.start_distance, self.goal_distance = start_distance, goal_distance
         self.model = mujoco.MjModel.from_xml_string(SCENE)
         self.data = mujoco.MjData(self.model)
         self.substeps = round(self.dt / self.model.opt.timestep)
@@ -86,8 +92,8 @@ class Push(gymnasium.Env):
         # The tool starts away from the puck, on any side, and the goal lies a long push away: random
         # actions seldom touch the puck, and never push it there.
         side, heading = rng.uniform(-np.pi, np.pi, 2)
-        tool = puck + rng.uniform(0.12, 0.2) * np.array([np.cos(side), np.sin(side)])
-        goal = puck + rng.uniform(0.1, 0.2) * np.array([np.cos(heading), np.sin(heading)])
+        tool = puck + rng.uniform(*self.start_distance) * np.array([np.cos(side), np.sin(side)])
+        goal = puck + rng.uniform(*self.goal_distance) * np.array([np.cos(heading), np.sin(heading)])
         self.goal = np.array([*goal, HALF])
         self.data.qpos[0:2] = tool
         self.data.qpos[2:5] = [*puck, HALF]
@@ -104,3 +110,10 @@ class Push(gymnasium.Env):
 
 
 gymnasium.register("WmTest/Push-v0", entry_point=Push, max_episode_steps=80)
+gymnasium.register(
+    "WmTest/FarPush-v0",
+    entry_point=Push,
+    max_episode_steps=100,
+    kwargs={"start_distance": (0.3, 0.45), "goal_distance": (0.15, 0.25)},
+)
+"""The tool starts 30-45 cm from the puck, which random actions seldom reach in 5 s."""
