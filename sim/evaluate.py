@@ -27,7 +27,6 @@ from wm_planner.imagination import GapMeter, ImaginationGap
 from wm_planner.observation import EE_POS
 from wm_planner.planning import Plan
 from wm_planner.progress import progress_bar
-from wm_planner.runtime import OnnxWorldModel
 
 __all__ = [
     "EpisodeResult",
@@ -173,7 +172,7 @@ def evaluate(
         seed=seed,
     )
     arm = SupervisedArm(env, supervisor)
-    meter = None if oracle or bundle is None else GapMeter(OnnxWorldModel(bundle, runtime=runtime))
+    meter = None if source.model is None else GapMeter(source.model)
     results, latencies = [], []
     bar = progress_bar(range(episodes), desc=f"eval {task} ({source.name})", unit="ep", disable=not progress)
     for i in bar:

@@ -27,7 +27,6 @@ from wm_planner.config import PlannerConfig, RuntimeConfig, SafetyConfig
 from wm_planner.control import build_action_controller, bundle_source
 from wm_planner.imagination import GapMeter, ImaginationGap
 from wm_planner.progress import progress_bar
-from wm_planner.runtime import OnnxWorldModel
 
 __all__ = ["GymEpisodeResult", "GymReport", "evaluate_gym", "write_gym_report"]
 
@@ -134,7 +133,8 @@ def evaluate_gym(
             source, action_low=env.action_low, action_high=env.action_high, planner=planner, safety=safety
         )
         loop: Counter[str] = Counter()
-        meter = GapMeter(OnnxWorldModel(bundle, runtime=runtime))
+        assert source.model is not None  # a bundle's source
+        meter = GapMeter(source.model)
         results, latencies, judge = [], [], SuccessJudge(success_key)
         bar = progress_bar(range(episodes), desc=f"gym-eval {spec.env_id}", unit="ep", disable=not progress)
         for i in bar:

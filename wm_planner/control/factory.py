@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from wm_planner.data.layout import Layout
 from wm_planner.observation import ObservationBuilder, observation_layout
 from wm_planner.planning import SamplingPlanner, make_planner
 from wm_planner.safety.filter import CommandFilter
+
+if TYPE_CHECKING:
+    from wm_planner.runtime import OnnxWorldModel
 
 __all__ = [
     "RolloutSource",
@@ -47,6 +51,9 @@ class RolloutSource:
     providers: tuple[str, ...]
     samples: int | None = None
     horizon: int | None = None
+    model: OnnxWorldModel | None = None
+    """The bundle's model behind ``bind``, for what is measured beside planning (the imagination gap),
+    so a bundle is opened once; None for sources without one (the true physics)."""
 
     def shape(self, config: PlannerConfig | None) -> PlannerConfig:
         """``config`` at this source's samples and horizon (a bundle's shapes are static)."""
@@ -84,6 +91,7 @@ def bundle_source(
         providers=tuple(model.providers),
         samples=model.samples,
         horizon=model.horizon,
+        model=model,
     )
 
 
