@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from calibration.evaluation.replays import ReplayedLog
-from calibration.model.profile import CalibrationProfile
+from calibration.model.profile import CalibrationProfile, FitQuality
 
 __all__ = ["write_report"]
 
@@ -124,6 +124,25 @@ def _table(tracking: dict[str, Any], joint_names: Sequence[str]) -> str:
     )
 
 
+def _model_classes(profile: CalibrationProfile, quality: FitQuality) -> str:
+    """The held-out RMSE of every servo model class fitted, against the delay baseline's."""
+    baseline = sum(quality.rmse_baseline) / len(quality.rmse_baseline)
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}{' (kept)' if name == profile.servo_model else ''}</td>"
+        f"<td>{1000 * sum(rmse) / len(rmse):.4f}</td><td>{sum(rmse) / len(rmse) / baseline:.2f}</td></tr>"
+        for name, rmse in quality.by_model.items()
+    )
+    scene = (
+        ""
+        if profile.servo_model == "mujoco_servo"
+        else "<p>The simulator runs the calibrated scene (mujoco_servo), not the class kept here.</p>"
+    )
+    return (
+        "<table><tr><th>servo model class</th><th>held-out RMSE (mrad)</th><th>/ delay baseline</th></tr>"
+        f"{rows}</table>{scene}"
+    )
+
+
 def _calibration(profile: CalibrationProfile) -> str:
     """Which logs were fitted and held out, every fitted value with its interval and search bounds,
     strong correlations, and what the torques identified."""
@@ -135,6 +154,7 @@ def _calibration(profile: CalibrationProfile) -> str:
             f"{html.escape(', '.join(quality.held_out))}<br>"
             f"Delay baseline: {1000 * quality.baseline_delay:.1f} ms</p>"
         )
+        parts.append(_model_classes(profile, quality))
     rows = []
     for kind, values in profile.parameters.items():
         for j, joint in enumerate(profile.joint_names):
@@ -146,11 +166,15 @@ def _calibration(profile: CalibrationProfile) -> str:
                 f"<td>[{profile.ci95_low[kind][j]:.4g}, {profile.ci95_high[kind][j]:.4g}]</td>"
                 f"<td>{box}</td></tr>"
             )
-    latency_box = profile.bounds.get("latency", (0.0, 0.0))
-    rows.append(
-        f"<tr><td>latency (s)</td><td>{profile.latency:.4g}</td><td>[{profile.latency_ci95[0]:.4g}, "
-        f"{profile.latency_ci95[1]:.4g}]</td><td>[{latency_box[0]:.4g}, {latency_box[1]:.4g}]</td></tr>"
-    )
+    for name, value, (lo, hi) in (
+        ("latency", profile.latency, profile.latency_ci95),
+        ("command_filter", profile.command_filter, profile.command_filter_ci95),
+    ):
+        searched = profile.bounds.get(name)
+        cell = "fixed" if searched is None else f"[{searched[0]:.4g}, {searched[1]:.4g}]"
+        rows.append(
+            f"<tr><td>{name} (s)</td><td>{value:.4g}</td><td>[{lo:.4g}, {hi:.4g}]</td><td>{cell}</td></tr>"
+        )
     parts.append(
         "<table><tr><th>parameter</th><th>fitted</th><th>95% interval</th><th>search bounds</th></tr>"
         + "".join(rows)
@@ -168,16 +192,26 @@ def _calibration(profile: CalibrationProfile) -> str:
         inertial = profile.inertial
         low, high = inertial.scale_ci95
         links = "".join(
-            f"<tr><td>{html.escape(name)}</td><td>{before:.3f}</td><td>{after:.3f}</td>"
-            f"<td>[{before * lo:.3f}, {before * hi:.3f}]</td>"
+            f"<tr><td>{html.escape(name)}</td><td>{scale:.3f}</td><td>[{lo:.3f}, {hi:.3f}]</td>"
+            f"<td>{before:.3f}</td><td>{after:.3f}</td>"
             f"<td>{'not determined: scene kept' if name in inertial.not_identified else ''}</td></tr>"
-            for name, before, after, lo, hi in zip(
-                inertial.links, inertial.mass_before, inertial.mass_after, low, high, strict=True
+            for name, scale, lo, hi, before, after in zip(
+                inertial.links,
+                inertial.scale,
+                low,
+                high,
+                inertial.mass_before,
+                inertial.mass_after,
+                strict=True,
             )
         )
         parts.append(
-            "<h3>From the logged torques</h3><table><tr><th>link</th><th>scene mass (kg)</th>"
-            f"<th>identified (kg)</th><th>95% interval</th><th></th></tr>{links}</table>"
+            f"<h3>From the logged torques ({html.escape(profile.torque_sensor)}-side sensor)</h3>"
+            "<p>Link scale factors: each scales a link's mass and inertia in the scene's own geometry. A "
+            "scale is not a measured mass: where the scene's shapes differ from the real links, the scale "
+            "absorbs the difference, and its interval covers the noise, not that difference.</p>"
+            "<table><tr><th>link</th><th>scale</th><th>95% interval</th><th>scene mass (kg)</th>"
+            f"<th>scene mass x scale (kg)</th><th></th></tr>{links}</table>"
         )
         friction = "".join(
             f"<tr><td>{html.escape(joint)}</td><td>{a:.4g}</td><td>{v:.4g}</td><td>{c:.4g}</td><td>{e:.3g}</td></tr>"

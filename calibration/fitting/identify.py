@@ -214,8 +214,8 @@ _FROM_TORQUES = {"armature": "armature", "frictionloss": "coulomb"}
 @dataclass(frozen=True)
 class _TorqueReport:
     """The profile's intervals with the torque-identified parameters' own (not the zero-width interval
-    of a value the tracking fit kept), those parameters' names, and the ones the torque fit left on its
-    non-negativity bound (viscous friction as ``damping[joint]``)."""
+    of a value the tracking fit kept), those parameters' names, and the ones on their non-negativity bound
+    or indistinguishable from it (95% interval reaching zero; viscous friction as ``damping[joint]``)."""
 
     low: dict[str, list[float]]
     high: dict[str, list[float]]
@@ -234,10 +234,9 @@ class _TorqueReport:
             lo, hi = inertial.friction_ci95[key]
             low[param], high[param] = lo.tolist(), hi.tolist()
             identified += [f"{param}[{j}]" for j in joints]
-            at_bound += [
-                f"{param}[{j}]" for j, v in zip(joints, getattr(inertial, key), strict=True) if v <= 0
-            ]
-        at_bound += [f"damping[{j}]" for j, v in zip(joints, inertial.viscous, strict=True) if v <= 0]
+            at_bound += [f"{param}[{j}]" for j, bottom in zip(joints, lo, strict=True) if bottom <= 0]
+        viscous_low = inertial.friction_ci95["viscous"][0]
+        at_bound += [f"damping[{j}]" for j, bottom in zip(joints, viscous_low, strict=True) if bottom <= 0]
         return cls(low, high, tuple(identified), tuple(at_bound))
 
 
@@ -245,6 +244,7 @@ def _inertial_profile(fit: InertialFit) -> InertialProfile:
     low, high = fit.scales_ci95
     return InertialProfile(
         links=list(fit.link_names),
+        scale=fit.scales.tolist(),
         mass_before=fit.masses_before.tolist(),
         mass_after=fit.masses_after.tolist(),
         scale_ci95=(low.tolist(), high.tolist()),
@@ -397,8 +397,8 @@ def identify(
 def _warn(fit: FitResult, at_bound: Sequence[str], inertial: InertialFit | None, options: FitOptions) -> None:
     for name in at_bound:
         print(
-            f"warning: {name} is at a bound (of the search box, or zero for a value from torques); widen "
-            "it or check the logs",
+            f"warning: {name} is at a bound (of the search box, or, for a value from torques, zero within "
+            "its interval); widen it or check the logs",
             file=sys.stderr,
         )
     for name in fit.poorly_determined:

@@ -39,7 +39,7 @@ from calibration.ground_truth.synthetic import (
     simulate_run,
     write_run_bag,
 )
-from calibration.model.inertial import apply_link_scales, link_bodies, link_masses
+from calibration.model.inertial import apply_link_scales, link_bodies
 from calibration.model.parameters import JOINT_PARAMETERS, UNITS, ArmParameters, read_parameters
 from sim.scene import HOME_QPOS, SceneHandles, load_scene
 from wm_planner.config import RobotSpec, default_robot_spec
@@ -172,14 +172,10 @@ def perturbed_truth(
 
 
 def _rows(
-    truth: ArmParameters,
-    scales: np.ndarray,
-    damping: np.ndarray,
-    model: mujoco.MjModel,
-    result: Identification,
+    truth: ArmParameters, scales: np.ndarray, damping: np.ndarray, result: Identification
 ) -> list[TableRow]:
     """The scored rows: servo gains from tracking; rotor inertia, friction and the determined links'
-    masses from torques."""
+    scale factors from torques."""
     profile = result.profile
     names = profile.joint_names
     rows = [
@@ -210,17 +206,9 @@ def _rows(
             TableRow(f"{key}[{joint}]", unit, float(true[j]), fitted[j], lows[j], highs[j])
             for j, joint in enumerate(names)
         ]
-    masses = link_masses(model, link_bodies(model, SceneHandles.of(model, names)))
-    low, high = (np.asarray(v) for v in inertial.scale_ci95)
+    low, high = inertial.scale_ci95
     rows += [
-        TableRow(
-            f"mass[{link}]",
-            "kg",
-            float(masses[i] * scales[i]),
-            inertial.mass_after[i],
-            masses[i] * low[i],
-            masses[i] * high[i],
-        )
+        TableRow(f"scale[{link}]", "x", float(scales[i]), inertial.scale[i], low[i], high[i])
         for i, link in enumerate(inertial.links)
         if link not in inertial.not_identified
     ]
@@ -326,7 +314,7 @@ def run_self_test(
     scored = truth == "servo"
     return SelfTestResult(
         truth=truth,
-        rows=_rows(servo, scales, model.dof_damping[handles.arm_dof], model, result) if scored else [],
+        rows=_rows(servo, scales, model.dof_damping[handles.arm_dof], result) if scored else [],
         latency_true=latency,
         latency_fitted=result.fit.parameters.latency,
         physics_step=float(model.opt.timestep),

@@ -88,15 +88,20 @@ class ShapedDelayProfile(StrictModel):
 
 
 class InertialProfile(StrictModel):
-    """What the logged joint torques identified (see :mod:`calibration.model.inertial`): link masses (kg)
-    before and after with the 95% interval of each link's scale, the links kept at the scene's mass,
-    and per joint the rotor inertia, viscous (N·m·s/rad) and Coulomb (N·m) friction, and the fit's torque
-    RMSE (N·m)."""
+    """What the logged joint torques identified (see :mod:`calibration.model.inertial`): each link's scale
+    factor on the scene's mass and inertia with its 95% interval, the scene's link masses (kg) and what the
+    scales make of them, the links kept at the scene's mass, and per joint the rotor inertia, viscous
+    (N·m·s/rad) and Coulomb (N·m) friction, and the fit's torque RMSE (N·m).
+
+    A scale is not a measured mass: it scales the scene's own shapes, so where those differ from the real
+    links (primitives standing in for meshes, a misplaced centre of mass) the scale absorbs the
+    difference, and its interval covers the noise, not that difference."""
 
     links: list[str]
+    scale: list[float]
+    scale_ci95: tuple[list[float], list[float]]
     mass_before: list[float]
     mass_after: list[float]
-    scale_ci95: tuple[list[float], list[float]]
     not_identified: list[str]
     armature: list[float]
     viscous: list[float]

@@ -91,7 +91,7 @@ def test_report_metrics_match_direct_computation(arm_logs, tiny_bundle: Path, tm
     page = (out / "report.html").read_text()
     # RMSE bars, every joint of each of the two logs, the model's k-step error, success agreement.
     assert page.count("data:image/png;base64") == 5
-    assert "search bounds" in page and "kp[joint1]" in page
+    assert "search bounds" in page and "kp[joint1]" in page and "command_filter (s)" in page
 
     logs = [read_joint_log(b, ROBOT.joint_names, dt=0.002) for b in bags]
     fk = ObservationBuilder()

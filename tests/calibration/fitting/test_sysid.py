@@ -34,8 +34,8 @@ def test_self_test_recovers_every_parameter_and_beats_the_delay_baseline(
     assert "sysid self-test PASS" in out
     scored = [line.split()[0] for line in out.splitlines() if "[" in line.split(" ")[0]]
     kinds = {name.split("[")[0] for name in scored}
-    assert kinds == {"kp", "kv", "armature", "viscous", "coulomb", "mass"}
-    assert sum(name.startswith("mass[") for name in scored) == 5  # links 1 and 2: not determined
+    assert kinds == {"kp", "kv", "armature", "viscous", "coulomb", "scale"}
+    assert sum(name.startswith("scale[") for name in scored) == 5  # links 1 and 2: not determined
     profile_path = tmp_path / "profile.yaml"
     profile = load_profile(profile_path)
     quality = profile.quality
