@@ -183,7 +183,6 @@ def evaluate(
             meter.add(*executed, supervisor.controller.judge.cost)
         if recorder is not None:
             recorder.save(video)
-            recorder.close()
         results.append(result)
         latencies += [p.latency_s for p in plans]
         bar.set_postfix(success=f"{np.mean([r.success for r in results]):.0%}")
