@@ -7,6 +7,7 @@ benchmark, the gymnasium adapter) builds through here, so they all plan the same
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,13 +57,23 @@ class RolloutSource:
     so a bundle is opened once; None for sources without one (the true physics)."""
 
     def shape(self, config: PlannerConfig | None) -> PlannerConfig:
-        """``config`` at this source's samples and horizon (a bundle's shapes are static)."""
+        """``config`` at this source's samples and horizon (a bundle's shapes are static). A config that
+        set them otherwise is warned about: the search it asked for is not the one that runs."""
+        given = config is not None
         config = config or PlannerConfig()
         update: dict[str, object] = {}
         if self.samples is not None:
             update |= {"samples": self.samples, "elites": min(config.elites, self.samples)}
         if self.horizon is not None:
             update["horizon"] = self.horizon
+        asked = {"samples": config.samples, "horizon": config.horizon}
+        changed = [f"{k} {asked[k]} -> {update[k]}" for k in asked if k in update and update[k] != asked[k]]
+        if given and changed and {"samples", "horizon"} & config.model_fields_set:
+            warnings.warn(
+                f"the {self.name} bundle's shapes are fixed at export: planning with {', '.join(changed)} "
+                "(export with --samples/--horizon for another search)",
+                stacklevel=2,
+            )
         return config.model_validate({**config.model_dump(), **update})
 
 

@@ -3,7 +3,10 @@ actions, built through the planning factory as ``wm-planner gym-eval`` builds it
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+import pytest
 
 from wm_planner.config import PlannerConfig, SafetyConfig
 from wm_planner.control import RolloutSource, build_action_controller
@@ -80,3 +83,14 @@ def test_the_same_seed_plans_the_same_actions() -> None:
         ctl.start(to(np.array([0.3, 0.3])), seed=7)
         runs.append(ctl.step(np.zeros(2)).action)
     assert np.array_equal(runs[0], runs[1])
+
+
+def test_a_config_that_asks_for_another_search_than_the_bundles_is_warned_and_shaped() -> None:
+    source = RolloutSource("test", point, LAYOUT, ("CPUExecutionProvider",), samples=32, horizon=8)
+    with pytest.warns(UserWarning, match="samples 256 -> 32"):
+        shaped = source.shape(PlannerConfig(samples=256, iterations=3))
+    assert (shaped.samples, shaped.horizon, shaped.iterations) == (32, 8, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert source.shape(None).samples == 32  # nothing asked, nothing to warn about
+        assert source.shape(PlannerConfig(iterations=3)).samples == 32
