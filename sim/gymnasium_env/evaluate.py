@@ -136,6 +136,8 @@ def evaluate_gym(
         assert source.model is not None  # a bundle's source
         meter = GapMeter(source.model)
         results, latencies, judge = [], [], SuccessJudge(success_key)
+        executions: list[tuple[np.ndarray, np.ndarray, Any]] = []
+        frames: list[np.ndarray] = []
         bar = progress_bar(range(episodes), desc=f"gym-eval {spec.env_id}", unit="ep", disable=not progress)
         for i in bar:
             run = PlannedEpisode(
@@ -148,14 +150,18 @@ def evaluate_gym(
             )
             cost = cost_factory(run.obs, run.info, layout=env.layout, **(cost_kwargs or {}))
             result = run.play(cost, judge, steps=steps, stop_at_success=stop_at_success)
-            meter.add(result.observations, result.actions, cost)
-            if run.frames:
-                from sim.render import write_mp4
-
-                write_mp4(run.frames, video, fps=1.0 / env.dt)  # type: ignore[arg-type]
+            executions.append((result.observations, result.actions, cost))
+            frames = frames or run.frames
             results.append(result)
             latencies += run.latencies
             bar.set_postfix(success=f"{np.mean([r.success for r in results]):.0%}")
+        # After the episodes, so that between plans runs only what the robot runs (see sim.evaluate).
+        if frames and video is not None:
+            from sim.render import write_mp4
+
+            write_mp4(frames, video, fps=1.0 / env.dt)
+        for observations, actions, cost in executions:
+            meter.add(observations, actions, cost)
         fallback = controller.judge.fallback
         return GymReport(
             env=spec,
