@@ -178,7 +178,8 @@ def evaluate(
     bar = progress_bar(range(episodes), desc=f"eval {task} ({source.name})", unit="ep", disable=not progress)
     for i in bar:
         result, plans, executed = _run_episode(arm, episode_seed(seed, i), recorder if i == 0 else None)
-        executions.append((*executed, supervisor.controller.judge.cost))
+        if meter is not None:
+            executions.append((*executed, supervisor.controller.judge.cost))
         results.append(result)
         latencies += [p.latency_s for p in plans]
         bar.set_postfix(success=f"{np.mean([r.success for r in results]):.0%}")
@@ -186,7 +187,7 @@ def evaluate(
     # runs. The gap's rollouts between episodes doubled the next plans' latency (p99 30 vs 20 ms).
     if recorder is not None and video is not None:
         recorder.save(video)
-    for observations, actions, cost in executions if meter is not None else ():
+    for observations, actions, cost in executions:
         assert meter is not None and cost is not None
         meter.add(observations, actions, cost)
     controller = supervisor.controller

@@ -144,14 +144,15 @@ def delay_baseline(
     def fitted_rmse(delay: float) -> float:
         return float(np.mean(rmse(fitted, delay)))
 
-    step = min(delays, key=fitted_rmse)
+    costs = [fitted_rmse(d) for d in delays]
+    step = float(delays[int(np.argmin(costs))])
     refined = minimize_scalar(
         fitted_rmse,
         bounds=(max(0.0, step - dt), min(max_delay, step + dt)),
         method="bounded",
         options={"xatol": 1e-5},
     )
-    best = float(refined.x) if refined.fun < fitted_rmse(step) else float(step)
+    best = float(refined.x) if refined.fun < min(costs) else step
     return DelayBaseline(best, rmse(held_out, best) if held_out else np.zeros(0))
 
 

@@ -59,16 +59,15 @@ class RolloutSource:
     def shape(self, config: PlannerConfig | None) -> PlannerConfig:
         """``config`` at this source's samples and horizon (a bundle's shapes are static). A config that
         set them otherwise is warned about: the search it asked for is not the one that runs."""
-        given = config is not None
         config = config or PlannerConfig()
         update: dict[str, object] = {}
         if self.samples is not None:
             update |= {"samples": self.samples, "elites": min(config.elites, self.samples)}
         if self.horizon is not None:
             update["horizon"] = self.horizon
-        asked = {"samples": config.samples, "horizon": config.horizon}
-        changed = [f"{k} {asked[k]} -> {update[k]}" for k in asked if k in update and update[k] != asked[k]]
-        if given and changed and {"samples", "horizon"} & config.model_fields_set:
+        asked = {k: getattr(config, k) for k in ("samples", "horizon") if k in config.model_fields_set}
+        changed = [f"{k} {v} -> {update[k]}" for k, v in asked.items() if k in update and update[k] != v]
+        if changed:
             warnings.warn(
                 f"the {self.name} bundle's shapes are fixed at export: planning with {', '.join(changed)} "
                 "(export with --samples/--horizon for another search)",
