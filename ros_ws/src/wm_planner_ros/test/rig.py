@@ -104,7 +104,8 @@ def arm_displacement(client: PlannerClient, seconds: float) -> float:
 def assert_within_limits(commands: list[RecordedCommand], *, acceleration: bool = False) -> None:
     """Every command within the position limits (less the margin) and velocity limits, its knots in
     time order and a feasible step apart, and each command a feasible step from the one before (and,
-    with ``acceleration``, a feasible change of step)."""
+    with ``acceleration``, a feasible change of step: this reads the commands as one per period, so a run
+    with watchdog brakes between periods cannot be checked for it)."""
     assert commands, "no commands were published"
     lower, upper = ROBOT.lower() + MARGIN - 1e-9, ROBOT.upper() - MARGIN + 1e-9
     vmax = np.asarray(ROBOT.velocity_limits)

@@ -47,12 +47,17 @@ def test_goals_in_another_frame_are_transformed_and_unknown_frames_refused(
 def test_an_arm_lagging_its_commands_is_re_anchored_within_the_limits(
     ros, bundle: Path, tmp_path: Path
 ) -> None:
-    # A tracking tolerance below the servo's lag forces re-anchors while moving.
-    params = {"safety.max_tracking_error": 0.01}
+    # A tracking tolerance below the servo's lag forces re-anchors while moving. The check of
+    # acceleration reads one command per period, which a watchdog's brake between periods breaks by
+    # design (it repeats the next period's first knot early); a loaded machine's late joint states must
+    # not brake here, so the timeout is generous and checked unused.
+    params = {"safety.max_tracking_error": 0.01, "safety.state_timeout_periods": 10.0}
     with running_rig(bundle, "trajectory", tmp_path / "nodes.log", **params) as rig:
         client = rig.client
         client.send_joint_goal(JOINT_GOAL)
         assert client.wait_for(lambda: int((client.diagnostics() or {}).get("reanchors", 0)) >= 1, 10.0)
         assert client.wait_for(lambda: rig.joint_error(JOINT_GOAL) < 0.03, 20.0)
-        assert int(client.diagnostics()["reanchor_blend_periods"]) >= 1
+        diagnostics = client.diagnostics()
+        assert int(diagnostics["reanchor_blend_periods"]) >= 1
+        assert int(diagnostics["stale_state_events"]) == 0
         assert_within_limits(client.commands(), acceleration=True)
