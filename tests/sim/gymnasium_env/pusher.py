@@ -1,7 +1,8 @@
 """A small goal-conditioned pushing task with real contact, registered on import as
 ``WmTest/Push-v0``: a spherical tool slides over a table by velocity actions and pushes a square puck (a
 free MuJoCo body with friction) to a goal drawn at every reset, 10-20 cm away. ``WmTest/FarPush-v0``
-starts the tool 30-45 cm from the puck and draws the goal 15-25 cm away.
+starts the tool 30-45 cm from the puck and draws the goal 15-25 cm away; ``WmTest/RemotePush-v0`` starts
+it 50-70 cm away, beyond where coloured-noise actions wander in an episode.
 
 The observation is a ``Dict``: ``tool`` (its centre, 3), ``puck_pos`` (3), ``puck_quat`` (w x y z, 4) and
 ``goal`` (3). Success (``info["success"]``) is the puck's centre within 2 cm of the goal in the table plane.
@@ -117,3 +118,11 @@ gymnasium.register(
     kwargs={"start_distance": (0.3, 0.45), "goal_distance": (0.15, 0.25)},
 )
 """The tool starts 30-45 cm from the puck, which random actions seldom reach in 5 s."""
+gymnasium.register(
+    "WmTest/RemotePush-v0",
+    entry_point=Push,
+    max_episode_steps=100,
+    kwargs={"start_distance": (0.5, 0.7), "goal_distance": (0.15, 0.25)},
+)
+"""The tool starts 50-70 cm from the puck: coloured-noise actions touched it in none of 400 episodes, so
+random data alone can hardly teach a model what a push does."""
