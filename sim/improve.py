@@ -89,6 +89,12 @@ def add_improve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--random-share", type=float, default=0.2, help="share of each round's episodes explored")
     p.add_argument("--train-steps", type=int, default=d.train_steps, help="fine-tuning steps per round")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="of the fine-tuning")
+    p.add_argument(
+        "--own-share",
+        type=float,
+        default=d.own_share,
+        help="share of every fine-tuning batch from the planner's own episodes (0: all data alike)",
+    )
     p.add_argument("--budget", type=int, help="total environment steps (starting data included)")
     p.add_argument(
         "--initial-episodes",
@@ -115,6 +121,7 @@ def improve_settings(args: argparse.Namespace) -> ImproveSettings:
         episodes=args.episodes,
         train_steps=args.train_steps,
         learning_rate=args.learning_rate,
+        own_share=args.own_share,
         budget=args.budget,
         initial_episodes=args.initial_episodes,
         initial_train_steps=args.initial_train_steps,

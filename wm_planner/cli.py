@@ -72,7 +72,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from wm_planner.model.train import EE_FIELD, release_distributed
 
     setup = load_yaml_model(args.config, TrainingFile) if args.config else TrainingFile()
-    flags = {"steps": args.steps, "seed": args.seed, "batch_size": args.batch_size, "threads": args.threads}
+    flags = {
+        "steps": args.steps,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "threads": args.threads,
+        "focus_share": args.focus_share,
+    }
     train_config = {**setup.train.model_dump(), **{k: v for k, v in flags.items() if v is not None}}
     model_config = setup.model.model_dump()
     if args.ensemble is not None:
@@ -85,6 +91,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             train_config=validate_model(TrainConfig, train_config, source="command line"),
             resume=args.resume,
             init=args.init,
+            focus=args.focus,
             device=args.device,
         )
     finally:
@@ -171,6 +178,18 @@ def _register_model(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--init", help="fine-tune the model of this training run on --data (real logs, say)")
+    p.add_argument(
+        "--focus",
+        action="append",
+        default=[],
+        help="a --data directory drawn with --focus-share of every batch, whatever its size (repeatable)",
+    )
+    p.add_argument(
+        "--focus-share",
+        type=float,
+        default=None,
+        help=f"share of every batch from the --focus data (default {TrainConfig().focus_share})",
+    )
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("export", help="export a trained run to an ONNX bundle (checks torch/ONNX parity)")

@@ -255,6 +255,13 @@ class TrainConfig(StrictModel):
     balanced_contacts: bool = Field(
         default=True, description="draw object windows in equal shares: moving, near miss, free"
     )
+    focus_share: float = Field(
+        default=0.5,
+        ge=0,
+        lt=1,
+        description="share of every batch drawn from the focus datasets (the planner's own experience, "
+        "in improve), when training is given any; the other datasets fill the rest",
+    )
     threads: int = Field(
         default=1,
         ge=0,

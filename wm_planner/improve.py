@@ -78,6 +78,9 @@ class ImproveSettings:
     train_steps: int = 1000
     """Fine-tuning steps per round (on all the data so far)."""
     learning_rate: float = 5e-4
+    own_share: float = 0.5
+    """Share of every fine-tuning batch drawn from the planner's own episodes (all rounds'), so that what
+    the planner does weighs as much as the starting data, however much larger that is."""
     budget: int | None = None
     """Total environment steps (starting data included); no round starts once it is spent."""
     initial_episodes: int = 100
@@ -88,6 +91,10 @@ class ImproveSettings:
     """The exported bundles' planning shapes."""
     threads: int = 1
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.own_share < 1.0:
+            raise ValueError(f"own_share (--own-share) must be in [0, 1), got {self.own_share}")
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,11 @@ class _Rounds:
         self._timed("collect", start)
         return collected
 
-    def train(self, data: Sequence[Path], run: Path, init: Path | None, steps: int) -> None:
+    def train(
+        self, data: Sequence[Path], run: Path, init: Path | None, steps: int, own: Sequence[Path] = ()
+    ) -> None:
+        """Train on ``data`` (fine-tuning ``init``), with the planner's ``own`` episodes among them making
+        up ``own_share`` of every batch."""
         from wm_planner.model import train
 
         start = time.perf_counter()
@@ -177,8 +188,10 @@ class _Rounds:
             seed=s.seed,
             threads=s.threads,
             learning_rate=s.learning_rate if init is not None else TrainConfig().learning_rate,
+            focus_share=s.own_share,
         )
-        train(list(data), run, train_config=config, init=init, resume=(run / "checkpoint.pt").exists())
+        resume = (run / "checkpoint.pt").exists()
+        train(list(data), run, train_config=config, init=init, resume=resume, focus=own)
         self._timed("train", start)
 
     def export(self, run: Path, bundle: Path) -> None:
@@ -262,8 +275,9 @@ def improve(
         phases.say(f"round {index}: collecting {s.episodes} episodes with {last.bundle}")
         collected = phases.collect(Path(last.bundle), folder / "data", s.episodes, s.seed + 1000 * index)
         data += collected.datasets
+        own = [Path(d) for r in rounds[1:] for d in r.added] + list(collected.datasets)
         assert last.run is not None
-        phases.train(data, folder / "run", Path(last.run), s.train_steps)
+        phases.train(data, folder / "run", Path(last.run), s.train_steps, own)
         phases.export(folder / "run", folder / "bundle")
         evaluated = phases.evaluate(folder / "bundle", folder / "eval.json")
         rounds.append(

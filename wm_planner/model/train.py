@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,6 +251,8 @@ class _Plan:
     base: Checkpoint | None
     """The run being fine-tuned, from ``init``."""
     init: str | Path | None
+    focus: frozenset[Path]
+    """Datasets drawn with ``train_config.focus_share`` of every batch."""
 
 
 def _settle(
@@ -261,7 +263,11 @@ def _settle(
     train_config: TrainConfig,
     resume: bool,
     init: str | Path | None,
+    focus: frozenset[Path],
 ) -> _Plan:
+    unknown = sorted(str(f) for f in focus - set(data))
+    if unknown:
+        raise ValueError(f"focus datasets {unknown} are not among the training data")
     checkpoint = run / CHECKPOINT_NAME
     resumed = base = None
     if checkpoint.exists():
@@ -281,7 +287,7 @@ def _settle(
     digest = combined_hash([h for _, h in data_hashes])
     if resumed is not None and resumed.data_hash != digest:
         raise ValueError(f"{run}: the datasets differ from the ones this run was trained on (hash mismatch)")
-    return _Plan(train_config, model_config, data, data_hashes, digest, resumed, base, init)
+    return _Plan(train_config, model_config, data, data_hashes, digest, resumed, base, init, focus)
 
 
 class _Trainer:
@@ -297,6 +303,8 @@ class _Trainer:
             val_fraction=cfg.val_fraction,
             seed=cfg.seed,
             cut_unsound=cfg.cut_unsound,
+            focus=plan.focus,
+            focus_share=cfg.focus_share,
         )
         torch.manual_seed(cfg.seed)
         if cfg.threads:
@@ -441,6 +449,7 @@ def train(
     train_config: TrainConfig | None = None,
     resume: bool = False,
     init: str | Path | None = None,
+    focus: Sequence[str | Path] = (),
     device: str | None = None,
     progress: bool = True,
 ) -> TrainResult:
@@ -449,6 +458,8 @@ def train(
     ``resume=True`` continues from ``run/checkpoint.pt``; the result is the same as an uninterrupted run.
     ``init``: fine-tune the model of that training run (its architecture, weights and normalisation) on
     ``data``, which must observe and act as its data did: real logs after simulation, say.
+    ``focus``: datasets among ``data`` that make up ``train_config.focus_share`` of every batch, whatever
+    their size (improve focuses on the planner's own episodes, a tenth of the data after a round).
     Ctrl-C (SIGINT) finishes the current step, writes a checkpoint and raises KeyboardInterrupt.
     """
     rank, world = _distributed()
@@ -460,6 +471,7 @@ def train(
         train_config=train_config or TrainConfig(),
         resume=resume,
         init=init,
+        focus=frozenset(Path(f) for f in focus),
     )
     trainer = _Trainer(plan, run, device=device, rank=rank, world=world)
     cfg = trainer.cfg

@@ -1,5 +1,5 @@
 """Training windows: fixed-length slices of episodes, sampled uniformly or balanced by contact, and
-reproducibly."""
+reproducibly; optionally with a set share of every batch from a focus (the planner's own experience)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ class EpisodeArrays:
     """Episodes concatenated for fast window gathering.
 
     observations: [sum(T_i + 1), O]; actions: [sum(T_i + 1), A] (each episode's last row is padding, never
-    inside a window); starts: [W] row index of every window start, for windows of ``horizon`` actions.
+    inside a window); starts: [W] row index of every window start, for windows of ``horizon`` actions;
+    weights: [W] each window's chance of being drawn (summing to 1), or None for uniform draws.
     """
 
     observations: np.ndarray
@@ -41,16 +42,22 @@ class EpisodeArrays:
     starts: np.ndarray
     horizon: int
     episodes: int
+    weights: np.ndarray | None = None
 
     @classmethod
-    def build(cls, episodes: list, horizon: int) -> EpisodeArrays:
-        obs, act, starts, offset = [], [], [], 0
-        for ep in episodes:
+    def build(
+        cls, episodes: list, horizon: int, *, focus: list[bool] | None = None, focus_share: float = 0.0
+    ) -> EpisodeArrays:
+        """The windows of ``episodes``; with ``focus`` (one flag per episode) and a ``focus_share`` in
+        (0, 1), the flagged episodes' windows make up that share of every draw, the rest the remainder."""
+        obs, act, starts, flags, offset = [], [], [], [], 0
+        for i, ep in enumerate(episodes):
             steps = ep.num_transitions
             obs.append(ep.observations)
             act.append(np.vstack([ep.actions, np.zeros((1, ep.actions.shape[1]), ep.actions.dtype)]))
             if steps >= horizon:
                 starts.append(offset + np.arange(steps - horizon + 1))
+                flags.append(np.full(steps - horizon + 1, bool(focus and focus[i])))
             offset += steps + 1
         if not starts:
             raise ValueError(f"no episode is long enough for windows of {horizon} steps")
@@ -60,6 +67,7 @@ class EpisodeArrays:
             starts=np.concatenate(starts),
             horizon=horizon,
             episodes=len(episodes),
+            weights=_focus_weights(np.concatenate(flags), focus_share),
         )
 
     def gather(self, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +76,7 @@ class EpisodeArrays:
         return self.observations[offsets], self.actions[offsets[:, :-1]]
 
     def sample(self, rng: np.random.Generator, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.gather(self.starts[rng.integers(0, self.starts.size, size=batch)])
+        return self.gather(self.starts[self._draw(rng, np.arange(self.starts.size), batch)])
 
     def sample_balanced(
         self, rng: np.random.Generator, batch: int, classes: np.ndarray
@@ -77,8 +85,30 @@ class EpisodeArrays:
         groups = [np.flatnonzero(classes == c) for c in range(len(CONTACT_CLASSES))]
         groups = [g for g in groups if g.size]
         share = rng.integers(0, len(groups), size=batch)
-        picks = np.array([groups[g][rng.integers(0, groups[g].size)] for g in share])
+        if self.weights is None:
+            picks = np.array([groups[g][rng.integers(0, groups[g].size)] for g in share])
+        else:
+            picks = np.empty(batch, dtype=np.int64)
+            for g, group in enumerate(groups):
+                picks[share == g] = self._draw(rng, group, int(np.sum(share == g)))
         return self.gather(self.starts[picks])
+
+    def _draw(self, rng: np.random.Generator, windows: np.ndarray, count: int) -> np.ndarray:
+        """``count`` of ``windows [W']`` (indices), uniformly or by their weights."""
+        if self.weights is None:
+            return windows[rng.integers(0, windows.size, size=count)]
+        cumulative = np.cumsum(self.weights[windows])
+        picks = np.searchsorted(cumulative, rng.random(count) * cumulative[-1], side="right")
+        return windows[np.minimum(picks, windows.size - 1)]
+
+
+def _focus_weights(flags: np.ndarray, share: float) -> np.ndarray | None:
+    """Window weights ``[W]`` that give the flagged windows ``share`` of the draws (None: uniform, also
+    when either side has no windows)."""
+    focused = int(flags.sum())
+    if not 0.0 < share < 1.0 or focused in (0, flags.size):
+        return None
+    return np.where(flags, share / focused, (1.0 - share) / (flags.size - focused))
 
 
 @dataclass(frozen=True)
@@ -129,15 +159,23 @@ def contact_classes(
 
 
 def load_split(
-    roots: list[Path], *, horizon: int, val_fraction: float, seed: int, cut_unsound: bool = True
+    roots: list[Path],
+    *,
+    horizon: int,
+    val_fraction: float,
+    seed: int,
+    cut_unsound: bool = True,
+    focus: frozenset[Path] = frozenset(),
+    focus_share: float = 0.0,
 ) -> tuple[DatasetManifest, EpisodeArrays, EpisodeArrays | None]:
-    """Train and validation windows from one or more datasets with the same layouts and robot.
+    """Train and validation windows from one or more datasets with the same layouts and robot; the
+    training windows of the ``focus`` datasets (among ``roots``) make up ``focus_share`` of every draw.
 
     Corrupt episode files stop training with an error naming them: silently training on part of the
     data would make runs irreproducible.
     """
     manifest: DatasetManifest | None = None
-    train, val = [], []
+    train, val, flags = [], [], []
     for root in roots:
         ds = EpisodeDataset(root)
         if manifest is None:
@@ -149,9 +187,11 @@ def load_split(
         layout = ds.manifest.observation_layout
         train += [cut_unsound_steps(ep, layout, objects)[0] for _, ep in ds.iter_episodes(train_paths)]
         val += [cut_unsound_steps(ep, layout, objects)[0] for _, ep in ds.iter_episodes(val_paths)]
+        flags += [root in focus] * len(train_paths)
     if manifest is None:
         raise ValueError("no dataset given")
-    return manifest, EpisodeArrays.build(train, horizon), (EpisodeArrays.build(val, horizon) if val else None)
+    windows = EpisodeArrays.build(train, horizon, focus=flags, focus_share=focus_share)
+    return manifest, windows, (EpisodeArrays.build(val, horizon) if val else None)
 
 
 def _check_compatible(first: DatasetManifest, other: DatasetManifest, root: Path) -> None:
