@@ -11,6 +11,7 @@ import numpy as np
 
 from calibration.logs.commands import reference_path
 from calibration.logs.joint_log import JointLog
+from calibration.model.actuator_net import ACTUATOR_NET, ActuatorNet, replay_with_net
 from calibration.model.inertial import predicted_torque
 from calibration.model.parameters import read_parameters
 from calibration.model.profile import CalibrationProfile
@@ -55,7 +56,8 @@ def replay_logs(
     threads: int | None = None,
 ) -> list[ReplayedLog]:
     """Replay every log's commands in the profile's source scene (no latency) and in its calibrated
-    scene (with the fitted latency and command filter); the baseline's delay is the profile's."""
+    scene (with the fitted latency and command filter, and the actuator net where it was kept); the
+    baseline's delay is the profile's."""
     before, nominal = _replayer(Path(profile.source_scene), robot, threads)
     after, calibrated = _replayer(
         profile.scene_path(profile_path),
@@ -65,9 +67,14 @@ def replay_logs(
         command_filter=profile.command_filter,
     )
     delay = profile.quality.baseline_delay if profile.quality is not None else profile.latency
+    net_path = profile.actuator_net_path(profile_path)
+    net = ActuatorNet.load(net_path) if profile.servo_model == ACTUATOR_NET and net_path else None
     out = []
     for log in logs:
         (q0, qd0), (q1, qd1) = (r.replay(log, [p]) for r, p in ((before, nominal), (after, calibrated)))
+        if net is not None:
+            q1, qd1 = replay_with_net(after, log, calibrated, net)
+            q1, qd1 = q1[None], qd1[None]
         torque = None if log.effort is None else predicted_torque(after.model, after.handles, log)
         out.append(ReplayedLog(log, q0[0], q1[0], reference_path(log, delay), qd0[0], qd1[0], torque))
     return out

@@ -132,10 +132,13 @@ def _model_classes(profile: CalibrationProfile, quality: FitQuality) -> str:
         f"<td>{1000 * sum(rmse) / len(rmse):.4f}</td><td>{sum(rmse) / len(rmse) / baseline:.2f}</td></tr>"
         for name, rmse in quality.by_model.items()
     )
-    scene = (
-        ""
-        if profile.servo_model == "mujoco_servo"
-        else "<p>The simulator runs the calibrated scene (mujoco_servo), not the class kept here.</p>"
+    scene = {
+        "mujoco_servo": "",
+        "actuator_net": "<p>Replays here run the calibrated scene corrected by the actuator net; the "
+        "simulator's episodes run the scene without it.</p>",
+    }.get(
+        profile.servo_model,
+        "<p>The simulator runs the calibrated scene (mujoco_servo), not the class kept here.</p>",
     )
     return (
         "<table><tr><th>servo model class</th><th>held-out RMSE (mrad)</th><th>/ delay baseline</th></tr>"

@@ -17,6 +17,7 @@ from calibration.fitting.sysid import FitOptions, FitResult, fit_parameters, tra
 from calibration.logs.commands import reference_path
 from calibration.logs.joint_log import JointLog
 from calibration.logs.sources import LogReading, read_logs
+from calibration.model.actuator_net import ACTUATOR_NET, fit_actuator_net, replay_with_net
 from calibration.model.inertial import InertialFit, apply_link_scales, fit_inertial, link_bodies
 from calibration.model.parameters import JOINT_PARAMETERS, ArmParameters, read_parameters
 from calibration.model.profile import (
@@ -262,7 +263,7 @@ SERVO_MODEL = "mujoco_servo"
 """The servo model class of the calibrated scene: MuJoCo's position servo on the fitted arm."""
 
 SHAPED_ORDERS = (1, 2)
-SERVO_MODELS = (*(f"shaped_delay_{order}" for order in SHAPED_ORDERS), SERVO_MODEL)
+SERVO_MODELS = (*(f"shaped_delay_{order}" for order in SHAPED_ORDERS), SERVO_MODEL, ACTUATOR_NET)
 """Every servo model class a calibration can keep, simplest first."""
 
 
@@ -349,6 +350,13 @@ def identify(
     by_model = {model.name: pooled_rmse(judged, model.path) for model in shaped}
     if SERVO_MODEL in servo_models:
         by_model[SERVO_MODEL] = held_out_rmse(replayer, judged, fit.parameters)
+    net_file = None
+    if ACTUATOR_NET in servo_models:
+        net = fit_actuator_net(replayer, train, fit.parameters, progress=progress)
+        net_file = net.save(out.with_suffix(".actuator_net.npz")).name
+        by_model[ACTUATOR_NET] = pooled_rmse(
+            judged, lambda log: replay_with_net(replayer, log, fit.parameters, net)[0]
+        )
     winner = _simplest_best(by_model)
     quality = None
     if test:
@@ -385,6 +393,7 @@ def identify(
         command_kind=train[0].command_kind,
         servo_model=winner,
         shaped_delays=[ShapedDelayProfile.of(model) for model in shaped],
+        actuator_net=net_file,
         torque_sensor=torque_sensor,
         inertial=None if arm.inertial is None else _inertial_profile(arm.inertial),
         quality=quality,

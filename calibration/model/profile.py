@@ -140,13 +140,19 @@ class CalibrationProfile(StrictModel):
     """Strongly correlated pairs of fitted parameters (latency against the gains, say)."""
     command_kind: str = "position"
     servo_model: str = "mujoco_servo"
-    """The servo model class that tracks the held-out runs best: ``mujoco_servo`` (the calibrated scene)
-    or ``shaped_delay_<order>`` (see ``shaped_delays``; the simulator runs the scene either way)."""
+    """The servo model class that tracks the held-out runs best: ``mujoco_servo`` (the calibrated scene),
+    ``actuator_net`` (the scene corrected by ``actuator_net``) or ``shaped_delay_<order>`` (see
+    ``shaped_delays``, which have no physics: the simulator runs the scene then)."""
     shaped_delays: list[ShapedDelayProfile] = Field(default_factory=list)
+    actuator_net: str | None = None
+    """The fitted actuator net (``.npz``), relative to the profile's directory, when one was fitted."""
     torque_sensor: str = "motor"
     """Where the logged efforts were taken as measured: ``motor``, ``link`` or ``none`` (not used)."""
     inertial: InertialProfile | None = None
     quality: FitQuality | None = None
+
+    def actuator_net_path(self, profile_path: str | Path) -> Path | None:
+        return None if self.actuator_net is None else Path(profile_path).parent / self.actuator_net
 
     def scene_path(self, profile_path: str | Path) -> Path:
         return Path(profile_path).parent / self.scene

@@ -77,7 +77,8 @@ class Replayer:
         return models
 
     @staticmethod
-    def _servo_input(log: JointLog, parameters: ArmParameters) -> np.ndarray:
+    def servo_input(log: JointLog, parameters: ArmParameters) -> np.ndarray:
+        """The servos' input ``[T, J]`` along ``log``'s commands as ``parameters`` deliver them."""
         if log.command_kind == "velocity":
             return velocity_servo_control(log.time, log.command, log.position[0], parameters)
         return arrived_setpoints(log.time, log.command, parameters)
@@ -106,7 +107,7 @@ class Replayer:
         models = self._models_for(parameters)
         control = np.zeros((len(parameters), len(log.time) - 1, self.model.nu))
         for b, p in enumerate(parameters):
-            control[b][:, self.handles.actuators] = self._servo_input(log, p)[:-1]
+            control[b][:, self.handles.actuators] = self.servo_input(log, p)[:-1]
         initial = self.initial_state(log)
         states, _ = mj_rollout.rollout(
             models,

@@ -77,7 +77,7 @@ def test_on_a_pure_delay_arm_the_calibrated_twin_is_the_baseline_within_five_per
     quality = profile.quality
     assert quality is not None
     assert profile.servo_model == "shaped_delay_1"  # the simplest class that tracks best
-    assert set(quality.by_model) == {"shaped_delay_1", "shaped_delay_2", "mujoco_servo"}
+    assert set(quality.by_model) == {"shaped_delay_1", "shaped_delay_2", "mujoco_servo", "actuator_net"}
     assert abs(quality.baseline_ratio - 1.0) <= 0.05
     assert quality.baseline_delay == pytest.approx(DELAY, abs=1e-4)
     shaped = profile.shaped_delays[0]
