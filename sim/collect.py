@@ -159,6 +159,7 @@ def collect(
     policy: str | Path | None = None,
     action_noise: float = 0.05,
     randomization: RandomizationConfig | None = None,
+    calibration: str | Path | None = None,
     cut_unsound: bool = True,
     resume: bool = False,
     progress: bool = True,
@@ -169,7 +170,8 @@ def collect(
 
     Episode ``i`` depends only on ``(seed, i)``, so any worker count gives the same dataset, and
     ``resume=True`` completes an interrupted run by writing only the missing episodes. With
-    ``randomization``, the scene's parameters are drawn afresh for every episode (domain randomization).
+    ``randomization``, the scene's parameters are drawn afresh for every episode (domain randomization);
+    with a ``calibration`` profile, the episodes run its calibrated twin (:mod:`sim.actuation`).
     Episodes are cut where the cube tips over or falls (``cut_unsound=False`` keeps them whole, to study
     what that does to a model). ``folder`` is the robot (default: the shipped arm); ``robot`` overrides its
     spec.
@@ -183,7 +185,9 @@ def collect(
     folder = folder or RobotFolder.shipped()
     robot = robot or folder.spec
     options = EnvOptions(
-        episode_steps=episode_steps or DEFAULT_EPISODE_STEPS[task], randomization=randomization
+        episode_steps=episode_steps or DEFAULT_EPISODE_STEPS[task],
+        randomization=randomization,
+        calibration=None if calibration is None else str(calibration),
     )
     exploration = exploration or ExplorationConfig()
     manifest = arm_manifest(
@@ -197,6 +201,7 @@ def collect(
             "exploration": asdict(exploration),
             "policy": None if policy is None else str(policy),
             "randomization": None if randomization is None else randomization.model_dump(mode="json"),
+            "calibration": options.calibration,
             "cut_unsound": cut_unsound,
             "mujoco": mujoco.__version__,
         }
@@ -261,6 +266,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         policy=args.policy,
         action_noise=args.action_noise,
         randomization=None if args.randomize is None else load_randomization(args.randomize),
+        calibration=args.calibration,
         resume=args.resume,
         cut_unsound=not args.keep_unsound,
     )
@@ -292,6 +298,11 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--randomize", default=None, help="domain randomization YAML: scene parameters drawn per episode"
+    )
+    p.add_argument(
+        "--calibration",
+        default=None,
+        help="calibration profile (wm-planner sysid): run its twin (scene, latency, filter, actuator net)",
     )
     p.add_argument("--resume", action="store_true", help="complete an interrupted collection in --out")
     p.add_argument(

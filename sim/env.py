@@ -13,6 +13,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from sim.actuation import Actuation, ActuationModel, load_twin
 from sim.randomization import RandomizationConfig, Randomizer
 from sim.robots import RobotFolder
 from sim.scene import SceneHandles, check_scene_matches, load_scene
@@ -47,6 +48,10 @@ class EnvOptions:
     """Physics timestep override (s); the scene's 2 ms when None."""
     randomization: RandomizationConfig | None = None
     """Scene parameters drawn afresh at every reset (see :mod:`sim.randomization`)."""
+    calibration: str | None = None
+    """A calibration profile (``wm-planner sysid``): its calibrated scene runs, and commands reach the
+    servos through its latency, command filter and actuator net (its twin file, see
+    :mod:`sim.actuation`)."""
 
 
 @dataclass(frozen=True)
@@ -91,9 +96,8 @@ class ArmEnv:
         self.observation_layout = observation_layout(self.robot.dof)
         self.action_layout = action_layout(self.robot.dof)
         self.options = options or EnvOptions()
-        self.model = (
-            model if model is not None else load_scene(self.folder.scene, timestep=self.options.timestep)
-        )
+        self.model, self.actuation = self._scene(model)
+        self._servo = self._servo_direct if self.actuation is None else self._servo_actuated
         self.data = mujoco.MjData(self.model)
         self.handles = SceneHandles.of(self.model, self.robot.joint_names)
         check_scene_matches(self.model, self.robot)
@@ -119,6 +123,16 @@ class ArmEnv:
         )
         self.randomized: dict[str, np.ndarray] = {}
 
+    def _scene(self, model: mujoco.MjModel | None) -> tuple[mujoco.MjModel, Actuation | None]:
+        """The scene (``model``, the calibration's or the robot's) and, with a calibration, its
+        actuation."""
+        options = self.options
+        if options.calibration is None:
+            return model or load_scene(self.folder.scene, timestep=options.timestep), None
+        path, twin = load_twin(options.calibration)
+        model = model or load_scene(path.parent / twin.scene, timestep=options.timestep)
+        return model, Actuation(ActuationModel.of_twin(twin, path.parent, model.opt.timestep), self.robot.dof)
+
     @property
     def dt(self) -> float:
         return self.robot.control_period
@@ -139,6 +153,8 @@ class ArmEnv:
         d.qpos[h.cube_qpos + 3 : h.cube_qpos + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
         self.command = q0.copy()
         d.ctrl[h.actuators] = q0
+        if self.actuation is not None:
+            self.actuation.reset(q0)
         self.goal = self.task.sample_goal(self._rng, cube_xy)
         self._show_goal()
         self.steps = 0
@@ -169,9 +185,8 @@ class ArmEnv:
         delta = self.clip_action(action)
         start = self.command
         self.command = start + delta
-        acts = self.handles.actuators
         for k in range(1, self.substeps + 1):
-            self.data.ctrl[acts] = start + delta * (k / self.substeps)
+            self._servo(start + delta * (k / self.substeps))
             mujoco.mj_step(self.model, self.data)
         # mj_step leaves derived quantities (site positions, Jacobians) one substep behind qpos.
         mujoco.mj_forward(self.model, self.data)
@@ -190,8 +205,19 @@ class ArmEnv:
         if not np.all(np.isfinite(target)):
             raise ValueError(f"joint target must be finite, got {target}")
         self.command = np.clip(target, self.target_low, self.target_high)
-        self.data.ctrl[self.handles.actuators] = self.command
+        self._servo(self.command)
         mujoco.mj_step(self.model, self.data)
+
+    def _servo_direct(self, target: np.ndarray) -> None:
+        self.data.ctrl[self.handles.actuators] = target
+
+    def _servo_actuated(self, target: np.ndarray) -> None:
+        """The servos' input and the actuator net's torque for ``target [J]``, through the calibration."""
+        assert self.actuation is not None
+        h, d = self.handles, self.data
+        ctrl, torque = self.actuation.step(target, d.qpos[h.arm_qpos], d.qvel[h.arm_dof])
+        d.ctrl[h.actuators] = ctrl
+        d.qfrc_applied[h.arm_dof] = torque
 
     def get_state(self) -> SimState:
         physics = np.empty(mujoco.mj_stateSize(self.model, _FULL_STATE))

@@ -148,6 +148,7 @@ def evaluate(
     steps: int | None = None,
     runtime: RuntimeConfig | None = None,
     folder: RobotFolder | None = None,
+    calibration: str | Path | None = None,
     video: Path | None = None,
     progress: bool = True,
 ) -> EvalReport:
@@ -155,12 +156,17 @@ def evaluate(
     or with ``oracle`` in the true physics.
 
     With a bundle, the planner's samples and horizon are the bundle's (also for the oracle, so the two
-    are compared at equal settings). ``folder``: the robot (default: the shipped arm). ``video``: write
+    are compared at equal settings). ``folder``: the robot (default: the shipped arm); ``calibration``:
+    a profile whose calibrated twin the episodes run (:mod:`sim.actuation`). ``video``: write
     the first episode there as MP4, with the best imagined tool path drawn at every step.
     """
     if bundle is None and not oracle:
         raise ValueError("evaluate needs a bundle, or oracle=True")
-    env = ArmEnv(task, folder=folder, options=EnvOptions(episode_steps=steps or DEFAULT_EVAL_STEPS[task]))
+    options = EnvOptions(
+        episode_steps=steps or DEFAULT_EVAL_STEPS[task],
+        calibration=None if calibration is None else str(calibration),
+    )
+    env = ArmEnv(task, folder=folder, options=options)
     config = planner or PlannerConfig()
     source = _source(env, Path(bundle) if bundle is not None else None, runtime, oracle, config)
     supervisor = build_supervisor(
@@ -344,6 +350,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         steps=args.steps,
         runtime=run.runtime,
         folder=RobotFolder.of(args.robot),
+        calibration=args.calibration,
         video=run.video,
     )
     run.announce(report.summary(), write_report(report, run.json_path))
@@ -359,6 +366,11 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--oracle", action="store_true", help="plan with the true physics (mujoco.rollout)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, help="control steps per episode (default: 150 reach, 300 push)")
+    p.add_argument(
+        "--calibration",
+        default=None,
+        help="calibration profile (wm-planner sysid): run its twin (scene, latency, filter, actuator net)",
+    )
     add_robot_option(p)
     add_run_options(p)
     p.set_defaults(func=_cmd_eval)

@@ -28,6 +28,11 @@ class MujocoOracle:
     over ``threads`` MuJoCo threads (default: one per core)."""
 
     def __init__(self, env: ArmEnv, *, threads: int | None = None) -> None:
+        if env.actuation is not None:
+            raise ValueError(
+                f"the oracle rolls the scene's servos out directly and cannot run the calibration "
+                f"{env.options.calibration} (its latency, filter and actuator net): evaluate without it"
+            )
         self.env = env
         self.model = env.model
         self.datas = [mujoco.MjData(self.model) for _ in range(threads or os.cpu_count() or 1)]

@@ -11,11 +11,12 @@ import numpy as np
 
 from calibration.logs.commands import reference_path
 from calibration.logs.joint_log import JointLog
-from calibration.model.actuator_net import ACTUATOR_NET, ActuatorNet, replay_with_net
+from calibration.model.actuator_net import ACTUATOR_NET, replay_with_net
 from calibration.model.inertial import predicted_torque
 from calibration.model.parameters import read_parameters
 from calibration.model.profile import CalibrationProfile
 from calibration.model.replay import Replayer
+from sim.actuation import ActuatorNet
 from sim.scene import SceneHandles, load_scene
 from wm_planner.config import RobotSpec
 

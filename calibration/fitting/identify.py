@@ -29,6 +29,7 @@ from calibration.model.profile import (
 )
 from calibration.model.replay import Replayer
 from calibration.model.shaped import ShapedDelay, fit_shaped_delay
+from sim.actuation import TwinFile, twin_file_path
 from sim.scene import SCENE_PATH, SceneHandles, load_scene
 from wm_planner.config import RobotSpec
 from wm_planner.progress import progress_bar
@@ -305,7 +306,9 @@ def identify(
 ) -> Identification:
     """Fit the scene's arm to the runs at ``log_paths`` (bags, episode files or datasets, read as
     ``reading`` says); write the profile to ``out`` (YAML), and beside it the calibrated scene (``.xml``)
-    and a domain randomization over the confidence intervals (``.randomization.yaml``).
+    and a domain randomization over the confidence intervals (``.randomization.yaml``), and the twin file
+    the simulator runs the calibration from (``.twin.yaml``: scene, latency, filter, the actuator net if
+    kept).
 
     Where the fitted runs log joint torques, the link masses (and, from a ``torque_sensor`` at the motor,
     rotor inertia and friction) are identified from them first
@@ -399,6 +402,13 @@ def identify(
         quality=quality,
     )
     profile.write(out)
+    twin = TwinFile(
+        scene=scene_out.name,
+        latency=fit.parameters.latency,
+        command_filter=fit.parameters.command_filter,
+        actuator_net=net_file if winner == ACTUATOR_NET else None,
+    )
+    twin_file_path(out).write_text(yaml.safe_dump(twin.model_dump(), sort_keys=False))
     write_randomization(fit, robot.joint_names, out.with_suffix(".randomization.yaml"))
     _warn(fit, profile.at_bound, arm.inertial, options)
     return Identification(profile, out, fit, read_parameters(original, handles))

@@ -3,13 +3,7 @@ commands, the shaped delay (the servo model class that contains the pure delay),
 learned correction of the servo), inverse dynamics for logged torques, and the calibration profile that
 records a fit."""
 
-from calibration.model.actuator_net import (
-    ACTUATOR_NET,
-    ActuatorNet,
-    ActuatorNetOptions,
-    fit_actuator_net,
-    replay_with_net,
-)
+from calibration.model.actuator_net import ACTUATOR_NET, ActuatorNetOptions, fit_actuator_net, replay_with_net
 from calibration.model.parameters import JOINT_PARAMETERS, ArmParameters, apply_parameters, read_parameters
 from calibration.model.profile import CalibrationProfile, load_profile, write_calibrated_scene
 from calibration.model.replay import Replayer
@@ -18,7 +12,6 @@ from calibration.model.shaped import ShapedDelay, fit_shaped_delay
 __all__ = [
     "ACTUATOR_NET",
     "JOINT_PARAMETERS",
-    "ActuatorNet",
     "ActuatorNetOptions",
     "ArmParameters",
     "CalibrationProfile",

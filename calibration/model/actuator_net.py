@@ -1,8 +1,8 @@
 """The actuator net: a learned correction of the fitted servo, run inside the MuJoCo arm (after the
 actuator network of Hwangbo et al., Science Robotics 2019).
 
-A small MLP maps a short history of each joint's servo error (the servo's input less the position),
-velocity and command to the torque the fitted MuJoCo servo misses; the arm then runs the servo plus that
+A small MLP maps a short history of each joint's servo error (the servo's input less the position) and
+velocity to the torque the fitted MuJoCo servo misses; the arm then runs the servo plus that
 torque every physics step. It learns what the drive does that no physical class here holds (a delayed
 inner loop, a drive's own filtering) without a model for it.
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import mujoco
 import numpy as np
@@ -32,16 +31,17 @@ from scipy.signal import savgol_filter
 from calibration.logs.joint_log import JointLog
 from calibration.model.parameters import ArmParameters, apply_parameters
 from calibration.model.replay import Replayer
+from sim.actuation import ActuatorNet
 from wm_planner.progress import progress_bar
 
-__all__ = ["ACTUATOR_NET", "ActuatorNet", "ActuatorNetOptions", "fit_actuator_net", "replay_with_net"]
+__all__ = ["ACTUATOR_NET", "ActuatorNetOptions", "fit_actuator_net", "replay_with_net"]
 
 ACTUATOR_NET = "actuator_net"
 """The servo model class of the MuJoCo servo on the fitted arm, corrected by the net."""
 
 _STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
-_SIGNALS = 3
-"""Per lag: servo error, velocity, command."""
+_SIGNALS = 2
+"""Per lag: servo error and velocity (see :class:`sim.actuation.ActuatorNet`)."""
 
 
 @dataclass(frozen=True)
@@ -63,66 +63,6 @@ class ActuatorNetOptions:
             raise ValueError(f"lags must be non-negative physics steps, got {self.lags}")
         if self.smoothing < 5 or self.smoothing % 2 == 0:
             raise ValueError(f"smoothing must be an odd window of at least 5 steps, got {self.smoothing}")
-
-
-@dataclass(frozen=True)
-class ActuatorNet:
-    """The fitted net (``tanh`` hidden layers, numpy weights) and its scales.
-
-    ``input_scale [3 L]``: of the lagged servo errors, velocities and commands; ``torque_scale [J]`` and
-    ``limit [J]`` (N·m): the output's scale and the largest correction applied (1.5 x the largest target).
-    """
-
-    weights: tuple[np.ndarray, ...]
-    biases: tuple[np.ndarray, ...]
-    input_scale: np.ndarray
-    torque_scale: np.ndarray
-    limit: np.ndarray
-    lags: tuple[int, ...]
-
-    def inputs(self, error: np.ndarray, velocity: np.ndarray, command: np.ndarray) -> np.ndarray:
-        """Network inputs ``[..., J, 3 L + J]`` from histories ``[..., L, J]`` (lag-major): the scaled
-        signals and each joint's one-hot, so one net serves every joint."""
-        history = np.concatenate([error, velocity, command], axis=-2)
-        signals = np.swapaxes(history, -1, -2) / self.input_scale
-        joints = signals.shape[-2]
-        one_hot = np.broadcast_to(np.eye(joints), (*signals.shape[:-1], joints))
-        return np.concatenate([signals, one_hot], axis=-1)
-
-    def torque(self, inputs: np.ndarray) -> np.ndarray:
-        """The correction ``[..., J]`` (N·m) for ``inputs [..., J, F]``, within ``limit``."""
-        h = inputs
-        for w, b in zip(self.weights[:-1], self.biases[:-1], strict=True):
-            h = np.tanh(h @ w + b)
-        raw = (h @ self.weights[-1] + self.biases[-1])[..., 0] * self.torque_scale
-        return np.clip(raw, -self.limit, self.limit)
-
-    def save(self, path: str | Path) -> Path:
-        arrays = {f"w{i}": w for i, w in enumerate(self.weights)} | {
-            f"b{i}": b for i, b in enumerate(self.biases)
-        }
-        np.savez(
-            path,
-            **arrays,
-            input_scale=self.input_scale,
-            torque_scale=self.torque_scale,
-            limit=self.limit,
-            lags=np.array(self.lags),
-        )
-        return Path(path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> ActuatorNet:
-        with np.load(path) as f:
-            layers = sum(1 for name in f.files if name.startswith("w"))
-            return cls(
-                weights=tuple(f[f"w{i}"] for i in range(layers)),
-                biases=tuple(f[f"b{i}"] for i in range(layers)),
-                input_scale=f["input_scale"],
-                torque_scale=f["torque_scale"],
-                limit=f["limit"],
-                lags=tuple(int(k) for k in f["lags"]),
-            )
 
 
 def _history(signal: np.ndarray, steps: np.ndarray, lags: np.ndarray) -> np.ndarray:
@@ -202,19 +142,15 @@ def fit_actuator_net(
     for log in logs:
         q, qd, control, correction = _targets(arm, replayer, log, parameters, options.smoothing)
         steps = np.arange(len(correction))
-        histories.append(
-            [_history(x, steps, lags) for x in (_servo_error(control, q), qd, log.command.astype(float))]
-        )
+        histories.append([_history(x, steps, lags) for x in (_servo_error(control, q), qd)])
         targets.append(correction)
-    error, velocity, command = (np.concatenate([h[i] for h in histories]) for i in range(_SIGNALS))
+    error, velocity = (np.concatenate([h[i] for h in histories]) for i in range(_SIGNALS))
     target = np.concatenate(targets)
-    input_scale = np.concatenate(
-        [np.full(len(lags), max(float(x.std()), 1e-9)) for x in (error, velocity, command)]
-    )
+    input_scale = np.concatenate([np.full(len(lags), max(float(x.std()), 1e-9)) for x in (error, velocity)])
     torque_scale = np.maximum(target.std(axis=0), 1e-6)
     limit = 1.5 * np.abs(target).max(axis=0)
     shell = ActuatorNet((), (), input_scale, torque_scale, limit, options.lags)
-    x = torch.as_tensor(shell.inputs(error, velocity, command), dtype=torch.float32).flatten(0, 1)
+    x = torch.as_tensor(shell.inputs(error, velocity), dtype=torch.float32).flatten(0, 1)
     y = torch.as_tensor(target / torque_scale, dtype=torch.float32).flatten()[:, None]
     torch.manual_seed(options.seed)
     sizes = [x.shape[1], *[options.hidden] * options.layers, 1]
@@ -251,7 +187,6 @@ def replay_with_net(
     arm = _Arm(replayer, parameters)
     arm.start(replayer.initial_state(log))
     control = replayer.servo_input(log, parameters)
-    command = log.command.astype(float)
     lags = np.array(net.lags)
     h = arm.handles
     q = np.empty_like(log.position)
@@ -259,7 +194,7 @@ def replay_with_net(
     q[0], qd[0] = log.position[0], log.velocity[0]
     for t in range(len(q) - 1):
         back = np.maximum(t - lags, 0)
-        x = net.inputs(_servo_error(control[back], q[back]), qd[back], command[back])
+        x = net.inputs(_servo_error(control[back], q[back]), qd[back])
         arm.step(control[t], net.torque(x))
         q[t + 1], qd[t + 1] = arm.data.qpos[h.arm_qpos], arm.data.qvel[h.arm_dof]
     return q, qd

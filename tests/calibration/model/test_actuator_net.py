@@ -12,9 +12,10 @@ import mujoco
 import numpy as np
 
 from calibration.logs.joint_log import JointLog
-from calibration.model import ActuatorNet, ActuatorNetOptions, fit_actuator_net, replay_with_net
+from calibration.model import ActuatorNetOptions, fit_actuator_net, replay_with_net
 from calibration.model.parameters import apply_parameters, read_parameters
 from calibration.model.replay import Replayer
+from sim.actuation import ActuatorNet
 from sim.scene import HOME_QPOS, SceneHandles, load_scene
 from wm_planner.config import default_robot_spec
 

@@ -40,5 +40,5 @@ def test_the_focus_gets_its_share_of_draws_and_uniform_draws_are_unchanged() -> 
 
 
 def test_a_focus_outside_the_data_is_refused(tmp_path: Path, reach_dataset: Path) -> None:
-    with pytest.raises(ValueError, match="focus datasets .*elsewhere.* are not among the training data"):
+    with pytest.raises(ValueError, match=r"focus datasets .*elsewhere.* are not among the training data"):
         train([reach_dataset], tmp_path / "run", focus=[tmp_path / "elsewhere"], progress=False)
