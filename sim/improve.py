@@ -19,6 +19,7 @@ from wm_planner.improve import (
     Experience,
     ImproveSettings,
     Start,
+    best_round,
     improve,
     plot_rounds,
     round_table,
@@ -137,12 +138,12 @@ def report_rounds(rounds: list, out: Path) -> None:
     table = round_table(rounds)
     (out / "rounds.md").write_text(table + "\n")
     plot = plot_rounds(rounds, out / "improve.png")
-    first, last = rounds[0], rounds[-1]
+    first, last, best = rounds[0], rounds[-1], best_round(rounds)
     print(table)
     print(
         f"improved in {len(rounds) - 1} rounds: success {first.success_rate:.0%} -> {last.success_rate:.0%}, "
-        f"{last.total_env_steps:,} environment steps; best bundle {last.bundle} -> {out / 'improve.json'}, "
-        f"{out / 'rounds.md'}, {plot}"
+        f"{last.total_env_steps:,} environment steps; best bundle {best.bundle} (round {best.index}, "
+        f"{best.success_rate:.0%} held out) -> {out / 'improve.json'}, {out / 'rounds.md'}, {plot}"
     )
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "ImproveSettings",
     "Round",
     "Start",
+    "best_round",
     "improve",
     "plot_rounds",
     "round_table",
@@ -141,8 +142,15 @@ def _load(out: Path, resume: bool, header: dict[str, Any]) -> list[Round]:
     return [Round.from_json(r) for r in saved["rounds"]]
 
 
+def best_round(rounds: Sequence[Round]) -> Round:
+    """The round whose bundle to use: the best held-out success, the latest among equals (it has seen
+    the most of the planner's own experience). Held-out seeds are the round's own, never a report's."""
+    return max(reversed(rounds), key=lambda r: r.success_rate)
+
+
 def _save(out: Path, header: dict[str, Any], rounds: Sequence[Round]) -> None:
-    text = json.dumps({**header, "rounds": [asdict(r) for r in rounds]}, indent=2) + "\n"
+    record = {**header, "rounds": [asdict(r) for r in rounds], "best": best_round(rounds).index}
+    text = json.dumps(record, indent=2) + "\n"
     temporary = out / (RECORD + ".tmp")
     temporary.write_text(text)
     temporary.replace(out / RECORD)  # a crash mid-write keeps the last finished round
@@ -316,18 +324,21 @@ def _first_round(phases: _Rounds, start: Start, folder: Path, data: list[Path]) 
 
 
 def round_table(rounds: Sequence[Round]) -> str:
-    """The rounds as a Markdown table: success, imagination gap, environment steps, wall time."""
+    """The rounds as a Markdown table: success, imagination gap, environment steps, wall time; the best
+    round (:func:`best_round`) marked."""
     lines = [
         "| round | success | imagined vs realised cost | object error at k | env steps (total) | wall time |",
         "|---|---|---|---|---|---|",
     ]
+    best = best_round(rounds).index if rounds else None
     for r in rounds:
         gap = r.gap or {}
         optimism = f"{gap['relative_optimism']:+.0%}" if "relative_optimism" in gap else "n/a"
         objects = _object_error(gap)
         minutes = sum(r.seconds.values()) / 60
+        name = f"{r.index} (best)" if r.index == best else str(r.index)
         lines.append(
-            f"| {r.index} | {r.success_rate:.0%} | {optimism} | {objects} | "
+            f"| {name} | {r.success_rate:.0%} | {optimism} | {objects} | "
             f"{r.env_steps:,} ({r.total_env_steps:,}) | {minutes:.1f} min |"
         )
     return "\n".join(lines)
