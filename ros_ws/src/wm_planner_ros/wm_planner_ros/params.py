@@ -186,6 +186,11 @@ SIM_PARAMETERS: tuple[Param, ...] = (
     Param("seed", 0, "seed of the start pose, cube and target at each reset", 0, 2**31 - 1),
     Param("robot", "", "robot folder (wm-planner robot import); empty: the built-in arm on a table"),
     Param("scene", "", "MJCF scene; empty: the robot's twin"),
+    Param(
+        "calibration",
+        "",
+        "calibration profile (wm-planner sysid): run its twin (scene, latency, filter, actuator net)",
+    ),
     Param("real_time_factor", 1.0, "simulated seconds per wall second; 0: as fast as possible", 0.0, 100.0),
     Param("publish_rate", 100.0, "Hz of /joint_states, /clock and the object pose", 1.0, 1000.0),
     Param("joint_states_topic", "/joint_states", "sensor_msgs/JointState output"),

@@ -29,7 +29,7 @@ from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-from sim.env import ArmEnv
+from sim.env import ArmEnv, EnvOptions
 from sim.robot_import import URDF_FILE
 from sim.robots import RobotFolder
 from sim.scene import load_scene
@@ -51,8 +51,12 @@ class SimNode(Node):
         super().__init__("sim_node", **kwargs)
         self.params = declare_parameters(self, SIM_PARAMETERS)
         folder = RobotFolder.of(self.params["robot"] or None)
+        calibration = self.params["calibration"] or None
+        if calibration and self.params["scene"]:
+            raise ValueError("parameters scene and calibration both name a scene: set one")
+        model = None if calibration else load_scene(self.params["scene"] or folder.scene)
         self.env = ArmEnv(
-            self.params["task"], folder=folder, model=load_scene(self.params["scene"] or folder.scene)
+            self.params["task"], folder=folder, model=model, options=EnvOptions(calibration=calibration)
         )
         self.joint_names = list(self.env.robot.joint_names)
         self.timestep = float(self.env.model.opt.timestep)
