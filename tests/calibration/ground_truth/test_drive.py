@@ -19,7 +19,7 @@ def test_the_best_class_halves_the_delay_baseline_error_on_a_cascaded_drive(tmp_
     assert quality is not None
     assert result.passed, result.summary()
     assert result.baseline_ratio <= 0.5
-    assert set(quality.by_model) == {"shaped_delay_1", "shaped_delay_2", "mujoco_servo"}
+    assert set(quality.by_model) == {"shaped_delay_1", "shaped_delay_2", "mujoco_servo", "actuator_net"}
     assert profile.servo_model in result.summary() and profile.servo_model in result.table()
     kept = float(np.mean(quality.by_model[profile.servo_model]))
     assert kept == min(float(np.mean(v)) for v in quality.by_model.values())
