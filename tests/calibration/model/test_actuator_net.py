@@ -13,7 +13,7 @@ import numpy as np
 
 from calibration.logs.joint_log import JointLog
 from calibration.model import ActuatorNetOptions, fit_actuator_net, replay_with_net
-from calibration.model.parameters import apply_parameters, read_parameters
+from calibration.model.parameters import ArmParameters, apply_parameters, read_parameters
 from calibration.model.replay import Replayer
 from sim.actuation import ActuatorNet
 from sim.scene import HOME_QPOS, SceneHandles, load_scene
@@ -63,17 +63,22 @@ def _rmse(q: np.ndarray, log: JointLog) -> float:
     return float(np.sqrt(np.mean((q - log.position) ** 2)))
 
 
-def test_the_net_corrects_a_drive_outside_the_servo_class_and_saves_exactly(tmp_path: Path) -> None:
+def _fitted(gain: float) -> tuple[Replayer, ArmParameters, JointLog, ActuatorNet, np.ndarray]:
+    """The scene's replayer and servo, a held-out run of the arm with the hidden feedback's ``gain``, the
+    net fitted on two other runs, and the servo's own replay of the held-out run ``[T, J]``."""
     model = load_scene()
     replayer = Replayer(model, ROBOT, threads=1)
     parameters = read_parameters(model, SceneHandles.of(model, ROBOT.joint_names))
-    train = [_truth_log(replayer, seed, gain=0.3) for seed in (1, 2)]
-    held_out = _truth_log(replayer, 3, gain=0.3)
+    train = [_truth_log(replayer, seed, gain=gain) for seed in (1, 2)]
+    held_out = _truth_log(replayer, 3, gain=gain)
     net = fit_actuator_net(replayer, train, parameters, options=ActuatorNetOptions(steps=800))
+    return replayer, parameters, held_out, net, replayer.replay(held_out, [parameters])[0][0]
 
-    servo_only = _rmse(replayer.replay(held_out, [parameters])[0][0], held_out)
+
+def test_the_net_corrects_a_drive_outside_the_servo_class_and_saves_exactly(tmp_path: Path) -> None:
+    replayer, parameters, held_out, net, servo_only = _fitted(gain=0.3)
     corrected, _ = replay_with_net(replayer, held_out, parameters, net)
-    assert _rmse(corrected, held_out) < 0.2 * servo_only
+    assert _rmse(corrected, held_out) < 0.2 * _rmse(servo_only, held_out)
 
     again, _ = replay_with_net(
         replayer, held_out, parameters, ActuatorNet.load(net.save(tmp_path / "net.npz"))
@@ -84,13 +89,7 @@ def test_the_net_corrects_a_drive_outside_the_servo_class_and_saves_exactly(tmp_
 def test_on_an_arm_inside_the_servo_class_the_correction_stays_small() -> None:
     # Nothing to learn but noise (2e-5 rad on positions): the net's correction must not drive the replay
     # away from the servo's, which sits at that floor. The class selection then keeps the servo.
-    model = load_scene()
-    replayer = Replayer(model, ROBOT, threads=1)
-    parameters = read_parameters(model, SceneHandles.of(model, ROBOT.joint_names))
-    train = [_truth_log(replayer, seed, gain=0.0) for seed in (1, 2)]
-    held_out = _truth_log(replayer, 3, gain=0.0)
-    net = fit_actuator_net(replayer, train, parameters, options=ActuatorNetOptions(steps=800))
-    servo_only = replayer.replay(held_out, [parameters])[0][0]
+    replayer, parameters, held_out, net, servo_only = _fitted(gain=0.0)
     corrected, _ = replay_with_net(replayer, held_out, parameters, net)
     assert _rmse(servo_only, held_out) < 4e-5
     assert _rmse(corrected, held_out) < 1e-4
