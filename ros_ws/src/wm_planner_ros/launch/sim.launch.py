@@ -1,11 +1,12 @@
 """The MuJoCo arm and the planner: ``ros2 launch wm_planner_ros sim.launch.py model_path:=BUNDLE``.
 
 Arguments: model_path (required), robot (a robot folder from ``wm-planner robot import``; default the
-built-in arm), task (reach|push), command_interface (trajectory|forward), real_time_factor, rviz
-(true|false). With a robot folder the sim runs its twin and the planner is given its URDF as
-``robot_description``, as robot_state_publisher would be. The planner is started unconfigured and brought
-to active by the launch file's lifecycle events, as a lifecycle manager would. Without ROS installed,
-``wm-planner ros-sim`` starts the same two nodes with the same parameters.
+built-in arm), calibration (a profile from ``wm-planner sysid``: the sim runs its twin), task
+(reach|push), command_interface (trajectory|forward), real_time_factor, rviz (true|false). With a robot
+folder the sim runs its twin and the planner is given its URDF as ``robot_description``, as
+robot_state_publisher would be. The planner is started unconfigured and brought to active by the launch
+file's lifecycle events, as a lifecycle manager would. Without ROS installed, ``wm-planner ros-sim``
+starts the same two nodes with the same parameters.
 """
 
 import os
@@ -47,6 +48,7 @@ def generate_launch_description():
             os.path.join(config, "sim.yaml"),
             {
                 "robot": robot,
+                "calibration": LaunchConfiguration("calibration"),
                 "task": LaunchConfiguration("task"),
                 "real_time_factor": LaunchConfiguration("real_time_factor"),
                 "use_sim_time": True,
@@ -95,6 +97,9 @@ def generate_launch_description():
             DeclareLaunchArgument("model_path", description="ONNX world-model bundle directory"),
             DeclareLaunchArgument(
                 "robot", default_value="", description="robot folder; empty: the built-in arm"
+            ),
+            DeclareLaunchArgument(
+                "calibration", default_value="", description="calibration profile; empty: no twin"
             ),
             DeclareLaunchArgument("task", default_value="reach", description="reach or push"),
             DeclareLaunchArgument(

@@ -184,6 +184,8 @@ def _run(args: argparse.Namespace) -> int:
     sim = {"task": args.task, "seed": args.seed, "real_time_factor": args.real_time_factor}
     if args.robot:
         sim["robot"] = str(Path(args.robot).resolve())
+    if args.calibration:
+        sim["calibration"] = str(Path(args.calibration).resolve())
     files = tuple(Path(p) for p in args.params_file)
     with start_nodes(_planner_overrides(args), sim, domain_id=args.domain_id, params_files=files) as nodes:
         print(
@@ -242,6 +244,11 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
         "--robot",
         metavar="DIR",
         help="robot folder (wm-planner robot import): the sim runs its twin, the planner gets its URDF",
+    )
+    p.add_argument(
+        "--calibration",
+        metavar="PROFILE",
+        help="calibration profile (wm-planner sysid): the sim runs its twin (latency, filter, actuator net)",
     )
     p.add_argument("--task", choices=("reach", "push"), default="reach")
     p.add_argument("--seed", type=int, default=0, help="sim episode seed (start pose, cube)")
