@@ -147,6 +147,7 @@ class Actuation:
         self._filtered = np.zeros(joints)
         self._errors = np.zeros((max(lags) + 1, joints))
         self._velocities = np.zeros_like(self._errors)
+        self._no_correction = np.zeros(joints)
         self._torque = self._no_torque if model.net is None else self._net_torque
 
     def reset(self, position: np.ndarray) -> None:
@@ -168,7 +169,7 @@ class Actuation:
         return self._filtered, self._torque(q, qd)
 
     def _no_torque(self, q: np.ndarray, qd: np.ndarray) -> np.ndarray:
-        return np.zeros(self.joints)
+        return self._no_correction
 
     def _net_torque(self, q: np.ndarray, qd: np.ndarray) -> np.ndarray:
         net = self.model.net

@@ -40,8 +40,6 @@ ACTUATOR_NET = "actuator_net"
 """The servo model class of the MuJoCo servo on the fitted arm, corrected by the net."""
 
 _STATE = mujoco.mjtState.mjSTATE_FULLPHYSICS
-_SIGNALS = 2
-"""Per lag: servo error and velocity (see :class:`sim.actuation.ActuatorNet`)."""
 
 
 @dataclass(frozen=True)
@@ -68,10 +66,6 @@ class ActuatorNetOptions:
 def _history(signal: np.ndarray, steps: np.ndarray, lags: np.ndarray) -> np.ndarray:
     """``signal [T, J]`` at ``steps [S]`` less each lag ``[S, L, J]``, held at its first row before it."""
     return signal[np.maximum(steps[:, None] - lags[None, :], 0)]
-
-
-def _servo_error(servo_input: np.ndarray, position: np.ndarray) -> np.ndarray:
-    return servo_input - position
 
 
 class _Arm:
@@ -138,14 +132,14 @@ def fit_actuator_net(
     options = options or ActuatorNetOptions()
     lags = np.array(options.lags)
     arm = _Arm(replayer, parameters)
-    histories, targets = [], []
+    errors, velocities, targets = [], [], []
     for log in logs:
         q, qd, control, correction = _targets(arm, replayer, log, parameters, options.smoothing)
         steps = np.arange(len(correction))
-        histories.append([_history(x, steps, lags) for x in (_servo_error(control, q), qd)])
+        errors.append(_history(control - q, steps, lags))
+        velocities.append(_history(qd, steps, lags))
         targets.append(correction)
-    error, velocity = (np.concatenate([h[i] for h in histories]) for i in range(_SIGNALS))
-    target = np.concatenate(targets)
+    error, velocity, target = (np.concatenate(x) for x in (errors, velocities, targets))
     input_scale = np.concatenate([np.full(len(lags), max(float(x.std()), 1e-9)) for x in (error, velocity)])
     torque_scale = np.maximum(target.std(axis=0), 1e-6)
     limit = 1.5 * np.abs(target).max(axis=0)
@@ -194,7 +188,7 @@ def replay_with_net(
     q[0], qd[0] = log.position[0], log.velocity[0]
     for t in range(len(q) - 1):
         back = np.maximum(t - lags, 0)
-        x = net.inputs(_servo_error(control[back], q[back]), qd[back])
+        x = net.inputs(control[back] - q[back], qd[back])
         arm.step(control[t], net.torque(x))
         q[t + 1], qd[t + 1] = arm.data.qpos[h.arm_qpos], arm.data.qvel[h.arm_dof]
     return q, qd
