@@ -70,12 +70,18 @@ def replay_logs(
     delay = profile.quality.baseline_delay if profile.quality is not None else profile.latency
     net_path = profile.actuator_net_path(profile_path)
     net = ActuatorNet.load(net_path) if profile.servo_model == ACTUATOR_NET and net_path else None
+
+    def twin(log: JointLog) -> tuple[np.ndarray, np.ndarray]:
+        """The calibrated replay ``[T, J]`` positions and velocities, with the net where it was kept."""
+        if net is not None:
+            return replay_with_net(after, log, calibrated, net)
+        q, qd = after.replay(log, [calibrated])
+        return q[0], qd[0]
+
     out = []
     for log in logs:
-        (q0, qd0), (q1, qd1) = (r.replay(log, [p]) for r, p in ((before, nominal), (after, calibrated)))
-        if net is not None:
-            q1, qd1 = replay_with_net(after, log, calibrated, net)
-            q1, qd1 = q1[None], qd1[None]
+        q0, qd0 = before.replay(log, [nominal])
+        q1, qd1 = twin(log)
         torque = None if log.effort is None else predicted_torque(after.model, after.handles, log)
-        out.append(ReplayedLog(log, q0[0], q1[0], reference_path(log, delay), qd0[0], qd1[0], torque))
+        out.append(ReplayedLog(log, q0[0], q1, reference_path(log, delay), qd0[0], qd1, torque))
     return out

@@ -152,3 +152,33 @@ def test_outcomes_need_exactly_one_sim_rate(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"configs\.a") as error:
         load_outcomes(path)
     assert str(path) in str(error.value)
+
+
+def test_a_kept_actuator_net_corrects_the_calibrated_replay(arm_logs) -> None:
+    from calibration.evaluation.replays import replay_logs
+    from calibration.logs.sources import read_logs
+    from calibration.model.profile import load_profile
+    from sim.actuation import ActuatorNet
+
+    bags, path = arm_logs
+    profile = load_profile(path)
+    logs = read_logs(bags[:1], ROBOT.joint_names, dt=load_scene().opt.timestep)
+    replays = {}
+    for name, bias in (("zero", 0.0), ("push", 1.0)):
+        torque = np.zeros(7)
+        torque[1] = 3.0
+        net = ActuatorNet(
+            (np.zeros((9, 4)), np.zeros((4, 1))),
+            (np.zeros(4), np.full(1, bias)),
+            np.ones(2),
+            torque,
+            torque + 1,
+            (0,),
+        )
+        net.save(path.parent / f"{name}.npz")
+        kept = profile.model_copy(update={"servo_model": "actuator_net", "actuator_net": f"{name}.npz"})
+        replays[name] = replay_logs(logs, kept, path, ROBOT, threads=1)[0]
+    plain = replay_logs(logs, profile, path, ROBOT, threads=1)[0]
+    # A net that corrects nothing replays as the servo alone; a constant correction moves the arm.
+    np.testing.assert_allclose(replays["zero"].calibrated, plain.calibrated, atol=1e-9)
+    assert np.abs(replays["push"].calibrated[:, 1] - plain.calibrated[:, 1]).max() > 1e-4
