@@ -71,7 +71,8 @@ class ReachCost(_SettleCost):
 @dataclass(frozen=True)
 class PushCost:
     """Cube distance to ``goal`` (its first two entries, the table-plane target), plus the tool tip's
-    distance to the pushing point behind the cube, as seen from the target.
+    distance to the pushing point behind the cube, as seen from the target: anywhere from touching the
+    cube (its face, or its corner when it is turned) to ``standoff`` behind a face.
 
     The pushing point rises with the tip's horizontal distance from it, to ``hover`` within
     ``hover_ramp``, so the tool comes down behind the cube instead of through it. The ramp is short: a
@@ -83,6 +84,16 @@ class PushCost:
     Tips below the table are penalised as well, and so is tip speed beyond ``speed_limit``: a cube struck
     at 1.5 m/s slides, tips and rolls where no model (or controller) can follow it, and a robot should not
     strike what it handles.
+
+    So is a tip inside the cube (the tip a disc of ``tip_radius`` at its height, the cube a box of
+    ``cube_half``, turned by ``cube_quat`` when the features have it): the learned arm model knows no
+    contact, so it imagines the tool sliding down through the cube's top edge to the pushing point, where
+    the real tool comes to rest on that edge. Measured on 20 pushes before this term: the tip rode the
+    cube at 4-5 cm, the arm model's 30-step error was 4.3 cm (median) within 3 cm of the cube against
+    0.2 cm away from it, and pushes took 1.6 s from first touch where true-physics planning takes 0.45 s.
+    With it (100 pushes, improve's round-3 model): median time to success 2.5 s against 3.2 s, and the
+    model's 16-step error along the executed episodes 0.47 cm at the tip against 1.1-1.3 cm, 0.35 cm at the
+    cube against 0.9-1.0 cm.
     """
 
     layout: Layout
@@ -91,7 +102,9 @@ class PushCost:
     tool_weight: float = 0.5
     terminal_weight: float = 4.0
     standoff: float = 0.05
-    """Horizontal distance (m) from cube centre to tool tip when pushing: half the cube plus the tip."""
+    """Horizontal distance (m) from a face-on cube's centre to the tool tip before a push: half the cube,
+    the tip and a little room; a turned cube's corner reaches back further, and the room is kept behind
+    it."""
     push_height: float = 0.015
     hover: float = 0.08
     hover_ramp: float = 0.02
@@ -102,21 +115,76 @@ class PushCost:
     speed_limit: float = 0.3
     """m/s of tip speed above which each m/s costs ``speed_weight`` per step."""
     speed_weight: float = 1.0
+    cube_half: float = 0.025
+    """m: half the cube's edge."""
+    tip_radius: float = 0.02
+    """m: radius of the tool's tip."""
+    overlap_weight: float = 10.0
+    """Cost per metre the tip reaches into the cube, per step."""
+    top_clearance: float = 0.01
+    """m above the cube's top that a tip passing over it is asked to keep."""
     _ee: slice = field(init=False, repr=False)
     _cube: slice = field(init=False, repr=False)
+    _quat: slice | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_ee", self.layout.slice("ee_pos"))
         object.__setattr__(self, "_cube", self.layout.slice("cube_pos"))
+        quat = self.layout.slice("cube_quat") if "cube_quat" in self.layout.names else None
+        object.__setattr__(self, "_quat", quat)
         object.__setattr__(self, "goal", np.asarray(self.goal, dtype=np.float32).reshape(-1)[:2])
 
+    def _heading(self, features: np.ndarray) -> np.ndarray | None:
+        """Unit direction ``[N, H, 2]`` of the cube's x axis in the table plane (None without
+        ``cube_quat``: the cube is then taken as square to the world axes)."""
+        if self._quat is None:
+            return None
+        w, x, y, z = np.moveaxis(features[..., self._quat], -1, 0)
+        axis = np.stack([w * w + x * x - y * y - z * z, 2.0 * (x * y + w * z)], -1)
+        return np.asarray(axis / np.sqrt((axis**2).sum(-1, keepdims=True) + np.float32(1e-12)))
+
+    def _in_cube_frame(self, offset: np.ndarray, heading: np.ndarray | None) -> np.ndarray:
+        """``offset [N, H, 2]`` (world, in the table plane) along the cube's own axes."""
+        if heading is None:
+            return offset
+        along = (offset * heading).sum(-1)
+        across = offset[..., 1] * heading[..., 0] - offset[..., 0] * heading[..., 1]
+        return np.stack([along, across], -1)
+
+    def _overlap(self, ee: np.ndarray, cube: np.ndarray, heading: np.ndarray | None) -> np.ndarray:
+        """How far (m) the tip ``ee [N, H, 3]`` comes down onto the cube ``cube [N, H, 3]``: below its top
+        plus ``top_clearance`` where the tip is over the footprint and nearer the top than a side (a tip
+        beside the cube pushes it, which the model knows); zero elsewhere."""
+        local = np.abs(self._in_cube_frame(ee[..., :2] - cube[..., :2], heading)) - np.float32(self.cube_half)
+        outside = np.sqrt((np.maximum(local, 0.0) ** 2).sum(-1)) + np.minimum(local.max(-1), 0.0)
+        sideways = np.float32(self.tip_radius) - outside
+        below_top = cube[..., 2] + np.float32(self.cube_half) - ee[..., 2]
+        above = (sideways > 0.0) & (below_top < sideways)
+        return np.where(above, np.maximum(below_top + np.float32(self.top_clearance), 0.0), np.float32(0.0))
+
+    def _off(
+        self, tip: np.ndarray, cube: np.ndarray, direction: np.ndarray, heading: np.ndarray | None
+    ) -> np.ndarray:
+        """Horizontal distance (m) ``[N, H]`` of ``tip [N, H, 2]`` from the pushing point: the segment
+        behind ``cube [N, H, 2]`` against ``direction [N, H, 2]`` (unit, toward the goal) from touching the
+        cube to the room ``standoff`` leaves behind a face. Pushing closes that room without leaving the
+        segment, so a push is not asked to rise."""
+        reach = np.float32(1.0)
+        if heading is not None:
+            reach = np.abs(self._in_cube_frame(direction, heading)).sum(-1)
+        touching = np.float32(self.cube_half) * reach + np.float32(self.tip_radius)
+        room = np.float32(self.standoff - self.cube_half - self.tip_radius)
+        behind = -((tip - cube) * direction).sum(-1)
+        along = np.clip(behind, touching, touching + room)
+        return _distance(tip, cube - along[..., None] * direction)
+
     def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        cube_xy = features[..., self._cube][..., :2]
+        cube = features[..., self._cube]
         ee = features[..., self._ee]
-        to_goal = self.goal - cube_xy
+        heading = self._heading(features)
+        to_goal = self.goal - cube[..., :2]
         cube_error = np.sqrt((to_goal**2).sum(axis=-1) + 1e-12)
-        behind = cube_xy - self.standoff * to_goal / cube_error[..., None]
-        off = _distance(ee[..., :2], behind)
+        off = self._off(ee[..., :2], cube[..., :2], to_goal / cube_error[..., None], heading)
         height = self.push_height + self.hover * np.minimum(
             off / np.float32(self.hover_ramp), np.float32(1.0)
         )
@@ -130,6 +198,7 @@ class PushCost:
             + self.tool_weight * tool_error
             + self.table_weight * below
             + self.speed_weight * too_fast
+            + self.overlap_weight * self._overlap(ee, cube, heading)
         )
         return np.asarray(per_step @ _horizon_weights(features.shape[1], self.terminal_weight))
 

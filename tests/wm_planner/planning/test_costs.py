@@ -38,19 +38,23 @@ def test_joint_cost_reads_joint_positions_and_refuses_a_goal_of_the_wrong_size()
         JointCost(LAYOUT, np.zeros(3))
 
 
-def test_push_cost_is_zero_with_the_cube_on_target_and_the_tool_at_the_pushing_point() -> None:
+def test_push_cost_is_the_cube_error_alone_with_the_tool_at_the_pushing_point() -> None:
     cost = PushCost(LAYOUT, np.array([0.5, 0.0]), push_height=0.015, standoff=0.05)
-    # On target, there is no direction to push in: the pushing point is the cube's own position.
-    on_target = features(cube_pos=[[0.5, 0.0, 0.02]] * 2, ee_pos=[[0.5, 0.0, 0.015]] * 2)
-    assert cost(on_target, NONE)[0] == pytest.approx(0.0, abs=1e-4)
     # The cube 0.1 m short of the target along x; the pushing point lies 0.05 m behind it, at 0.015 m.
     short = features(cube_pos=[[0.4, 0.0, 0.02]] * 2, ee_pos=[[0.35, 0.0, 0.015]] * 2)
     # Cube error 0.1 per step, weighted 1 + 1 + 4 over two steps; the tool sits on its point.
     assert cost(short, NONE)[0] == pytest.approx(0.1 * 6.0, rel=1e-3)
+    # Touching the face (half the cube and the 2 cm tip: 4.5 cm behind) is on the pushing point too, so
+    # closing the room to push is not asked to rise.
+    touching = features(cube_pos=[[0.4, 0.0, 0.02]] * 2, ee_pos=[[0.355, 0.0, 0.015]] * 2)
+    assert cost(touching, NONE)[0] == pytest.approx(0.1 * 6.0, rel=1e-3)
+    closer = features(cube_pos=[[0.4, 0.0, 0.02]] * 2, ee_pos=[[0.365, 0.0, 0.015]] * 2)
+    assert cost(closer, NONE)[0] > 0.1 * 6.0 + 0.01
 
 
 def test_push_cost_charges_a_tip_below_the_table_and_a_tip_too_fast() -> None:
-    cost = PushCost(LAYOUT, np.array([0.5, 0.0]), control_period=0.02, speed_limit=0.3)
+    # The cube on target, under the tip: without the overlap term, which the test above checks.
+    cost = PushCost(LAYOUT, np.array([0.5, 0.0]), control_period=0.02, speed_limit=0.3, overlap_weight=0.0)
     at_rest = features(cube_pos=[[0.5, 0.0, 0.02]] * 2, ee_pos=[[0.5, 0.0, 0.015]] * 2)
     below = features(cube_pos=[[0.5, 0.0, 0.02]] * 2, ee_pos=[[0.5, 0.0, -0.01]] * 2)
     # 0.025 m off the pushing height in tool error (weight 0.5), 0.01 m below the table (weight 10).
@@ -61,6 +65,69 @@ def test_push_cost_charges_a_tip_below_the_table_and_a_tip_too_fast() -> None:
     fast = features(cube_pos=[[0.5, 0.0, 0.02]] * 2, ee_pos=[[0.5, 0.0, 0.015], [0.5, 0.02, 0.015]])
     tool = 0.5 * np.hypot(0.02, 0.08)
     assert cost(fast, NONE)[0] == pytest.approx(5.0 * (0.7 + tool), rel=1e-3)
+
+
+def overlap_charge(layout: Layout, f: np.ndarray) -> float:
+    """What the push cost charges ``f`` for the tip coming down onto the cube, per unit of weight."""
+    goal = np.array([0.6, 0.0])
+    return (
+        float(PushCost(layout, goal)(f, NONE)[0] - PushCost(layout, goal, overlap_weight=0.0)(f, NONE)[0])
+        / 10.0
+    )
+
+
+def test_push_cost_charges_a_tip_coming_down_onto_the_cube_and_not_one_pushing_its_side() -> None:
+    cube = [[0.4, 0.0, 0.025]] * 2
+    # The tip 3 cm from the centre, over the cube's edge, 5 mm below its top: charged for those 5 mm and
+    # the 1 cm of clearance asked above the top, on each step (weights 1 + 1 + 4).
+    on_edge = features(cube_pos=cube, ee_pos=[[0.43, 0.0, 0.045]] * 2)
+    assert overlap_charge(LAYOUT, on_edge) == pytest.approx(0.015 * 6.0, rel=1e-3)
+    # 5 mm above the top it is still asked for the other 5 mm; 1 cm above, nothing.
+    assert overlap_charge(LAYOUT, features(cube_pos=cube, ee_pos=[[0.43, 0.0, 0.055]] * 2)) == pytest.approx(
+        0.005 * 6.0, rel=1e-3
+    )
+    assert overlap_charge(LAYOUT, features(cube_pos=cube, ee_pos=[[0.43, 0.0, 0.061]] * 2)) == 0.0
+    # Low at the face, reaching 2 mm into the footprint: a push, which the model knows, so no charge.
+    pushing = features(cube_pos=cube, ee_pos=[[0.357, 0.0, 0.015]] * 2)
+    assert overlap_charge(LAYOUT, pushing) == 0.0
+
+
+def test_push_cost_sees_the_corner_of_a_turned_cube() -> None:
+    layout = Layout.of(("ee_pos", 3, "m"), ("cube_pos", 3, "m"), ("cube_quat", 4, "wxyz"))
+    turn = np.pi / 8  # 45 degrees about z
+    tip = [0.45, 0.0, 0.045]  # 5 cm from the centre: clear of a square cube's face (2.5 cm + 2 cm tip)
+
+    def at(quat: list[float]) -> np.ndarray:
+        out = np.zeros((1, 2, layout.size), dtype=np.float32)
+        out[0, :, layout.slice("ee_pos")] = tip
+        out[0, :, layout.slice("cube_pos")] = [0.4, 0.0, 0.025]
+        out[0, :, layout.slice("cube_quat")] = quat
+        return out
+
+    assert overlap_charge(layout, at([1.0, 0.0, 0.0, 0.0])) == 0.0
+    # Turned by 45 degrees, its corner reaches 3.5 cm toward the tip: the tip is over it.
+    assert overlap_charge(layout, at([np.cos(turn), 0.0, 0.0, np.sin(turn)])) == pytest.approx(
+        0.015 * 6.0, rel=1e-3
+    )
+
+
+def test_the_pushing_point_of_a_turned_cube_is_behind_its_corner() -> None:
+    layout = Layout.of(("ee_pos", 3, "m"), ("cube_pos", 3, "m"), ("cube_quat", 4, "wxyz"))
+    cost = PushCost(layout, np.array([0.6, 0.0]))
+    corner = 0.025 * np.sqrt(2.0) + 0.02  # a 45-degree cube's corner plus the tip: 5.5 cm
+
+    def tool_at(behind: float) -> float:
+        out = np.zeros((1, 2, layout.size), dtype=np.float32)
+        out[0, :, layout.slice("ee_pos")] = [0.4 - behind, 0.0, 0.015]
+        out[0, :, layout.slice("cube_pos")] = [0.4, 0.0, 0.025]
+        out[0, :, layout.slice("cube_quat")] = [np.cos(np.pi / 8), 0.0, 0.0, np.sin(np.pi / 8)]
+        return float(cost(out, NONE)[0])
+
+    cube_only = 0.2 * 6.0
+    assert tool_at(corner) == pytest.approx(cube_only, rel=1e-4)
+    assert tool_at(corner + 0.005) == pytest.approx(cube_only, rel=1e-4)
+    # Where a face-on cube is pushed from, this one's corner is in the way: asked to rise.
+    assert tool_at(0.05) > cube_only + 0.01
 
 
 def test_posture_cost_is_zero_mid_range_and_one_per_joint_at_the_limit() -> None:
