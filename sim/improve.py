@@ -66,7 +66,12 @@ class ArmExperience:
                 print(summary.line(self.task), flush=True)
             datasets.append(path)
         # Counted from the datasets, so that a resumed round counts what an earlier attempt collected.
-        return Collected(tuple(datasets), sum(verify_dataset(d).transitions for d in datasets))
+        planned = out / "planner"
+        return Collected(
+            tuple(datasets),
+            sum(verify_dataset(d).transitions for d in datasets),
+            planned if planned in datasets else None,
+        )
 
     def evaluate(self, bundle: Path, report: Path) -> Evaluated:
         result = evaluate(

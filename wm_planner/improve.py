@@ -32,6 +32,7 @@ __all__ = [
     "Round",
     "Start",
     "best_round",
+    "foresight",
     "improve",
     "plot_rounds",
     "round_table",
@@ -46,6 +47,8 @@ class Collected:
 
     datasets: tuple[Path, ...]
     steps: int
+    planned: Path | None = None
+    """The one of ``datasets`` the planner collected (the others are exploration), if any."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,9 @@ class Round:
     success_rate: float
     gap: dict[str, Any] | None
     seconds: dict[str, float] = field(default_factory=dict)
+    foresight: dict[str, Any] | None = None
+    """The last round's model on this round's planner episodes, before it trains on them: where that
+    model's planner took the world, and how wrong it was there (:func:`foresight`). None in round 0."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Round:
@@ -160,6 +166,26 @@ def _transitions(data: Sequence[Path]) -> int:
     from wm_planner.data import verify_dataset
 
     return sum(verify_dataset(d).transitions for d in data)
+
+
+def foresight(bundle: Path, planned: Path) -> dict[str, Any]:
+    """How wrong ``bundle``'s model is on ``planned``, episodes its own planner collected and it has not
+    trained on: the open-loop error after the planner's horizon per observation block (median, p90) and,
+    with objects, their error while they move. This is the quantity learning from experience is for (a
+    model right where its planner goes); unlike the imagination gap of each round's evaluation, it sets
+    one model against fresh data of its own making, before that data can teach it."""
+    from wm_planner.model_eval import evaluate_prediction
+
+    report = evaluate_prediction(bundle, planned, ks=(), progress=False)
+    horizon = max(report["k"], key=int)
+    contact = report.get("contact", {})
+    return {
+        "k": int(horizon),
+        "blocks": report["k"][horizon],
+        "object_error_moving": contact.get("object_error_moving_m"),
+        "missed_motion_rate": contact.get("missed_motion_rate"),
+        "windows": report["windows"],
+    }
 
 
 class _Rounds:
@@ -226,6 +252,7 @@ class _Rounds:
         steps: int,
         total: int,
         evaluated: Evaluated,
+        seen: dict[str, Any] | None = None,
     ) -> Round:
         seconds, self.seconds = self.seconds, {}
         return Round(
@@ -238,6 +265,7 @@ class _Rounds:
             success_rate=evaluated.success_rate,
             gap=None if evaluated.gap is None else evaluated.gap.to_json(),
             seconds=seconds,
+            foresight=seen,
         )
 
 
@@ -282,6 +310,7 @@ def improve(
         folder = out / f"round_{index}"
         phases.say(f"round {index}: collecting {s.episodes} episodes with {last.bundle}")
         collected = phases.collect(Path(last.bundle), folder / "data", s.episodes, s.seed + 1000 * index)
+        seen = None if collected.planned is None else foresight(Path(last.bundle), collected.planned)
         data += collected.datasets
         own = [Path(d) for r in rounds[1:] for d in r.added] + list(collected.datasets)
         assert last.run is not None
@@ -297,6 +326,7 @@ def improve(
                 collected.steps,
                 last.total_env_steps + collected.steps,
                 evaluated,
+                seen,
             )
         )
         _save(out, header, rounds)
@@ -327,8 +357,9 @@ def round_table(rounds: Sequence[Round]) -> str:
     """The rounds as a Markdown table: success, imagination gap, environment steps, wall time; the best
     round (:func:`best_round`) marked."""
     lines = [
-        "| round | success | imagined vs realised cost | object error at k | env steps (total) | wall time |",
-        "|---|---|---|---|---|---|",
+        "| round | success | imagined vs realised cost | object error at k | last model on its planner's "
+        "episodes | env steps (total) | wall time |",
+        "|---|---|---|---|---|---|---|",
     ]
     best = best_round(rounds).index if rounds else None
     for r in rounds:
@@ -338,7 +369,7 @@ def round_table(rounds: Sequence[Round]) -> str:
         minutes = sum(r.seconds.values()) / 60
         name = f"{r.index} (best)" if r.index == best else str(r.index)
         lines.append(
-            f"| {name} | {r.success_rate:.0%} | {optimism} | {objects} | "
+            f"| {name} | {r.success_rate:.0%} | {optimism} | {objects} | {_foresight_text(r.foresight)} | "
             f"{r.env_steps:,} ({r.total_env_steps:,}) | {minutes:.1f} min |"
         )
     return "\n".join(lines)
@@ -349,6 +380,19 @@ def _object_error(gap: dict[str, Any]) -> str:
     return ", ".join(named) or "n/a"
 
 
+def _foresight_text(seen: dict[str, Any] | None) -> str:
+    """The objects' error while moving and the tool tip's p90, after ``k`` steps, in cm."""
+    if seen is None:
+        return "n/a"
+    parts = []
+    if seen.get("object_error_moving") is not None:
+        parts.append(f"objects {100 * seen['object_error_moving']:.2f} cm moving")
+    tip = seen["blocks"].get("ee_pos_m")
+    if tip is not None:
+        parts.append(f"tip p90 {100 * tip['p90']:.2f} cm")
+    return ", ".join(parts) or "n/a"
+
+
 def plot_rounds(rounds: Sequence[Round], path: str | Path) -> Path:
     """Success against environment steps, the imagination gap and the wall time per round, as a PNG."""
     import matplotlib
@@ -357,13 +401,25 @@ def plot_rounds(rounds: Sequence[Round], path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     index = [r.index for r in rounds]
-    fig, (ax_success, ax_gap, ax_time) = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, (ax_success, ax_gap, ax_seen, ax_time) = plt.subplots(1, 4, figsize=(17, 3.8))
     ax_success.plot([r.total_env_steps for r in rounds], [r.success_rate for r in rounds], "o-")
     ax_success.set(xlabel="environment steps", ylabel="held-out success", ylim=(0, 1.05), title="success")
     optimism = [(r.gap or {}).get("relative_optimism", float("nan")) for r in rounds]
     ax_gap.plot(index, optimism, "o-", color="tab:red")
     ax_gap.axhline(0.0, color="k", lw=0.8)
     ax_gap.set(xlabel="round", ylabel="(realised - imagined) / realised cost", title="imagination gap")
+    seen = [
+        r for r in rounds if r.foresight is not None and r.foresight.get("object_error_moving") is not None
+    ]
+    ax_seen.plot(
+        [r.index for r in seen],
+        [100 * (r.foresight or {})["object_error_moving"] for r in seen],
+        "o-",
+        color="tab:purple",
+    )
+    ax_seen.set(
+        xlabel="round", ylabel="object error while moving (cm)", title="last model on its planner's episodes"
+    )
     phases = sorted({p for r in rounds for p in r.seconds})
     bottom = [0.0] * len(rounds)
     for phase in phases:

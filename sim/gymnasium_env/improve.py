@@ -66,7 +66,12 @@ class GymExperience:
                 progress=self.progress,
             )
             datasets.append(path)
-        return Collected(tuple(datasets), sum(verify_dataset(d).transitions for d in datasets))
+        planned = out / "planner"
+        return Collected(
+            tuple(datasets),
+            sum(verify_dataset(d).transitions for d in datasets),
+            planned if planned in datasets else None,
+        )
 
     def evaluate(self, bundle: Path, report: Path) -> Evaluated:
         result = evaluate_gym(

@@ -1,5 +1,6 @@
 """``improve`` on the simulated arm: a round collects exploration and planner episodes through the
-robot's loop, fine-tunes the starting run on all the data and reports the imagination gap."""
+robot's loop, fine-tunes the starting run on all the data and reports the imagination gap, and how wrong
+the starting model was on its planner's episodes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sim.robots import RobotFolder
 from wm_planner.data import EpisodeDataset
 from wm_planner.improve import ImproveSettings, Start, improve
 from wm_planner.model.checkpoint import CHECKPOINT_NAME, Checkpoint
+from wm_planner.model_eval import evaluate_prediction
 
 
 def test_a_round_on_the_arm_adds_planner_data_and_fine_tunes_the_start(
@@ -33,3 +35,9 @@ def test_a_round_on_the_arm_adds_planner_data_and_fine_tunes_the_start(
     checkpoint = Checkpoint.read(Path(second.run) / CHECKPOINT_NAME)
     assert checkpoint.step == 5 and len(checkpoint.data_hashes) == 3  # start's data and both new sets
     assert second.gap is not None and second.gap["k"] == 6
+    # The start's model on the episodes its own planner collected, before training on them: what
+    # model-eval says of that bundle on that dataset, at the planner's horizon.
+    assert first.foresight is None and second.foresight is not None
+    report = evaluate_prediction(tiny_bundle, Path(second.added[1]), ks=(), progress=False)
+    assert second.foresight["k"] == 6 and second.foresight["blocks"] == report["k"]["6"]
+    assert second.foresight["blocks"]["ee_pos_m"]["p90"] > 0.0

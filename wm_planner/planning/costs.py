@@ -160,7 +160,8 @@ class PushCost:
         sideways = np.float32(self.tip_radius) - outside
         below_top = cube[..., 2] + np.float32(self.cube_half) - ee[..., 2]
         above = (sideways > 0.0) & (below_top < sideways)
-        return np.where(above, np.maximum(below_top + np.float32(self.top_clearance), 0.0), np.float32(0.0))
+        reach = np.maximum(below_top + np.float32(self.top_clearance), 0.0)
+        return np.asarray(np.where(above, reach, np.float32(0.0)))
 
     def _off(
         self, tip: np.ndarray, cube: np.ndarray, direction: np.ndarray, heading: np.ndarray | None

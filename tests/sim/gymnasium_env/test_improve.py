@@ -48,6 +48,10 @@ def test_rounds_from_scratch_keep_to_the_budget_and_resume_where_they_stopped(
     assert [Path(d).name for d in rounds[1].added] == ["explore", "planner"]
     assert rounds[1].gap is not None and rounds[1].gap["k"] == 8 and rounds[1].gap["windows"] > 0
     assert set(rounds[1].seconds) == {"collect", "train", "export", "evaluate"}
+    # Round 0's model on the 8 episodes its planner collected in round 1 (no objects declared here).
+    seen = rounds[1].foresight
+    assert rounds[0].foresight is None and seen is not None and seen["k"] == 8
+    assert seen["object_error_moving"] is None and seen["blocks"]["achieved_goal"]["median"] > 0.0
     with pytest.raises(FileExistsError, match="--resume"):
         improve(experience, Start(), out, settings, progress=False)
 
