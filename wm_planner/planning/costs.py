@@ -85,8 +85,8 @@ class PushCost:
     at 1.5 m/s slides, tips and rolls where no model (or controller) can follow it, and a robot should not
     strike what it handles.
 
-    So is a tip inside the cube (the tip a disc of ``tip_radius`` at its height, the cube a box of
-    ``cube_half``, turned by ``cube_quat`` when the features have it): the learned arm model knows no
+    So is a tip coming down onto the cube (the tip a disc of ``tip_radius`` at its height, the cube a box
+    of ``cube_half``, turned by ``cube_quat`` when the features have it): the learned arm model knows no
     contact, so it imagines the tool sliding down through the cube's top edge to the pushing point, where
     the real tool comes to rest on that edge. Measured on 20 pushes before this term: the tip rode the
     cube at 4-5 cm, the arm model's 30-step error was 4.3 cm (median) within 3 cm of the cube against
