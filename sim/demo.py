@@ -9,22 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sim.collect import collect
 from sim.evaluate import evaluate, write_report
 from sim.robots import RobotFolder, add_robot_option
 from wm_planner.config import TrainConfig
-
-if TYPE_CHECKING:
-    from wm_planner.model.train import TrainResult
 
 __all__ = ["DemoSettings", "run_demo"]
 
@@ -42,19 +36,10 @@ def _stage(number: int, text: str) -> None:
     print(f"[{number}/5] {text}", flush=True)
 
 
-def _train_apart(data: list[Path], run: Path, config: TrainConfig) -> TrainResult:
-    """Train in a process of its own. A process that has trained plans slower afterwards (measured on the
-    demo's bundle: plan p50 8.8 -> 12.3 ms, p99 14.6 -> 18.8 ms after 30 training steps in it), and the
-    demo's plan latency must be the robot's, whose planner never trained."""
-    from wm_planner.model import train
-
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(train, data, run, train_config=config).result()
-
-
 def run_demo(out: Path, settings: DemoSettings, folder: RobotFolder | None = None) -> dict:
     """Run the pipeline on the robot ``folder`` (default: the shipped arm) into ``out`` (replacing it) and
     return the summary written to ``summary.json``."""
+    from wm_planner.model import train_apart
     from wm_planner.model.export import export_bundle
     from wm_planner.model_eval import evaluate_prediction
 
@@ -70,7 +55,9 @@ def run_demo(out: Path, settings: DemoSettings, folder: RobotFolder | None = Non
             ).line(path.name)
         )
     _stage(2, "training the world model")
-    trained = _train_apart(data, out / "run", TrainConfig(steps=settings.train_steps, seed=settings.seed))
+    trained = train_apart(
+        data, out / "run", train_config=TrainConfig(steps=settings.train_steps, seed=settings.seed)
+    )
     _stage(3, "exporting the ONNX bundle")
     bundle = export_bundle(out / "run", out / "bundle").bundle
     prediction = {path.name: evaluate_prediction(bundle, path) for path in data}

@@ -213,7 +213,7 @@ class _Rounds:
     ) -> None:
         """Train on ``data`` (fine-tuning ``init``), with the planner's ``own`` episodes among them making
         up ``own_share`` of every batch."""
-        from wm_planner.model import train
+        from wm_planner.model import train_apart
 
         start = time.perf_counter()
         s = self.settings
@@ -225,7 +225,7 @@ class _Rounds:
             focus_share=s.own_share,
         )
         resume = (run / "checkpoint.pt").exists()
-        train(list(data), run, train_config=config, init=init, resume=resume, focus=own)
+        train_apart(list(data), run, train_config=config, init=init, resume=resume, focus=list(own))
         self._timed("train", start)
 
     def export(self, run: Path, bundle: Path) -> None:

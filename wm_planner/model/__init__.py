@@ -3,7 +3,7 @@
 from wm_planner.model.checkpoint import Checkpoint
 from wm_planner.model.export import load_bundle_model
 from wm_planner.model.rollout import TorchRollout
-from wm_planner.model.train import TrainResult, load_checkpoint, train
+from wm_planner.model.train import TrainResult, load_checkpoint, train, train_apart
 from wm_planner.model.world import WorldModel
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "load_bundle_model",
     "load_checkpoint",
     "train",
+    "train_apart",
 ]

@@ -11,7 +11,7 @@ import torch
 
 from tests.conftest import run_cli
 from wm_planner.config import ModelConfig, TrainConfig
-from wm_planner.model import load_checkpoint, train
+from wm_planner.model import load_checkpoint, train, train_apart
 
 TINY_MODEL = ModelConfig(latent_size=16, hidden_size=32, layers=1)
 
@@ -49,6 +49,15 @@ def test_same_seed_same_weights(tmp_path: Path, reach_dataset: Path) -> None:
     wa, wb, wc = (load_checkpoint(tmp_path / n)[0].state_dict() for n in "abc")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+def test_training_apart_gives_the_weights_of_training_here(tmp_path: Path, reach_dataset: Path) -> None:
+    options = {"model_config": TINY_MODEL, "train_config": tiny_train(steps=10), "progress": False}
+    here = train([reach_dataset], tmp_path / "here", **options)
+    apart = train_apart([reach_dataset], tmp_path / "apart", **options)
+    assert apart.steps == here.steps == 10 and apart.run == tmp_path / "apart"
+    wa, wb = (load_checkpoint(tmp_path / n)[0].state_dict() for n in ("here", "apart"))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 def test_checkpoint_round_trip_is_exact(tiny_run: Path) -> None:
