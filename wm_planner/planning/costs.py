@@ -134,58 +134,74 @@ class PushCost:
         object.__setattr__(self, "_quat", quat)
         object.__setattr__(self, "goal", np.asarray(self.goal, dtype=np.float32).reshape(-1)[:2])
 
-    def _heading(self, features: np.ndarray) -> np.ndarray | None:
-        """Unit direction ``[N, H, 2]`` of the cube's x axis in the table plane (None without
-        ``cube_quat``: the cube is then taken as square to the world axes)."""
+    def _heading(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Cosine and sine ``[N, H]`` of the cube's x axis in the table plane (None without ``cube_quat``:
+        the cube is then taken as square to the world axes)."""
         if self._quat is None:
             return None
-        w, x, y, z = np.moveaxis(features[..., self._quat], -1, 0)
-        axis = np.stack([w * w + x * x - y * y - z * z, 2.0 * (x * y + w * z)], -1)
-        return np.asarray(axis / np.sqrt((axis**2).sum(-1, keepdims=True) + np.float32(1e-12)))
+        w, x, y, z = (features[..., self._quat.start + i] for i in range(4))
+        cos, sin = w * w + x * x - y * y - z * z, 2.0 * (x * y + w * z)
+        norm = 1.0 / np.sqrt(cos * cos + sin * sin + np.float32(1e-12))
+        return cos * norm, sin * norm
 
-    def _in_cube_frame(self, offset: np.ndarray, heading: np.ndarray | None) -> np.ndarray:
-        """``offset [N, H, 2]`` (world, in the table plane) along the cube's own axes."""
+    @staticmethod
+    def _in_cube_frame(
+        dx: np.ndarray, dy: np.ndarray, heading: tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A table-plane offset ``(dx, dy)`` ``[N, H]`` (world) along the cube's own axes."""
         if heading is None:
-            return offset
-        along = (offset * heading).sum(-1)
-        across = offset[..., 1] * heading[..., 0] - offset[..., 0] * heading[..., 1]
-        return np.stack([along, across], -1)
+            return dx, dy
+        cos, sin = heading
+        return dx * cos + dy * sin, dy * cos - dx * sin
 
-    def _overlap(self, ee: np.ndarray, cube: np.ndarray, heading: np.ndarray | None) -> np.ndarray:
+    def _overlap(
+        self, ee: np.ndarray, cube: np.ndarray, heading: tuple[np.ndarray, np.ndarray] | None
+    ) -> np.ndarray:
         """How far (m) the tip ``ee [N, H, 3]`` comes down onto the cube ``cube [N, H, 3]``: below its top
         plus ``top_clearance`` where the tip is over the footprint and nearer the top than a side (a tip
         beside the cube pushes it, which the model knows); zero elsewhere."""
-        local = np.abs(self._in_cube_frame(ee[..., :2] - cube[..., :2], heading)) - np.float32(self.cube_half)
-        outside = np.sqrt((np.maximum(local, 0.0) ** 2).sum(-1)) + np.minimum(local.max(-1), 0.0)
+        u, v = self._in_cube_frame(ee[..., 0] - cube[..., 0], ee[..., 1] - cube[..., 1], heading)
+        half = np.float32(self.cube_half)
+        du, dv = np.abs(u) - half, np.abs(v) - half
+        outside = np.sqrt(np.maximum(du, 0.0) ** 2 + np.maximum(dv, 0.0) ** 2) + np.minimum(
+            np.maximum(du, dv), 0.0
+        )
         sideways = np.float32(self.tip_radius) - outside
-        below_top = cube[..., 2] + np.float32(self.cube_half) - ee[..., 2]
+        below_top = cube[..., 2] + half - ee[..., 2]
         above = (sideways > 0.0) & (below_top < sideways)
         reach = np.maximum(below_top + np.float32(self.top_clearance), 0.0)
         return np.asarray(np.where(above, reach, np.float32(0.0)))
 
     def _off(
-        self, tip: np.ndarray, cube: np.ndarray, direction: np.ndarray, heading: np.ndarray | None
+        self,
+        dx: np.ndarray,
+        dy: np.ndarray,
+        ux: np.ndarray,
+        uy: np.ndarray,
+        heading: tuple[np.ndarray, np.ndarray] | None,
     ) -> np.ndarray:
-        """Horizontal distance (m) ``[N, H]`` of ``tip [N, H, 2]`` from the pushing point: the segment
-        behind ``cube [N, H, 2]`` against ``direction [N, H, 2]`` (unit, toward the goal) from touching the
+        """Horizontal distance (m) ``[N, H]`` of the tip, at ``(dx, dy)`` from the cube, from the pushing
+        point: the segment behind the cube against ``(ux, uy)`` (unit, toward the goal) from touching the
         cube to the room ``standoff`` leaves behind a face. Pushing closes that room without leaving the
         segment, so a push is not asked to rise."""
-        reach = np.float32(1.0)
+        reach: np.ndarray | float = 1.0
         if heading is not None:
-            reach = np.abs(self._in_cube_frame(direction, heading)).sum(-1)
+            along_axis, across_axis = self._in_cube_frame(ux, uy, heading)
+            reach = np.abs(along_axis) + np.abs(across_axis)
         touching = np.float32(self.cube_half) * reach + np.float32(self.tip_radius)
         room = np.float32(self.standoff - self.cube_half - self.tip_radius)
-        behind = -((tip - cube) * direction).sum(-1)
-        along = np.clip(behind, touching, touching + room)
-        return _distance(tip, cube - along[..., None] * direction)
+        behind = np.clip(-(dx * ux + dy * uy), touching, touching + room)
+        return np.asarray(np.sqrt((dx + behind * ux) ** 2 + (dy + behind * uy) ** 2 + np.float32(1e-12)))
 
     def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
         cube = features[..., self._cube]
         ee = features[..., self._ee]
         heading = self._heading(features)
-        to_goal = self.goal - cube[..., :2]
-        cube_error = np.sqrt((to_goal**2).sum(axis=-1) + 1e-12)
-        off = self._off(ee[..., :2], cube[..., :2], to_goal / cube_error[..., None], heading)
+        gx, gy = self.goal[0] - cube[..., 0], self.goal[1] - cube[..., 1]
+        cube_error = np.sqrt(gx * gx + gy * gy + np.float32(1e-12))
+        off = self._off(
+            ee[..., 0] - cube[..., 0], ee[..., 1] - cube[..., 1], gx / cube_error, gy / cube_error, heading
+        )
         height = self.push_height + self.hover * np.minimum(
             off / np.float32(self.hover_ramp), np.float32(1.0)
         )
