@@ -91,9 +91,9 @@ class PushCost:
     the real tool comes to rest on that edge. Measured on 20 pushes before this term: the tip rode the
     cube at 4-5 cm, the arm model's 30-step error was 4.3 cm (median) within 3 cm of the cube against
     0.2 cm away from it, and pushes took 1.6 s from first touch where true-physics planning takes 0.45 s.
-    With it (100 pushes, improve's round-3 model): median time to success 2.5 s against 3.2 s, and the
-    model's 16-step error along the executed episodes 0.47 cm at the tip against 1.1-1.3 cm, 0.35 cm at the
-    cube against 0.9-1.0 cm.
+    With it (100 pushes, improve's round-3 model): median time to success 2.45 s against 3.1-3.3 s, and
+    the model's 16-step error along the executed episodes 0.44-0.49 cm at the tip against 0.9-1.1 cm,
+    0.34-0.37 cm at the cube against 0.8-1.0 cm.
     """
 
     layout: Layout
