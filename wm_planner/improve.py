@@ -399,6 +399,7 @@ def plot_rounds(rounds: Sequence[Round], path: str | Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     index = [r.index for r in rounds]
     fig, (ax_success, ax_gap, ax_seen, ax_time) = plt.subplots(1, 4, figsize=(17, 3.8))
@@ -420,6 +421,7 @@ def plot_rounds(rounds: Sequence[Round], path: str | Path) -> Path:
     ax_seen.set(
         xlabel="round", ylabel="object error while moving (cm)", title="last model on its planner's episodes"
     )
+    ax_seen.set_ylim(bottom=0.0)
     phases = sorted({p for r in rounds for p in r.seconds})
     bottom = [0.0] * len(rounds)
     for phase in phases:
@@ -428,6 +430,8 @@ def plot_rounds(rounds: Sequence[Round], path: str | Path) -> Path:
         bottom = [b + m for b, m in zip(bottom, minutes, strict=True)]
     ax_time.set(xlabel="round", ylabel="minutes", title="wall time")
     ax_time.legend(fontsize=8)
+    for ax in (ax_gap, ax_seen, ax_time):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
