@@ -85,6 +85,11 @@ class Kinematics(StrictModel):
         default=None, description="URDF link the tool frame is fixed to, when imported"
     )
 
+    def tip_radius(self) -> float:
+        """m: radius of the tool sphere nearest the tip, the width of what touches an object first."""
+        tip = np.asarray(self.tip)
+        return min(self.tool_points, key=lambda p: float(np.linalg.norm(np.asarray(p.xyz) - tip))).radius
+
 
 class RobotSpec(StrictModel):
     """Joint-space description of the arm the planner commands.

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sim import ArmEnv, RobotFolder
 from sim.collect import collect
@@ -73,6 +74,19 @@ def test_the_oracle_reaches_goals_with_the_imported_arm_through_the_control_loop
         progress=False,
     )
     assert report.success_rate >= 2 / 3, [e.final_error_m for e in report.episodes]
+
+
+def test_the_loop_pushes_with_the_imported_arms_own_tool_tip(small_arm: Path) -> None:
+    from sim.oracle import oracle_source
+    from wm_planner.control import Goal, GoalKind, build_supervisor
+
+    env = ArmEnv("push", folder=RobotFolder.load(small_arm))
+    supervisor = build_supervisor(oracle_source(env, samples=16, horizon=4), env.robot)
+    supervisor.set_goal(Goal(GoalKind.OBJECT, np.array([0.3, 0.0, 0.0])))
+    cost = supervisor.controller.judge.cost.terms[0]
+    # Its tip (8 cm out on the tool link) is nearest the imported tool's 1.5 cm sphere, not the shipped
+    # pusher's 2 cm one.
+    assert supervisor.push.tip_radius == pytest.approx(0.015) and cost.tip_radius == pytest.approx(0.015)
 
 
 def test_the_loop_accepts_goals_in_the_robots_own_workspace(small_arm: Path) -> None:

@@ -13,7 +13,7 @@ from wm_planner.control.factory import (
     feasible_changes,
     retune_supervisor,
 )
-from wm_planner.control.goals import Goal, GoalBounds, GoalKind, goal_cost, goal_error
+from wm_planner.control.goals import Goal, GoalBounds, GoalKind, PushGeometry, goal_cost, goal_error
 from wm_planner.control.inputs import Rejected, check_finite, check_measured, max_travel
 from wm_planner.control.judge import BindFn, Judged, PlanJudge
 from wm_planner.control.runner import LoopRunner
@@ -35,6 +35,7 @@ __all__ = [
     "MpcController",
     "PlanJudge",
     "Problem",
+    "PushGeometry",
     "Rejected",
     "RolloutSource",
     "Supervisor",

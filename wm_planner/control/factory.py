@@ -17,6 +17,7 @@ import numpy as np
 from wm_planner.config import PlannerConfig, RobotSpec, RuntimeConfig, SafetyConfig, SupervisorConfig
 from wm_planner.control.actions import ActionController
 from wm_planner.control.controller import MpcController
+from wm_planner.control.goals import PushGeometry
 from wm_planner.control.judge import BindFn
 from wm_planner.control.supervisor import Supervisor
 from wm_planner.data.layout import Layout
@@ -198,7 +199,8 @@ def build_supervisor(
         preview_steps=config.preview_steps,
         seed=seed,
     )
-    return Supervisor(controller, observations, config=config)
+    objects = tuple(source.model.meta.model.objects or ()) if source.model is not None else ()
+    return Supervisor(controller, observations, config=config, push=PushGeometry.of(robot, objects))
 
 
 def retune_supervisor(

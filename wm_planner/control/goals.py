@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wm_planner.config import RobotSpec, SafetyConfig, SupervisorConfig
+from wm_planner.config import ObjectSpec, RobotSpec, SafetyConfig, SupervisorConfig
 from wm_planner.control.inputs import Rejected, check_finite
 from wm_planner.data.layout import Layout
 from wm_planner.planning import CostFn, CostSum, JointCost, PostureCost, PushCost, ReachCost
 from wm_planner.safety.status import TextEnum
 
-__all__ = ["Goal", "GoalBounds", "GoalKind", "goal_cost", "goal_error"]
+__all__ = ["Goal", "GoalBounds", "GoalKind", "PushGeometry", "goal_cost", "goal_error"]
 
 
 class GoalKind(TextEnum):
@@ -96,18 +96,51 @@ class GoalBounds:
         return self.workspace_low, self.workspace_high
 
 
+@dataclass(frozen=True)
+class PushGeometry:
+    """What an object goal's cost needs to know of the tool and the object: the radius of the robot's tool
+    tip and half the object's footprint (m)."""
+
+    tip_radius: float
+    object_half: float
+
+    @classmethod
+    def of(cls, robot: RobotSpec, objects: tuple[ObjectSpec, ...] = ()) -> PushGeometry:
+        """The robot's own tip (:meth:`~wm_planner.config.Kinematics.tip_radius`) and the half footprint
+        of the declared object the push cost reads (at ``cube_pos``), or the task's cube
+        (:class:`~wm_planner.planning.PushCost`'s default) when a model declares none."""
+        if robot.kinematics is None:
+            raise ValueError(f"robot {robot.name!r} has no kinematics: an object goal needs its tool tip")
+        pushed = [o for o in objects if o.position == "cube_pos"]
+        half = max(pushed[0].half_extents[:2]) if pushed else PushCost.cube_half
+        return cls(tip_radius=robot.kinematics.tip_radius(), object_half=half)
+
+
 def goal_cost(
-    goal: Goal, layout: Layout, *, control_period: float, posture: PostureCost | None = None
+    goal: Goal,
+    layout: Layout,
+    *,
+    control_period: float,
+    posture: PostureCost | None = None,
+    push: PushGeometry | None = None,
 ) -> CostFn:
     """The task cost that brings the imagined features of ``layout`` to ``goal``; with ``posture`` added
-    for goals that leave joints free (end-effector and object goals)."""
+    for goals that leave joints free (end-effector and object goals). Object goals need ``push``."""
     if goal.kind == GoalKind.JOINTS:
         return JointCost(layout, goal.value)
     task: CostFn
     if goal.kind == GoalKind.END_EFFECTOR:
         task = ReachCost(layout, goal.value)
+    elif push is None:
+        raise ValueError("an object goal's cost needs the tool's and the object's geometry (push=)")
     else:
-        task = PushCost(layout, goal.value, control_period=control_period)
+        task = PushCost(
+            layout,
+            goal.value,
+            control_period=control_period,
+            cube_half=push.object_half,
+            tip_radius=push.tip_radius,
+        )
     return task if posture is None else CostSum((task, posture))
 
 

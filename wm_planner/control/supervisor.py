@@ -18,7 +18,7 @@ import numpy as np
 
 from wm_planner.config import SafetyConfig, SupervisorConfig
 from wm_planner.control.controller import ControlStep, MpcController
-from wm_planner.control.goals import Goal, GoalBounds, GoalKind, goal_cost, goal_error
+from wm_planner.control.goals import Goal, GoalBounds, GoalKind, PushGeometry, goal_cost, goal_error
 from wm_planner.control.inputs import Rejected, check_finite, check_measured, max_travel
 from wm_planner.observation import ObservationBuilder
 from wm_planner.planning import PostureCost, SamplingPlanner
@@ -52,11 +52,14 @@ class Supervisor:
         controller: MpcController,
         observations: ObservationBuilder,
         *,
+        push: PushGeometry,
         config: SupervisorConfig | None = None,
     ) -> None:
         self.controller = controller
         self.observations = observations
         self.robot = controller.robot
+        self.push = push
+        """The tool's and the object's sizes that object goals are planned with."""
         self.watchdog = StateWatchdog(controller.safety.state_timeout_periods * self.robot.control_period)
         self._configure(config or SupervisorConfig())
         self.state: tuple[np.ndarray, np.ndarray] | None = None
@@ -158,7 +161,9 @@ class Supervisor:
         self.goal = goal
         layout = self.observations.layout
         period = self.robot.control_period
-        self.controller.set_goal(goal_cost(goal, layout, control_period=period, posture=self.posture))
+        self.controller.set_goal(
+            goal_cost(goal, layout, control_period=period, posture=self.posture, push=self.push)
+        )
         return note
 
     def clear_goal(self) -> None:

@@ -4,7 +4,7 @@ import numpy as np
 
 from wm_planner.config import PlannerConfig
 from wm_planner.planning.cem import CEM
-from wm_planner.planning.costs import CostSum, JointCost, PostureCost, PushCost, ReachCost, task_cost
+from wm_planner.planning.costs import CostSum, JointCost, PostureCost, PushCost, ReachCost
 from wm_planner.planning.mppi import MPPI, mppi_weights
 from wm_planner.planning.noise import coloured_noise
 from wm_planner.planning.planner import CostFn, Imagined, Plan, RolloutFn, SamplingPlanner, limit_changes
@@ -27,7 +27,6 @@ __all__ = [
     "limit_changes",
     "make_planner",
     "mppi_weights",
-    "task_cost",
 ]
 
 

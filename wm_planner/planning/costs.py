@@ -15,7 +15,7 @@ import numpy as np
 from wm_planner.data.layout import Layout
 from wm_planner.planning.planner import CostFn
 
-__all__ = ["CostSum", "JointCost", "PostureCost", "PushCost", "ReachCost", "task_cost"]
+__all__ = ["CostSum", "JointCost", "PostureCost", "PushCost", "ReachCost"]
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -72,7 +72,7 @@ class ReachCost(_SettleCost):
 class PushCost:
     """Cube distance to ``goal`` (its first two entries, the table-plane target), plus the tool tip's
     distance to the pushing point behind the cube, as seen from the target: anywhere from touching the
-    cube (its face, or its corner when it is turned) to ``standoff`` behind a face.
+    cube (its face, or its corner when it is turned) to ``room`` further back.
 
     The pushing point rises with the tip's horizontal distance from it, to ``hover`` within
     ``hover_ramp``, so the tool comes down behind the cube instead of through it. The ramp is short: a
@@ -101,10 +101,8 @@ class PushCost:
     cube_weight: float = 1.0
     tool_weight: float = 0.5
     terminal_weight: float = 4.0
-    standoff: float = 0.05
-    """Horizontal distance (m) from a face-on cube's centre to the tool tip before a push: half the cube,
-    the tip and a little room; a turned cube's corner reaches back further, and the room is kept behind
-    it."""
+    room: float = 0.005
+    """m between the tool tip and the cube at the far end of the pushing point."""
     push_height: float = 0.015
     hover: float = 0.08
     hover_ramp: float = 0.02
@@ -116,9 +114,9 @@ class PushCost:
     """m/s of tip speed above which each m/s costs ``speed_weight`` per step."""
     speed_weight: float = 1.0
     cube_half: float = 0.025
-    """m: half the cube's edge."""
+    """m: half the cube's edge (the task's cube; a bundle's declared object, see :func:`goal_cost`)."""
     tip_radius: float = 0.02
-    """m: radius of the tool's tip."""
+    """m: radius of the tool's tip (the shipped pusher's; the robot's own, see :func:`goal_cost`)."""
     overlap_weight: float = 10.0
     """Cost per metre the tip reaches into the cube, per step."""
     top_clearance: float = 0.01
@@ -182,15 +180,14 @@ class PushCost:
     ) -> np.ndarray:
         """Horizontal distance (m) ``[N, H]`` of the tip, at ``(dx, dy)`` from the cube, from the pushing
         point: the segment behind the cube against ``(ux, uy)`` (unit, toward the goal) from touching the
-        cube to the room ``standoff`` leaves behind a face. Pushing closes that room without leaving the
-        segment, so a push is not asked to rise."""
+        cube to ``room`` further back. Pushing closes that room without leaving the segment, so a push
+        is not asked to rise."""
         reach: np.ndarray | float = 1.0
         if heading is not None:
             along_axis, across_axis = self._in_cube_frame(ux, uy, heading)
             reach = np.abs(along_axis) + np.abs(across_axis)
         touching = np.float32(self.cube_half) * reach + np.float32(self.tip_radius)
-        room = np.float32(self.standoff - self.cube_half - self.tip_radius)
-        behind = np.clip(-(dx * ux + dy * uy), touching, touching + room)
+        behind = np.clip(-(dx * ux + dy * uy), touching, touching + np.float32(self.room))
         return np.asarray(np.sqrt((dx + behind * ux) ** 2 + (dy + behind * uy) ** 2 + np.float32(1e-12)))
 
     def __call__(self, features: np.ndarray, actions: np.ndarray) -> np.ndarray:
@@ -273,14 +270,3 @@ class CostSum:
         for term in self.terms[1:]:
             total = total + term(features, actions)
         return np.asarray(total)
-
-
-def task_cost(
-    task: str, layout: Layout, goal: np.ndarray, *, control_period: float = 0.02
-) -> ReachCost | PushCost:
-    """The default cost of a built-in task (``reach`` or ``push``) toward ``goal``."""
-    if task == "reach":
-        return ReachCost(layout, goal)
-    if task == "push":
-        return PushCost(layout, goal, control_period=control_period)
-    raise ValueError(f"unknown task {task!r}; expected 'reach' or 'push'")

@@ -6,20 +6,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wm_planner.config import PlannerConfig, SafetyConfig, SupervisorConfig, default_robot_spec
+from wm_planner.config import ObjectSpec, PlannerConfig, SafetyConfig, SupervisorConfig, default_robot_spec
 from wm_planner.control import (
     Goal,
     GoalKind,
     Mode,
     Problem,
+    PushGeometry,
     Rejected,
     RolloutSource,
     Supervisor,
     build_supervisor,
+    goal_cost,
     retune_supervisor,
 )
 from wm_planner.observation import OBSERVATION_LAYOUT, ObservationBuilder
-from wm_planner.planning import Imagined
+from wm_planner.planning import Imagined, PushCost
 
 ROBOT = default_robot_spec()
 DT = ROBOT.control_period
@@ -257,6 +259,20 @@ def test_object_poses_are_checked_and_used_for_object_goals() -> None:
         with pytest.raises(Rejected, match="out_of_bounds"):
             sup.object_pose(np.array([*far, 1, 0, 0, 0]))
     assert sup.goal_error() == pytest.approx(0.1)  # the last good pose is kept
+
+
+def test_object_goals_are_planned_with_the_robots_tip_and_the_declared_object() -> None:
+    sup, _ = running()
+    sup.set_goal(Goal(GoalKind.OBJECT, np.array([0.5, 0.1, 0.0])))
+    cost = sup.controller.judge.cost.terms[0]
+    # The shipped pusher's tip sphere, nearest its tip; no model declared an object: the task's cube.
+    assert isinstance(cost, PushCost) and (cost.tip_radius, cost.cube_half) == (0.02, 0.025)
+    puck = ObjectSpec(
+        name="puck", position="cube_pos", orientation="cube_quat", half_extents=(0.04, 0.03, 0.01)
+    )
+    assert PushGeometry.of(ROBOT, (puck,)) == PushGeometry(tip_radius=0.02, object_half=0.04)
+    with pytest.raises(ValueError, match="push="):
+        goal_cost(Goal(GoalKind.OBJECT, np.zeros(3)), OBSERVATION_LAYOUT, control_period=DT)
 
 
 def smallest_limit_margin(posture_weight: float, goals: int = 20) -> float:

@@ -39,7 +39,7 @@ def test_joint_cost_reads_joint_positions_and_refuses_a_goal_of_the_wrong_size()
 
 
 def test_push_cost_is_the_cube_error_alone_with_the_tool_at_the_pushing_point() -> None:
-    cost = PushCost(LAYOUT, np.array([0.5, 0.0]), push_height=0.015, standoff=0.05)
+    cost = PushCost(LAYOUT, np.array([0.5, 0.0]), push_height=0.015, room=0.005)
     # The cube 0.1 m short of the target along x; the pushing point lies 0.05 m behind it, at 0.015 m.
     short = features(cube_pos=[[0.4, 0.0, 0.02]] * 2, ee_pos=[[0.35, 0.0, 0.015]] * 2)
     # Cube error 0.1 per step, weighted 1 + 1 + 4 over two steps; the tool sits on its point.
