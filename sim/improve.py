@@ -12,7 +12,6 @@ from pathlib import Path
 from sim.collect import collect
 from sim.evaluate import DEFAULT_EVAL_STEPS, evaluate, write_report
 from sim.robots import RobotFolder, add_robot_option
-from wm_planner.data import verify_dataset
 from wm_planner.improve import (
     Collected,
     Evaluated,
@@ -45,15 +44,15 @@ class ArmExperience:
 
     def collect(self, bundle: Path | None, out: Path, *, episodes: int, seed: int) -> Collected:
         explore = episodes if bundle is None else round(self.random_share * episodes)
-        runs = [(out / "explore", explore, None), (out / "planner", episodes - explore, bundle)]
-        datasets = []
-        for path, count, policy in runs:
+        runs = {"explore": (explore, None), "planner": (episodes - explore, bundle)}
+        written: dict[str, Path] = {}
+        for name, (count, policy) in runs.items():
             if count == 0:
                 continue
             summary = collect(
                 self.task,
                 count,
-                path,
+                out / name,
                 workers=self.workers,
                 seed=seed + (0 if policy is None else 500),
                 folder=self.folder,
@@ -64,14 +63,8 @@ class ArmExperience:
             )
             if self.progress:
                 print(summary.line(self.task), flush=True)
-            datasets.append(path)
-        # Counted from the datasets, so that a resumed round counts what an earlier attempt collected.
-        planned = out / "planner"
-        return Collected(
-            tuple(datasets),
-            sum(verify_dataset(d).transitions for d in datasets),
-            planned if planned in datasets else None,
-        )
+            written[name] = out / name
+        return Collected.of(written.get("explore"), written.get("planner"))
 
     def evaluate(self, bundle: Path, report: Path) -> Evaluated:
         result = evaluate(

@@ -50,6 +50,13 @@ class Collected:
     planned: Path | None = None
     """The one of ``datasets`` the planner collected (the others are exploration), if any."""
 
+    @classmethod
+    def of(cls, explored: Path | None, planned: Path | None) -> Collected:
+        """The datasets written, their steps counted from the files (so that a resumed round counts what
+        an earlier attempt collected)."""
+        datasets = tuple(d for d in (explored, planned) if d is not None)
+        return cls(datasets, _transitions(datasets), planned)
+
 
 @dataclass(frozen=True)
 class Evaluated:

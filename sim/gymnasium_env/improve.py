@@ -11,7 +11,6 @@ from sim.gymnasium_env.collect import PlannedCollection, collect_gym, collect_gy
 from sim.gymnasium_env.costs import CostFactory
 from sim.gymnasium_env.envs import GymEnvSpec
 from sim.gymnasium_env.evaluate import evaluate_gym, write_gym_report
-from wm_planner.data import verify_dataset
 from wm_planner.improve import Collected, Evaluated
 
 __all__ = ["GymExperience"]
@@ -38,9 +37,9 @@ class GymExperience:
 
     def collect(self, bundle: Path | None, out: Path, *, episodes: int, seed: int) -> Collected:
         explore = episodes if bundle is None else round(self.random_share * episodes)
-        datasets = []
+        explored = planned = None
         if explore:
-            path = collect_gym(
+            explored = collect_gym(
                 self.spec,
                 explore,
                 out / "explore",
@@ -50,12 +49,11 @@ class GymExperience:
                 resume=True,
                 progress=self.progress,
             )
-            datasets.append(path)
         if bundle is not None and episodes > explore:
             how = PlannedCollection(
                 bundle, self.cost_factory, dict(self.cost_kwargs), self.action_noise, self.success_key
             )
-            path, _ = collect_gym_planned(
+            planned, _ = collect_gym_planned(
                 self.spec,
                 episodes - explore,
                 out / "planner",
@@ -65,13 +63,7 @@ class GymExperience:
                 resume=True,
                 progress=self.progress,
             )
-            datasets.append(path)
-        planned = out / "planner"
-        return Collected(
-            tuple(datasets),
-            sum(verify_dataset(d).transitions for d in datasets),
-            planned if planned in datasets else None,
-        )
+        return Collected.of(explored, planned)
 
     def evaluate(self, bundle: Path, report: Path) -> Evaluated:
         result = evaluate_gym(
